@@ -1,0 +1,1 @@
+"""deepfake_core: everything deepfake-lens computes, with no Streamlit in sight."""

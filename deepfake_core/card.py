@@ -1,0 +1,170 @@
+"""The model card: the preprocessing contract and provenance of one model file.
+
+Every model file ``NAME.keras`` has ``NAME.card.json`` beside it. The card is the
+single source of truth for how images must be fed to the model (input size,
+channel order, value scale) and how its outputs are read (labels, which one is
+"Fake", decision threshold, calibration temperature). Training writes it,
+prediction and every explainer read it: mismatched preprocessing is the classic
+silent bug of this field, so nothing else may hard-code these facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from deepfake_core.errors import ModelCardError
+
+__all__ = [
+    "CARD_SUFFIX",
+    "CARD_VERSION",
+    "ModelCard",
+    "card_path_for",
+    "file_sha256",
+    "load_card",
+    "save_card",
+]
+
+CARD_VERSION = 1
+CARD_SUFFIX = ".card.json"
+
+ChannelOrder = Literal["RGB", "BGR"]
+ValueScale = Literal["0..1", "0..255"]
+_CHANNEL_ORDERS = ("RGB", "BGR")
+_VALUE_SCALES = ("0..1", "0..255")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model expects and what it is.
+
+    ``input_size`` is the square side in pixels; images are resized to
+    ``(input_size, input_size)`` with OpenCV (area interpolation when shrinking,
+    bilinear when enlarging), put in ``channel_order`` and scaled to
+    ``value_scale`` as float32. ``labels[i]`` names output ``i``.
+    """
+
+    model_id: str
+    name: str
+    input_size: int
+    channel_order: ChannelOrder
+    value_scale: ValueScale
+    labels: tuple[str, ...]
+    fake_label: str
+    architecture: str
+    backbone: str
+    attention: bool
+    weights_file: str
+    weights_sha256: str | None
+    threshold: float = 0.5
+    temperature: float = 1.0
+    description: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    limitations: tuple[str, ...] = ()
+    licences: tuple[str, ...] = ()
+    legacy: bool = False
+    card_version: int = CARD_VERSION
+
+    def __post_init__(self) -> None:
+        problems = _validate(self)
+        if problems:
+            raise ModelCardError(f"Model card for '{self.name}' is invalid: " + "; ".join(problems) + ".")
+
+    @property
+    def fake_index(self) -> int:
+        """Output index of the "Fake" class."""
+        return self.labels.index(self.fake_label)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        data = asdict(self)
+        for key in ("labels", "limitations", "licences"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "model card") -> ModelCard:
+        """Build a card from parsed JSON, with a clear error for unknown or missing fields."""
+        if not isinstance(data, dict):
+            raise ModelCardError(f"{source} is not a JSON object.")
+        version = data.get("card_version", CARD_VERSION)
+        if version != CARD_VERSION:
+            raise ModelCardError(
+                f"{source} has card_version {version}; this version of deepfake-lens reads version {CARD_VERSION}."
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelCardError(f"{source} has unknown fields: {', '.join(unknown)}.")
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        missing = sorted(required - set(data))
+        if missing:
+            raise ModelCardError(f"{source} is missing required fields: {', '.join(missing)}.")
+        values = dict(data)
+        for key in ("labels", "limitations", "licences"):
+            if key in values:
+                values[key] = tuple(values[key])
+        try:
+            return cls(**values)
+        except TypeError as exc:  # wrong value types that dataclass construction trips on
+            raise ModelCardError(f"{source} is malformed: {exc}.") from exc
+
+
+def _validate(card: ModelCard) -> list[str]:
+    problems = []
+    if not isinstance(card.input_size, int) or not 8 <= card.input_size <= 1024:
+        problems.append(f"input_size must be an integer between 8 and 1024, got {card.input_size!r}")
+    if card.channel_order not in _CHANNEL_ORDERS:
+        problems.append(f"channel_order must be one of {_CHANNEL_ORDERS}, got {card.channel_order!r}")
+    if card.value_scale not in _VALUE_SCALES:
+        problems.append(f"value_scale must be one of {_VALUE_SCALES}, got {card.value_scale!r}")
+    if len(card.labels) < 2 or len(set(card.labels)) != len(card.labels):
+        problems.append(f"labels must be at least two distinct names, got {list(card.labels)!r}")
+    if card.fake_label not in card.labels:
+        problems.append(f"fake_label {card.fake_label!r} is not one of the labels {list(card.labels)!r}")
+    if not 0.0 <= float(card.threshold) <= 1.0:
+        problems.append(f"threshold must lie in [0, 1], got {card.threshold!r}")
+    if not float(card.temperature) > 0.0:
+        problems.append(f"temperature must be positive, got {card.temperature!r}")
+    return problems
+
+
+def card_path_for(model_path: str | os.PathLike[str]) -> Path:
+    """``model/default.keras`` -> ``model/default.card.json``."""
+    path = Path(model_path)
+    return path.with_name(path.name.split(".")[0] + CARD_SUFFIX)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in chunks so large weight files don't fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_card(path: str | os.PathLike[str]) -> ModelCard:
+    """Read and validate a card file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelCardError(f"No model card at {path}. Every model file needs a '{CARD_SUFFIX}' file beside it.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelCardError(f"Model card {path} is not readable JSON: {exc}.") from exc
+    return ModelCard.from_dict(data, source=f"Model card {path}")
+
+
+def save_card(card: ModelCard, path: str | os.PathLike[str]) -> Path:
+    """Write a card as pretty JSON (atomic: a reader never sees half a file)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(card.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,280 @@
+"""``deepfake-core``: the command-line interface (the thesis app's HTTP endpoint, replaced).
+
+Sub-commands: ``predict`` (files, folders, globs), ``explain``, ``split``,
+``train``, ``evaluate``. Heavy imports (TensorFlow) happen inside the commands so
+``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from deepfake_core.errors import DeepfakeLensError, ImageIntakeError
+from deepfake_core.explain.command import add_explain_parser
+
+__all__ = ["main"]
+
+
+def expand_inputs(patterns: Sequence[str]) -> list[Path]:
+    """Files, folders (searched recursively for images) and globs -> sorted unique paths.
+
+    A pattern that matches nothing is kept as-is, so it is reported as a failed
+    file instead of silently vanishing from the batch.
+    """
+    from deepfake_core.data import IMAGE_SUFFIXES
+
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.exists():
+            found.append(path)
+        else:
+            matches = sorted(Path(match) for match in glob.glob(pattern, recursive=True))
+            found.extend(match for match in matches if match.is_file()) if matches else found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _prediction_rows(detector, paths: Sequence[Path], *, threshold: float | None, batch_size: int) -> Iterator[dict]:
+    """One output row per path, in order; intake failures become rows with an ``error``."""
+    from tqdm import tqdm
+
+    from deepfake_core.intake import image_sha256, load_image
+
+    def flush(pending: list[tuple[Path, str, object]]) -> Iterator[dict]:
+        predictions = detector.predict_batch([image for _, _, image in pending], threshold=threshold)
+        for (path, sha, _), prediction in zip(pending, predictions, strict=False):
+            yield {"file": str(path), **_prediction_fields(prediction), "sha256": sha, "error": None}
+
+    pending: list[tuple[Path, str, object]] = []
+    for path in tqdm(paths, desc="classifying", unit="img", disable=len(paths) < 2, file=sys.stderr):
+        try:
+            data = path.read_bytes()
+            pending.append((path, image_sha256(data), load_image(data)))
+        except ImageIntakeError as exc:
+            yield from flush(pending)
+            pending = []
+            yield {"file": str(path), "error": f"{path.name}: {exc}"}
+        except OSError as exc:
+            yield from flush(pending)
+            pending = []
+            yield {"file": str(path), "error": f"{path.name}: cannot read the file ({exc.strerror or exc})."}
+        if len(pending) >= batch_size:
+            yield from flush(pending)
+            pending = []
+    yield from flush(pending)
+
+
+def _prediction_fields(prediction) -> dict:
+    return {
+        "label": prediction.label,
+        "p_fake": round(prediction.p_fake, 6),
+        "confidence": round(prediction.confidence, 6),
+        "threshold": prediction.threshold,
+        "model_id": prediction.model_id,
+    }
+
+
+_COLUMNS = ("file", "label", "p_fake", "confidence", "threshold", "model_id", "sha256", "error")
+
+
+def _write_rows(rows: list[dict], output_format: str) -> None:
+    if output_format == "json":
+        json.dump([{key: row.get(key) for key in _COLUMNS} for row in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif output_format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({key: row.get(key) for key in _COLUMNS} for row in rows)
+    else:
+        width = max([len("file"), *(len(row["file"]) for row in rows)])
+        print(f"{'file':<{width}}  {'verdict':<7}  {'P(fake)':>7}  confidence")
+        for row in rows:
+            if row.get("error"):
+                print(f"{row['file']:<{width}}  {'ERROR':<7}  {row['error']}")
+            else:
+                print(f"{row['file']:<{width}}  {row['label']:<7}  {row['p_fake']:>7.3f}  {row['confidence']:.3f}")
+
+
+def _load_cli_detector(args: argparse.Namespace):
+    from deepfake_core.legacy import legacy_allowed_by_env
+    from deepfake_core.loading import load_detector
+
+    return load_detector(args.model, allow_legacy=args.allow_legacy or legacy_allowed_by_env())
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    paths = expand_inputs(args.paths)
+    if not paths:
+        print("error: no input files.", file=sys.stderr)
+        return 2
+    detector = _load_cli_detector(args)
+    rows = list(_prediction_rows(detector, paths, threshold=args.threshold, batch_size=args.batch_size))
+    _write_rows(rows, args.format)
+    failed = sum(1 for row in rows if row.get("error"))
+    if failed:
+        print(f"{failed} of {len(rows)} files could not be classified.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from deepfake_core.data import load_manifest
+    from deepfake_core.evaluation.pipeline import evaluate_detector, load_history
+    from deepfake_core.evaluation.results import save_results
+    from deepfake_core.loading import load_detector
+
+    detector = load_detector(args.model)
+    results = evaluate_detector(
+        detector,
+        load_manifest(args.manifest),
+        args.data,
+        split=args.split,
+        robustness=not args.no_robustness,
+        false_alarm_root=args.false_alarm_data,
+        training_history=load_history(args.model),
+        seed=args.seed,
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_results(results, args.out)
+    _print_summary(results)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _print_summary(results: dict) -> None:
+    """The headline figures, per kind and for the hard pair, as the closing notes quote them."""
+    metrics = results["metrics"]
+    ece = results["calibration"]["ece"]
+    print(f"{results['model_name']} on {results['data']['n_images']} {results['data']['split']} images:")
+    print(
+        f"  accuracy {metrics['accuracy']:.4f}  balanced {metrics['balanced_accuracy']:.4f}  "
+        f"ROC AUC {results['roc']['auc']:.4f}  ECE {ece:.4f}"
+    )
+    for kind, entry in results["per_kind"].items():
+        print(f"  {kind:<16} n={entry['n']:<4} accuracy {entry['accuracy']:.4f}")
+    for name, pair in results["pairs"].items():
+        print(f"  pair {name}: balanced accuracy {pair['balanced_accuracy']}  AUC {pair['auc']}")
+    for entry in results["robustness"]:
+        print(f"  robustness {entry['name']:<16} accuracy {entry['accuracy']:.4f}  AUC {entry['auc']}")
+    if results.get("false_alarm"):
+        alarm = results["false_alarm"]
+        print(f"  Fake verdicts on {alarm['n']} real photos ({alarm['data']}): {alarm['fake_rate']:.4f}")
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    from deepfake_core.data import make_split, scan_dataset, write_manifest
+
+    records = scan_dataset(args.data)
+    fractions = tuple(args.fractions)
+    splits = make_split(records, fractions=fractions, seed=args.seed)
+    manifest = write_manifest(
+        splits, args.out, root_name=args.data.rstrip("/").split("/")[-1], seed=args.seed, fractions=fractions
+    )
+    print(f"wrote {args.out} (sha256 {manifest.sha256[:16]}...)")
+    for name, counts in manifest.counts().items():
+        print(f"  {name:<10} {sum(counts.values()):>5}  " + "  ".join(f"{kind}={n}" for kind, n in counts.items()))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from deepfake_core.data import load_manifest
+    from deepfake_core.training import TrainConfig, train
+
+    config = TrainConfig(
+        backbone=args.backbone,
+        attention=not args.no_attention,
+        head=args.head,
+        input_size=args.input_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        augment=args.augment,
+        kind_balance=args.kind_balance,
+        seed=args.seed,
+        backbone_weights=args.backbone_weights,
+    )
+    result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name)
+    print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepfake-core", description="Real-or-fake face detection from the command line."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    split = commands.add_parser("split", help="write a seeded split manifest stratified by label and kind")
+    split.add_argument("--data", required=True, help="data root with Real/ and Fake/ (or Train/Validation/Test)")
+    split.add_argument("--out", required=True, help="manifest JSON to write")
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
+    split.set_defaults(run=_cmd_split)
+
+    train = commands.add_parser("train", help="train a model on a split manifest's train part")
+    train.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
+    train.add_argument("--manifest", required=True, help="split manifest written by `deepfake-core split`")
+    train.add_argument("--out", required=True, help="model file to write (NAME.keras; card and history go beside it)")
+    train.add_argument("--name", default=None, help="model name (default: the file name)")
+    train.add_argument("--backbone", default="small_cnn", help="small_cnn, mobilenetv2, efficientnetb0, efficientnetb7")
+    train.add_argument("--no-attention", action="store_true", help="plain GAP head instead of the attention branch")
+    train.add_argument("--head", default="thesis", choices=("thesis", "flask"))
+    train.add_argument("--input-size", type=int, default=128)
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--patience", type=int, default=5, help="EarlyStopping patience on validation loss")
+    train.add_argument("--augment", action="store_true", help="flips, crops, JPEG re-compression, blur, noise")
+    train.add_argument(
+        "--kind-balance", type=float, default=0.0, help="per-kind sample weight power (0 = off, 1 = equal kinds)"
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--backbone-weights", default=None, help="local weights file for the backbone (nothing is downloaded)"
+    )
+    train.set_defaults(run=_cmd_train)
+    predict = commands.add_parser("predict", help="classify image files, folders or globs")
+    predict.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or glob patterns")
+    predict.add_argument("--model", default=None, help="model file (default: model/default.keras)")
+    predict.add_argument("--allow-legacy", action="store_true", help="allow the thesis' H5 + pickle from model/")
+    predict.add_argument("--threshold", type=float, default=None, help="P(fake) threshold (default: the card's)")
+    predict.add_argument("--batch-size", type=int, default=32)
+    output = predict.add_mutually_exclusive_group()
+    output.add_argument("--json", dest="format", action="store_const", const="json", help="JSON list on stdout")
+    output.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV on stdout")
+    predict.set_defaults(run=_cmd_predict, format="table")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a model on a split and write the results JSON")
+    evaluate.add_argument("--model", required=True, help="model file (.keras with its card)")
+    evaluate.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
+    evaluate.add_argument("--manifest", required=True, help="split manifest")
+    evaluate.add_argument("--out", required=True, help="results JSON to write (e.g. model/evaluation/default.json)")
+    evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    evaluate.add_argument("--false-alarm-data", default=None, help="folder of real full-frame photos (Real/)")
+    evaluate.add_argument("--no-robustness", action="store_true", help="skip the perturbation suite")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(run=_cmd_evaluate)
+
+    add_explain_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except DeepfakeLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

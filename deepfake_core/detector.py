@@ -1,0 +1,145 @@
+"""The detector: a loaded model plus its card, predicting images fast and safely.
+
+One instance is shared by every Streamlit session (``st.cache_resource``) and by
+CLI batches, so it must be thread-safe and cheap per call. ``model.predict``
+builds a data pipeline on every call (tens of milliseconds); here the forward
+pass is a ``tf.function`` traced once for a fixed input signature, warmed up at
+construction, and called directly on NumPy batches. Calls after the warm-up are
+read-only on the model, so concurrent sessions need no lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepfake_core.card import ModelCard
+from deepfake_core.evaluation.calibration import apply_temperature
+from deepfake_core.preprocess import prepare_batch
+
+__all__ = ["Detector", "Prediction"]
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The verdict for one image.
+
+    ``p_fake`` is the calibrated probability of the card's fake label;
+    ``label`` is that label iff ``p_fake >= threshold``, else the most likely
+    other label. ``probabilities`` maps every label to its calibrated probability.
+    """
+
+    label: str
+    p_fake: float
+    probabilities: dict[str, float]
+    threshold: float
+    model_id: str
+
+    @property
+    def is_fake(self) -> bool:
+        return self.p_fake >= self.threshold
+
+    @property
+    def confidence(self) -> float:
+        """Calibrated probability of the verdict that was given."""
+        return self.p_fake if self.is_fake else 1.0 - self.p_fake
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "is_fake": self.is_fake, "confidence": self.confidence}
+
+
+class Detector:
+    """Predicts with ``model`` under the preprocessing contract of ``card``."""
+
+    def __init__(self, model: keras.Model, card: ModelCard, *, batch_size: int = 32) -> None:
+        expected = (card.input_size, card.input_size, 3)
+        if tuple(model.input_shape[1:]) != expected:
+            raise ValueError(f"model input {model.input_shape[1:]} does not match the card's {expected}")
+        if model.output_shape[-1] != len(card.labels):
+            raise ValueError(f"model has {model.output_shape[-1]} outputs but the card names {len(card.labels)} labels")
+        self.model = model
+        self.card = card
+        self.batch_size = batch_size
+        spec = tf.TensorSpec((None, *expected), tf.float32)
+        self._forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
+        self._warm_lock = threading.Lock()
+        self._warm = False
+        self.warm_up()
+
+    @property
+    def model_id(self) -> str:
+        return self.card.model_id
+
+    def warm_up(self) -> None:
+        """Trace the forward pass once, so the first user request is not the slow one."""
+        with self._warm_lock:
+            if not self._warm:
+                self._forward(tf.zeros((1, self.card.input_size, self.card.input_size, 3)))
+                self._warm = True
+
+    def prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images -> the model's input batch (see :mod:`deepfake_core.preprocess`)."""
+        return prepare_batch(images, self.card)
+
+    def raw_probabilities(self, batch: np.ndarray, *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Uncalibrated softmax ``(N, C)`` for a prepared ``float32 (N, S, S, 3)`` batch."""
+        batch = np.asarray(batch, dtype=np.float32)
+        outputs = np.empty((len(batch), len(self.card.labels)), dtype=np.float32)
+        for start in range(0, len(batch), self.batch_size):
+            chunk = batch[start : start + self.batch_size]
+            outputs[start : start + len(chunk)] = self._forward(tf.constant(chunk)).numpy()
+            if progress is not None:
+                progress(start + len(chunk), len(batch))
+        return outputs
+
+    def probabilities(self, batch: np.ndarray, *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Calibrated class probabilities ``(N, C)`` for a prepared batch (temperature from the card)."""
+        return apply_temperature(self.raw_probabilities(batch, progress=progress), self.card.temperature)
+
+    def p_fake(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Calibrated P(fake) ``(N,)`` for RGB uint8 images."""
+        return self.probabilities(self.prepare(images))[:, self.card.fake_index]
+
+    def predict(self, image: np.ndarray, *, threshold: float | None = None) -> Prediction:
+        """Verdict for one RGB uint8 image."""
+        return self.predict_batch([image], threshold=threshold)[0]
+
+    def predict_batch(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        threshold: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[Prediction]:
+        """Verdicts for many RGB uint8 images, fed to the model in batches."""
+        threshold = self.card.threshold if threshold is None else float(threshold)
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+        if len(images) == 0:
+            return []
+        probabilities = self.probabilities(self.prepare(images), progress=progress)
+        return [self._verdict(row, threshold) for row in probabilities]
+
+    def _verdict(self, row: np.ndarray, threshold: float) -> Prediction:
+        labels = self.card.labels
+        fake_index = self.card.fake_index
+        p_fake = float(row[fake_index])
+        if p_fake >= threshold:
+            label = labels[fake_index]
+        else:
+            others = [index for index in range(len(labels)) if index != fake_index]
+            label = labels[max(others, key=lambda index: row[index])]
+        return Prediction(
+            label=label,
+            p_fake=p_fake,
+            probabilities={name: float(value) for name, value in zip(labels, row, strict=False)},
+            threshold=threshold,
+            model_id=self.model_id,
+        )

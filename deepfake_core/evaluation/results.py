@@ -1,0 +1,698 @@
+"""Versioned evaluation-results files: build, save, load, validate, compare.
+
+Training (or ``deepfake-core evaluate``) writes one ``"kind": "evaluation"`` JSON file per
+model; the dashboard only reads them, so nothing is recomputed on page load except what the
+threshold slider needs (:func:`metrics_at_threshold`, from the stored per-image predictions).
+A ``"kind": "reported"`` file holds figures reported elsewhere (the thesis) that were not
+reproduced. The layout is documented field by field in ``docs/evaluation_schema.md``; bump
+:data:`SCHEMA_VERSION` whenever a reader of the old layout would misread the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfake_core.errors import ResultsFileError
+from deepfake_core.evaluation.metrics import (
+    CLASS_LABELS,
+    CONFIDENCE_LEVEL,
+    auc_score,
+    bootstrap_intervals,
+    calibration_summary,
+    classification_report_dict,
+    equal_error_rate,
+    pair_key,
+    pair_metrics,
+    per_group_metrics,
+    pr_curve_data,
+    roc_curve_data,
+    threshold_metrics,
+    to_jsonable,
+    wilson_interval,
+)
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "HARD_PAIR",
+    "RESULT_KINDS",
+    "SCHEMA_VERSION",
+    "ResultsListing",
+    "build_evaluation_results",
+    "comparison_table",
+    "false_alarm_entry",
+    "list_results",
+    "load_results",
+    "metrics_at_threshold",
+    "prediction_arrays",
+    "robustness_entry",
+    "save_results",
+    "thesis_reported_results",
+    "validate_results",
+]
+
+SCHEMA_VERSION = 1
+RESULT_KINDS = ("evaluation", "reported")
+HARD_PAIR: tuple[str, str] = ("ffhq", "stylegan2_tpdne")
+"""Real FFHQ photos vs StyleGAN2 faces: same resolution and framing, so no data-set shortcut."""
+
+COMPARISON_COLUMNS = (
+    "model_id",
+    "model_name",
+    "optimiser",
+    "reported_not_reproduced",
+    "approximate",
+    "accuracy",
+    "accuracy_ci",
+    "balanced_accuracy",
+    "auc",
+    "ece",
+    "f1",
+    "hard_pair_balanced_accuracy",
+    "n",
+    "source",
+)
+"""Keys (and display order) of each :func:`comparison_table` row."""
+
+
+# --------------------------------------------------------------------------- schema
+
+_NONE = type(None)
+_NUMBER = (int, float)
+_OPTIONAL_NUMBER = (int, float, _NONE)
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One key of a JSON object: accepted types, and the value used when an optional key is absent."""
+
+    types: tuple[type, ...]
+    required: bool = True
+    default: Callable[[], Any] = lambda: None
+
+
+def _optional(*types: type, default: Callable[[], Any] = lambda: None) -> _Field:
+    return _Field((*types, _NONE), required=False, default=default)
+
+
+_COMMON_FIELDS = {
+    "schema_version": _Field((int,)),
+    "kind": _Field((str,)),
+    "model_id": _Field((str,)),
+    "model_name": _Field((str,)),
+    "created": _Field((str,)),
+}
+_EVALUATION_FIELDS = {
+    **_COMMON_FIELDS,
+    "data": _Field((dict,)),
+    "threshold": _Field(_NUMBER),
+    "temperature": _Field(_NUMBER),
+    "predictions": _Field((list,)),
+    "metrics": _Field((dict,)),
+    "classification_report": _Field((dict,)),
+    "roc": _Field((dict, _NONE)),
+    "pr": _Field((dict, _NONE)),
+    "eer": _Field((dict, _NONE)),
+    "calibration": _Field((dict,)),
+    "calibration_uncalibrated": _optional(dict),
+    "per_kind": _Field((dict,)),
+    "pairs": _Field((dict,)),
+    "bootstrap": _Field((dict,)),
+    "robustness": _Field((list,), required=False, default=list),
+    "false_alarm": _optional(dict),
+    "training_history": _optional(dict),
+}
+_REPORTED_FIELDS = {
+    **_COMMON_FIELDS,
+    "source": _Field((str,)),
+    "note": _Field((str,)),
+    "table": _Field((list,)),
+}
+_DATA_FIELDS = {
+    "root": _Field((str,)),
+    "split": _Field((str,)),
+    "manifest_sha256": _Field((str, _NONE)),
+    "n_images": _Field((int,)),
+}
+_PREDICTION_FIELDS = {"id": _Field((str,)), "label": _Field((str,)), "kind": _Field((str,)), "p_fake": _Field(_NUMBER)}
+_METRICS_FIELDS = {
+    "threshold": _Field(_NUMBER),
+    "n": _Field((int,)),
+    "confusion_matrix": _Field((list,)),
+    **{name: _Field(_OPTIONAL_NUMBER) for name in ("accuracy", "balanced_accuracy", "precision", "recall", "f1")},
+}
+_CALIBRATION_FIELDS = {"n_bins": _Field((int,)), "bins": _Field((list,)), "ece": _Field(_OPTIONAL_NUMBER)}
+_ROBUSTNESS_FIELDS = {
+    "name": _Field((str,)),
+    "params": _Field((dict,)),
+    "accuracy": _Field(_OPTIONAL_NUMBER),
+    "auc": _Field(_OPTIONAL_NUMBER),
+    "n": _Field((int,)),
+}
+_FALSE_ALARM_FIELDS = {
+    "data": _Field((str,)),
+    "n": _Field((int,)),
+    "n_fake_verdicts": _Field((int,)),
+    "fake_rate": _Field(_OPTIONAL_NUMBER),
+    "ci": _Field((list, _NONE)),
+}
+_TABLE_ROW_FIELDS = {
+    "model": _Field((str,)),
+    "optimiser": _Field((str,)),
+    "accuracy": _Field(_NUMBER),
+    "precision": _optional(*_NUMBER),
+    "recall": _optional(*_NUMBER),
+    "f1": _optional(*_NUMBER),
+    "n_test": _Field((int,)),
+    "approximate": _Field((bool,), required=False, default=lambda: False),
+    "note": _optional(str),
+}
+_NESTED_OBJECTS = {
+    "data": _DATA_FIELDS,
+    "metrics": _METRICS_FIELDS,
+    "calibration": _CALIBRATION_FIELDS,
+    "calibration_uncalibrated": _CALIBRATION_FIELDS,
+    "false_alarm": _FALSE_ALARM_FIELDS,
+}
+_NESTED_LISTS = {"predictions": _PREDICTION_FIELDS, "robustness": _ROBUSTNESS_FIELDS, "table": _TABLE_ROW_FIELDS}
+
+_TYPE_NAMES = {
+    bool: "true/false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    _NONE: "null",
+}
+
+
+def _fail(source: str, problem: str) -> ResultsFileError:
+    return ResultsFileError(f"Results file '{source}' is invalid: {problem}")
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    """``isinstance`` that does not let ``True`` pass as an integer or number."""
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
+
+
+def _describe(types: tuple[type, ...]) -> str:
+    """Human wording of accepted types: ``(int, float, NoneType)`` -> "a number or null"."""
+    shown = [kind for kind in types if not (kind is int and float in types)]
+    return " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in shown)
+
+
+def _check_object(obj: Any, fields: Mapping[str, _Field], *, where: str, source: str) -> dict[str, Any]:
+    """Check ``obj`` against ``fields``; return a shallow copy (same key order) with absent optionals added."""
+    if not isinstance(obj, dict):
+        raise _fail(source, f"'{where}' must be an object, got {_describe((type(obj),))}.")
+    checked = dict(obj)
+    for key, spec in fields.items():
+        if key not in obj:
+            if spec.required:
+                raise _fail(source, f"required field '{where}.{key}' is missing.")
+            checked[key] = spec.default()
+        elif not _has_type(obj[key], spec.types):
+            raise _fail(source, f"'{where}.{key}' must be {_describe(spec.types)}, got {_describe((type(obj[key]),))}.")
+    return checked
+
+
+def _check_version_and_kind(obj: Any, source: str) -> str:
+    """Check the two fields that decide how the rest is read; return the kind."""
+    if not isinstance(obj, dict):
+        raise _fail(source, "the top level must be a JSON object.")
+    if "schema_version" not in obj:
+        raise _fail(source, "it has no 'schema_version' field, so it is not a deepfake-lens results file.")
+    version = obj["schema_version"]
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise ResultsFileError(
+            f"Results file '{source}' was written by schema version {version!r}; this version of deepfake-lens "
+            f"reads version {SCHEMA_VERSION}. Re-run `deepfake-core evaluate` to regenerate it."
+        )
+    kind = obj.get("kind")
+    if kind not in RESULT_KINDS:
+        expected = ", ".join(repr(name) for name in RESULT_KINDS)
+        raise _fail(source, f"its kind is {kind!r}; expected one of {expected}.")
+    return kind
+
+
+def _check_training_history(history: Mapping[str, Any], source: str) -> None:
+    for name, values in history.items():
+        if not isinstance(values, list) or not all(_has_type(value, _OPTIONAL_NUMBER) for value in values):
+            raise _fail(source, f"'training_history.{name}' must be a list of numbers.")
+
+
+def _check_predictions(results: Mapping[str, Any], source: str) -> None:
+    """Values (not just types) of the predictions, which the dashboard turns straight into arrays."""
+    for index, prediction in enumerate(results["predictions"]):
+        if prediction["label"] not in CLASS_LABELS:
+            raise _fail(source, f"'predictions[{index}].label' must be 'Real' or 'Fake', got {prediction['label']!r}.")
+        if not 0.0 <= prediction["p_fake"] <= 1.0:
+            raise _fail(source, f"'predictions[{index}].p_fake' must lie in [0, 1], got {prediction['p_fake']!r}.")
+    n_images, n_predictions = results["data"]["n_images"], len(results["predictions"])
+    if n_images != n_predictions:
+        raise _fail(source, f"'data.n_images' is {n_images} but there are {n_predictions} predictions.")
+
+
+def validate_results(results: Any, *, source: str = "<in memory>") -> dict[str, Any]:
+    """Check a results dict against the schema; return a checked copy (key order kept).
+
+    Args:
+        results: the parsed JSON object.
+        source: file name (or other origin) used in error messages.
+
+    Returns:
+        The checked dict, with absent optional fields filled with their defaults
+        (``None``, or ``[]`` for ``robustness``, ``False`` for a table row's ``approximate``).
+
+    Raises:
+        ResultsFileError: unknown ``schema_version`` or ``kind``, a missing required key, or a
+            value of the wrong type; the message names ``source`` and the offending field.
+    """
+    kind = _check_version_and_kind(results, source)
+    fields = _EVALUATION_FIELDS if kind == "evaluation" else _REPORTED_FIELDS
+    checked = _check_object(results, fields, where=kind, source=source)
+    for key, nested_fields in _NESTED_OBJECTS.items():
+        if key in fields and checked[key] is not None:
+            checked[key] = _check_object(checked[key], nested_fields, where=key, source=source)
+    for key, item_fields in _NESTED_LISTS.items():
+        if key in fields:
+            checked[key] = [
+                _check_object(item, item_fields, where=f"{key}[{index}]", source=source)
+                for index, item in enumerate(checked[key])
+            ]
+    if kind == "evaluation":
+        _check_predictions(checked, source)
+        if checked["training_history"] is not None:
+            _check_training_history(checked["training_history"], source)
+    elif not checked["table"]:
+        raise _fail(source, "'table' must list at least one reported model.")
+    return checked
+
+
+# --------------------------------------------------------------------------- file I/O
+
+
+_FILE_MODE = 0o644
+"""Results are meant to be read by the dashboard's user too; ``mkstemp`` alone would give 0o600."""
+
+
+def save_results(results: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Validate ``results`` and write them as indented JSON, atomically; return the path.
+
+    The file is written to a temporary sibling and moved into place with ``os.replace``, so a
+    dashboard listing the folder never sees a half-written file. Keys keep their order (the
+    builder's order, which is the documented one), so the same results give the same bytes.
+    """
+    target = Path(path)
+    text = json.dumps(validate_results(to_jsonable(results), source=str(target)), indent=2, allow_nan=False)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, _FILE_MODE)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise ResultsFileError(f"Could not write results file '{target}': {error.strerror or error}.") from error
+    return target
+
+
+def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate one results file.
+
+    Raises:
+        ResultsFileError: the file cannot be read, is not JSON, or does not match the schema
+            (see :func:`validate_results`); the message names the file.
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ResultsFileError(f"Could not read results file '{source}': {reason}.") from error
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsFileError(
+            f"Results file '{source}' is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
+        ) from error
+    return validate_results(parsed, source=str(source))
+
+
+@dataclass(frozen=True)
+class ResultsListing:
+    """What :func:`list_results` found: the valid files' contents and why the others were skipped."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+    """``(path, message)`` for each ``*.json`` file that failed to load, for the page to show."""
+
+
+def list_results(folder: str | os.PathLike[str]) -> ResultsListing:
+    """Load every ``*.json`` file directly in ``folder``, in file-name order.
+
+    Invalid files do not stop the listing: each one is reported in ``problems`` so a single
+    stale file cannot hide every other model. A missing folder is an empty listing (nothing
+    evaluated yet); a path that exists but is not a folder raises ``ResultsFileError``.
+    """
+    root = Path(folder)
+    if not root.exists():
+        return ResultsListing()
+    if not root.is_dir():
+        raise ResultsFileError(f"Results folder '{root}' is not a folder.")
+    results: list[dict[str, Any]] = []
+    problems: list[tuple[Path, str]] = []
+    for path in sorted(root.glob("*.json")):
+        try:
+            results.append(load_results(path))
+        except ResultsFileError as error:
+            problems.append((path, str(error)))
+    return ResultsListing(results=results, problems=problems)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _label_indices(labels: Sequence[int | str]) -> np.ndarray:
+    """``(N,)`` 1 = Fake / 0 = Real from either 0/1 integers or "Real"/"Fake" strings."""
+    values = np.asarray(labels)
+    if values.dtype.kind in "US":
+        unknown = set(values.tolist()) - set(CLASS_LABELS)
+        if unknown:
+            raise ValueError(f"labels must be 'Real' or 'Fake', got {sorted(unknown)!r}.")
+        return (values == "Fake").astype(int)
+    return values.astype(int) if values.size else np.zeros(0, dtype=int)
+
+
+def false_alarm_entry(p_fake: Sequence[float], *, threshold: float, data_name: str) -> dict[str, Any]:
+    """The ``false_alarm`` block: how often real full-frame photos (no fakes) get a Fake verdict.
+
+    Args:
+        p_fake: ``(M,)`` P(Fake) for real photos only.
+        threshold: the card's verdict threshold.
+        data_name: name of the photo collection, shown on the dashboard.
+    """
+    p = np.asarray(p_fake, dtype=float)
+    fake_verdicts = int(np.sum(p >= threshold))
+    return to_jsonable(
+        {
+            "data": data_name,
+            "n": int(p.size),
+            "n_fake_verdicts": fake_verdicts,
+            "fake_rate": fake_verdicts / p.size if p.size else None,
+            "ci": wilson_interval(fake_verdicts, int(p.size)),
+        }
+    )
+
+
+def robustness_entry(
+    *, name: str, params: Mapping[str, Any], y_fake: Sequence[int], p_fake: Sequence[float], threshold: float
+) -> dict[str, Any]:
+    """One ``robustness`` item: accuracy and AUC on the test set after one perturbation.
+
+    ``name`` identifies the perturbation (e.g. ``"jpeg"``), ``params`` its settings (e.g.
+    ``{"quality": 50}``); ``y_fake``/``p_fake`` are ``(N,)`` labels and P(Fake) on perturbed images.
+    """
+    metrics = threshold_metrics(y_fake, p_fake, threshold=threshold)
+    return to_jsonable(
+        {
+            "name": name,
+            "params": dict(params),
+            "accuracy": metrics["accuracy"],
+            "auc": auc_score(y_fake, p_fake),
+            "n": metrics["n"],
+        }
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build_evaluation_results(
+    *,
+    model_id: str,
+    model_name: str,
+    data: Mapping[str, Any],
+    ids: Sequence[str],
+    labels: Sequence[int | str],
+    kinds: Sequence[str],
+    p_fake: Sequence[float],
+    threshold: float,
+    temperature: float = 1.0,
+    p_fake_uncalibrated: Sequence[float] | None = None,
+    robustness: Iterable[Mapping[str, Any]] = (),
+    false_alarm: Mapping[str, Any] | None = None,
+    training_history: Mapping[str, Sequence[float]] | None = None,
+    pairs: Iterable[tuple[str, str]] = (HARD_PAIR,),
+    seed: int = 0,
+    n_boot: int = 1000,
+    n_bins: int = 10,
+    created: str | None = None,
+) -> dict[str, Any]:
+    """Compute every stored metric from per-image predictions and assemble a results dict.
+
+    Args:
+        model_id, model_name: the model card's id and display name.
+        data: ``{"root", "split", "manifest_sha256"}`` describing the test split; ``n_images``
+            is filled in from the predictions (if given, it must match them).
+        ids, labels, kinds, p_fake: ``(N,)`` per image: id (e.g. path relative to the root),
+            true label (0/1 with 1 = Fake, or "Real"/"Fake"), kind (source data set) and the
+            calibrated P(Fake) that the dashboard shows.
+        threshold: the card's verdict threshold (Fake iff ``p_fake >= threshold``).
+        temperature: the temperature that turned ``p_fake_uncalibrated`` into ``p_fake``.
+        p_fake_uncalibrated: ``(N,)`` P(Fake) before temperature scaling, if available.
+        robustness: items from :func:`robustness_entry`.
+        false_alarm: block from :func:`false_alarm_entry`.
+        training_history: Keras ``History.history``-style ``{"loss": [...], ...}``.
+        pairs: ``(real_kind, fake_kind)`` pairs to evaluate in isolation.
+        seed, n_boot: bootstrap settings (same seed, same intervals).
+        n_bins: calibration bins.
+        created: ISO-8601 time stamp; defaults to now (UTC).
+
+    Raises:
+        ValueError: per-image sequences of different lengths, duplicate ids, bad labels or a
+            ``data["n_images"]`` that disagrees with the predictions.
+        ResultsFileError: an optional block does not match the schema.
+    """
+    y = _label_indices(labels)
+    p = np.asarray(p_fake, dtype=float)
+    kind_names = [str(kind) for kind in kinds]
+    id_names = [str(image_id) for image_id in ids]
+    lengths = (len(id_names), y.size, len(kind_names), p.size)
+    if len(set(lengths)) != 1:
+        raise ValueError(f"ids, labels, kinds and p_fake must have equal lengths, got {lengths}.")
+    if len(set(id_names)) != len(id_names):
+        raise ValueError("ids must be unique: the dashboard looks images up by id.")
+    if data.get("n_images", y.size) != y.size:
+        raise ValueError(f"data['n_images'] is {data['n_images']} but {y.size} predictions were given.")
+    intervals = bootstrap_intervals(y, p, threshold=threshold, n_boot=n_boot, seed=seed)
+    eer, eer_threshold = equal_error_rate(y, p)
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "evaluation",
+        "model_id": model_id,
+        "model_name": model_name,
+        "created": created or _now(),
+        "data": {**data, "n_images": int(y.size)},
+        "threshold": float(threshold),
+        "temperature": float(temperature),
+        "predictions": [
+            {"id": image_id, "label": CLASS_LABELS[label], "kind": kind, "p_fake": probability}
+            for image_id, label, kind, probability in zip(id_names, y.tolist(), kind_names, p.tolist(), strict=True)
+        ],
+        "metrics": threshold_metrics(y, p, threshold=threshold),
+        "classification_report": classification_report_dict(y, p, threshold=threshold),
+        "roc": roc_curve_data(y, p),
+        "pr": pr_curve_data(y, p),
+        "eer": None if eer is None else {"eer": eer, "threshold": eer_threshold},
+        "calibration": calibration_summary(y, p, n_bins=n_bins),
+        "calibration_uncalibrated": (
+            None if p_fake_uncalibrated is None else calibration_summary(y, p_fake_uncalibrated, n_bins=n_bins)
+        ),
+        "per_kind": per_group_metrics(y, p, kind_names, threshold=threshold, seed=seed, n_boot=n_boot),
+        "pairs": {
+            pair_key(real, fake): pair_metrics(
+                y, p, kind_names, real_kind=real, fake_kind=fake, threshold=threshold, seed=seed, n_boot=n_boot
+            )
+            for real, fake in pairs
+        },
+        "bootstrap": {
+            "n_boot": n_boot,
+            "seed": seed,
+            "confidence": CONFIDENCE_LEVEL,
+            "stratified": True,
+            "auc_ci": intervals["auc"],
+            "balanced_accuracy_ci": intervals["balanced_accuracy"],
+        },
+        "robustness": list(robustness),
+        "false_alarm": false_alarm,
+        "training_history": training_history,
+    }
+    return validate_results(to_jsonable(results), source=f"results for {model_id}")
+
+
+_THESIS_NOTE = (
+    "Copied from the thesis' own notebooks; not reproduced by deepfake-lens. Test set: 2000 images "
+    "(1000 Real, 1000 Fake) from an OpenForensics-derived Kaggle data set, which is not the split "
+    "deepfake-lens evaluates on, so these figures are not directly comparable with reproduced results."
+)
+_THESIS_ROWS = (
+    ("Custom CNN", "SGD", 0.50, "Chance level on the balanced test set."),
+    ("MobileNetV2 (ImageNet)", "SGD", 0.9615, None),
+    ("VGG16 (ImageNet, frozen)", "SGD", 0.7555, None),
+    ("Xception (ImageNet)", "SGD", 0.9355, None),
+    ("EfficientNetB2 (ImageNet)", "SGD", 0.955, None),
+    ("EfficientNetB7 + attention", "SGD", 0.934, None),
+)
+
+
+def thesis_reported_results(*, created: str | None = None) -> dict[str, Any]:
+    """The ``"reported"`` entry with the thesis' test accuracies (N = 2000, 1000 per class).
+
+    Only what the notebooks state is stored: the final model's accuracy was reported as "~0.97"
+    (kept as 0.97 with ``approximate: true``) and its precision/recall only as a range
+    (0.96-0.97), so those two are ``None`` with the range in the row's note.
+    """
+    table = [
+        {"model": model, "optimiser": optimiser, "accuracy": accuracy, "n_test": 2000, "note": note}
+        for model, optimiser, accuracy, note in _THESIS_ROWS
+    ]
+    table.append(
+        {
+            "model": "EfficientNetB7 + attention",
+            "optimiser": "Adam",
+            "accuracy": 0.97,
+            "f1": 0.97,
+            "n_test": 2000,
+            "approximate": True,
+            "note": "Final model. Accuracy reported as ~0.97; precision and recall reported as 0.96-0.97.",
+        }
+    )
+    entry = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "reported",
+        "model_id": "thesis-reported",
+        "model_name": "Thesis (reported)",
+        "created": created or _now(),
+        "source": "Thesis notebooks",
+        "note": _THESIS_NOTE,
+        "table": table,
+    }
+    return validate_results(entry, source="thesis_reported_results")
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+def _require_evaluation(results: Mapping[str, Any]) -> None:
+    if results.get("kind") != "evaluation":
+        raise ValueError(f"Expected an 'evaluation' results dict, got kind {results.get('kind')!r}.")
+
+
+def prediction_arrays(results: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(y_fake (N,) int, p_fake (N,) float, kinds (N,) list)`` from an evaluation's predictions."""
+    _require_evaluation(results)
+    predictions = results["predictions"]
+    y = np.fromiter((prediction["label"] == "Fake" for prediction in predictions), dtype=int, count=len(predictions))
+    p = np.fromiter((prediction["p_fake"] for prediction in predictions), dtype=float, count=len(predictions))
+    return y, p, [prediction["kind"] for prediction in predictions]
+
+
+def metrics_at_threshold(results: Mapping[str, Any], threshold: float) -> dict[str, Any]:
+    """Recompute threshold-dependent metrics from stored predictions (the threshold slider).
+
+    Returns:
+        ``{"threshold", "metrics"`` (as :func:`threshold_metrics`), ``"classification_report",
+        "operating_point": {"fpr", "tpr", "precision", "recall"}}``; the operating point is
+        where the current threshold sits on the stored ROC and PR curves.
+    """
+    y, p, _ = prediction_arrays(results)
+    metrics = threshold_metrics(y, p, threshold=threshold)
+    return {
+        "threshold": float(threshold),
+        "metrics": metrics,
+        "classification_report": classification_report_dict(y, p, threshold=threshold),
+        "operating_point": {
+            "fpr": metrics["false_positive_rate"],
+            "tpr": metrics["recall"],
+            "precision": metrics["precision"],
+            "recall": metrics["recall"],
+        },
+    }
+
+
+def _comparison_row(**values: Any) -> dict[str, Any]:
+    return {column: values.get(column) for column in COMPARISON_COLUMNS}
+
+
+def _evaluation_row(results: Mapping[str, Any]) -> dict[str, Any]:
+    metrics = results["metrics"]
+    hard_pair = results["pairs"].get(pair_key(*HARD_PAIR)) or {}
+    return _comparison_row(
+        model_id=results["model_id"],
+        model_name=results["model_name"],
+        reported_not_reproduced=False,
+        approximate=False,
+        accuracy=metrics["accuracy"],
+        accuracy_ci=metrics.get("accuracy_ci"),
+        balanced_accuracy=metrics["balanced_accuracy"],
+        auc=(results["roc"] or {}).get("auc"),
+        ece=results["calibration"]["ece"],
+        f1=metrics["f1"],
+        hard_pair_balanced_accuracy=hard_pair.get("balanced_accuracy"),
+        n=metrics["n"],
+        source=results["data"]["split"],
+    )
+
+
+def _reported_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _comparison_row(
+            model_id=results["model_id"],
+            model_name=row["model"],
+            optimiser=row["optimiser"],
+            reported_not_reproduced=True,
+            approximate=row.get("approximate", False),
+            accuracy=row["accuracy"],
+            f1=row.get("f1"),
+            n=row["n_test"],
+            source=results["source"],
+        )
+        for row in results["table"]
+    ]
+
+
+def comparison_table(results_list: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model, keys :data:`COMPARISON_COLUMNS`, evaluated models first.
+
+    An evaluation file gives one row; a reported file gives one row per table entry, flagged
+    ``reported_not_reproduced`` (and ``approximate`` where the source said "~"). Values a
+    source does not provide are ``None``; nothing is derived from reported figures.
+    ``source`` is the evaluated split name, or the reported entry's source.
+    """
+    evaluated: list[dict[str, Any]] = []
+    reported: list[dict[str, Any]] = []
+    for results in results_list:
+        if results["kind"] == "evaluation":
+            evaluated.append(_evaluation_row(results))
+        else:
+            reported.extend(_reported_rows(results))
+    return evaluated + reported

@@ -1,0 +1,75 @@
+"""The model's own attention mask, read from the layer ``attention_mask``.
+
+The thesis architecture multiplies its features by a 1-channel sigmoid mask
+(``(h, w)``, e.g. 8x8 at 128 px) before pooling, so the mask *is* where the
+model looks: no gradients or sampling needed. The mask does not depend on the
+explained class. It is read through a sub-model ``image -> attention_mask``
+built and traced once per model (shared safely by all sessions), then upsampled
+bicubically to the image's size and clipped to ``0..1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepfake_core.architecture import ATTENTION_MASK_LAYER
+from deepfake_core.detector import Detector
+from deepfake_core.errors import ExplanationError
+from deepfake_core.explain.base import ExplainContext, MapResult, ModelCache, upsample_unit_map
+
+__all__ = ["attention_map", "attention_maps"]
+
+MaskFunction = Callable[[tf.Tensor], tf.Tensor]
+
+
+def _build_mask_function(model: keras.Model) -> MaskFunction:
+    """A traced ``prepared batch (N, S, S, 3) -> masks (N, h, w, 1)`` function for ``model``."""
+    try:
+        layer = model.get_layer(ATTENTION_MASK_LAYER)
+    except ValueError:
+        raise ExplanationError(
+            f"Model '{model.name}' has no attention branch (no layer named '{ATTENTION_MASK_LAYER}'), "
+            "so there is no attention mask to show; use Grad-CAM or LIME instead."
+        ) from None
+    masks = keras.Model(model.input, layer.output, name=f"{model.name}_attention")
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+    return tf.function(lambda batch: masks(batch, training=False), input_signature=[spec])
+
+
+_MASK_FUNCTIONS: ModelCache[MaskFunction] = ModelCache(_build_mask_function)
+
+
+def attention_maps(detector: Detector, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Attention masks of RGB ``uint8`` images, each ``float32 (H, W)`` in ``0..1`` at its image's size.
+
+    Images go through the preprocessing contract in batches of ``detector.batch_size``.
+    Raises :class:`ExplanationError` for a model without attention.
+    """
+    masks = _coarse_masks(detector, images)
+    return [upsample_unit_map(mask, image.shape[:2]) for mask, image in zip(masks, images, strict=True)]
+
+
+def attention_map(context: ExplainContext) -> MapResult:
+    """The attention mask of ``context.image`` (the same for every target class)."""
+    coarse = _coarse_masks(context.detector, [context.image])[0]
+    return MapResult(
+        heatmap=upsample_unit_map(coarse, context.image.shape[:2]),
+        signed=False,
+        meaning="0..1 sigmoid attention mask of the model (1 = fully attended); the same for every class",
+        details={"layer": ATTENTION_MASK_LAYER, "mask_shape": list(coarse.shape)},
+    )
+
+
+def _coarse_masks(detector: Detector, images: Sequence[np.ndarray]) -> np.ndarray:
+    """``float32 (N, h, w)`` masks at the layer's own resolution."""
+    mask_function = _MASK_FUNCTIONS.get(detector.model)
+    batch = detector.prepare(images)
+    chunks = [
+        mask_function(tf.constant(batch[start : start + detector.batch_size])).numpy()[..., 0]
+        for start in range(0, len(batch), detector.batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.empty((0, 1, 1), dtype=np.float32)

@@ -1,0 +1,217 @@
+"""What every explainer returns, and the small pieces all of them share.
+
+An :class:`Explanation` is a map of the **image's** resolution ``(H, W)`` plus
+everything needed to reproduce it (method, target class, parameters, seed,
+image hash, model id). Computing is kept apart from drawing
+(:mod:`deepfake_core.explain.overlay`), as in ``lime``'s ``ImageExplanation``.
+
+Value conventions of ``heatmap`` (``Explanation.signed`` tells which applies):
+
+* unsigned maps (attention, Grad-CAM, Grad-CAM++): ``float32`` in ``0..1``,
+  1 = most important;
+* signed maps (LIME): the surrogate's weight of each superpixel for the target
+  class, ``> 0`` supports the class, ``< 0`` speaks against it, ``0`` for
+  superpixels that are not shown (see LIME's ``num_features``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+import cv2
+import keras
+import numpy as np
+
+from deepfake_core.detector import Detector
+from deepfake_core.errors import ExplanationError
+
+__all__ = [
+    "EXPLANATION_FORMAT",
+    "EXPLANATION_FORMAT_VERSION",
+    "ExplainContext",
+    "Explanation",
+    "MapResult",
+    "ModelCache",
+    "ProgressCallback",
+    "pixels_sha256",
+    "resolve_target",
+    "top_fraction_mask",
+    "upsample_unit_map",
+]
+
+EXPLANATION_FORMAT = "deepfake-lens/explanation"
+EXPLANATION_FORMAT_VERSION = 1
+
+ProgressCallback = Callable[[int, int], None]
+"""``progress(done, total)``, called as work finishes (LIME: samples classified)."""
+
+ShaSource = Literal["upload", "pixels"]
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """One map explaining one image's verdict, and how it was made.
+
+    ``heatmap`` is ``float32 (H, W)`` at the explained image's resolution (read-only;
+    see the module docstring for ranges and signs). ``image_sha256`` is the raw
+    upload's hash when the caller passed it (``image_sha256_source == "upload"``,
+    the same value :func:`deepfake_core.intake.image_sha256` gives for the file),
+    otherwise a hash of the decoded pixels and shape (``"pixels"``). ``verdict`` is
+    :meth:`deepfake_core.detector.Prediction.to_dict` of the image. LIME also sets
+    ``segments`` (``int32 (H, W)`` superpixel ids at image resolution) and
+    ``superpixel_weights`` (``(segment id, weight)`` for every superpixel, by
+    decreasing ``|weight|``).
+    """
+
+    heatmap: np.ndarray
+    method: str
+    target_class: str
+    target_index: int
+    params: Mapping[str, Any]
+    image_sha256: str
+    image_sha256_source: ShaSource
+    model_id: str
+    verdict: Mapping[str, Any]
+    seconds: float
+    signed: bool
+    meaning: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    segments: np.ndarray | None = None
+    superpixel_weights: tuple[tuple[int, float], ...] | None = None
+
+    def __post_init__(self) -> None:
+        # Shared between sessions and cached: nobody may change a map in place.
+        self.heatmap.setflags(write=False)
+        if self.segments is not None:
+            self.segments.setflags(write=False)
+
+    @property
+    def seed(self) -> int | None:
+        """The seed that reproduces this map (``None`` for deterministic methods)."""
+        return self.params.get("seed")
+
+    def top_fraction_mask(self, fraction: float = 0.2) -> np.ndarray:
+        """Boolean ``(H, W)`` mask of the most important ``fraction`` of pixels (see :func:`top_fraction_mask`)."""
+        return top_fraction_mask(self.heatmap, fraction)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Everything but the big arrays, as JSON-ready values (the dashboard's download and the CLI's file)."""
+        weights = self.superpixel_weights
+        return {
+            "format": EXPLANATION_FORMAT,
+            "format_version": EXPLANATION_FORMAT_VERSION,
+            "method": self.method,
+            "target_class": self.target_class,
+            "target_index": self.target_index,
+            "seed": self.seed,
+            "params": dict(self.params),
+            "image_sha256": self.image_sha256,
+            "image_sha256_source": self.image_sha256_source,
+            "image_shape": list(self.heatmap.shape),
+            "model_id": self.model_id,
+            "verdict": dict(self.verdict),
+            "seconds": self.seconds,
+            "signed": self.signed,
+            "meaning": self.meaning,
+            "value_range": [float(self.heatmap.min()), float(self.heatmap.max())],
+            "details": dict(self.details),
+            "superpixel_weights": None if weights is None else [[int(i), float(w)] for i, w in weights],
+        }
+
+
+@dataclass(frozen=True)
+class ExplainContext:
+    """What a method needs: the detector, the RGB ``uint8 (H, W, 3)`` image and the class to explain."""
+
+    detector: Detector
+    image: np.ndarray
+    target_index: int
+    target_class: str
+    progress: ProgressCallback | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class MapResult:
+    """A method's output before the dispatcher adds provenance; ``params`` are the values actually used."""
+
+    heatmap: np.ndarray
+    signed: bool
+    meaning: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    segments: np.ndarray | None = None
+    superpixel_weights: tuple[tuple[int, float], ...] | None = None
+
+
+class ModelCache(Generic[_T]):
+    """One value (a sub-model, a traced function) per Keras model, built once even under concurrent calls.
+
+    Keys are held weakly, so unloading a model frees its entry. The lock is held
+    while building: two sessions asking at once trace the function only once.
+    A build that raises stores nothing, so the error repeats for the next caller.
+    """
+
+    def __init__(self, build: Callable[[keras.Model], _T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._values: weakref.WeakKeyDictionary[keras.Model, _T] = weakref.WeakKeyDictionary()
+
+    def get(self, model: keras.Model) -> _T:
+        with self._lock:
+            if model not in self._values:
+                self._values[model] = self._build(model)
+            return self._values[model]
+
+
+def pixels_sha256(image: np.ndarray) -> str:
+    """Hex sha256 of an image's shape and pixel bytes (used when the upload's own hash is not known)."""
+    header = "x".join(str(side) for side in image.shape).encode("ascii") + b"|" + str(image.dtype).encode("ascii")
+    return hashlib.sha256(header + np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def resolve_target(labels: Sequence[str], target: str | int | None, predicted: str) -> int:
+    """The output index to explain: a label name (any case), an index, or ``None`` for the predicted label."""
+    if target is None:
+        return list(labels).index(predicted)
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if 0 <= target < len(labels):
+            return int(target)
+    elif isinstance(target, str):
+        folded = [label.casefold() for label in labels]
+        if target.casefold() in folded:
+            return folded.index(target.casefold())
+        if target.isdigit() and int(target) < len(labels):
+            return int(target)
+    raise ExplanationError(f"Unknown target class {target!r}: choose one of {list(labels)} (or its index).")
+
+
+def top_fraction_mask(heatmap: np.ndarray, fraction: float = 0.2) -> np.ndarray:
+    """Boolean mask of the ``fraction`` of pixels with the highest values, counting only values ``> 0``.
+
+    Pixels tied with the cut-off value are all included, so a piecewise-constant
+    LIME map keeps whole superpixels (the mask may exceed ``fraction``). Only
+    positive values count as evidence for the target class, so a signed map uses
+    its positive weights and an all-zero map gives an empty mask.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    values = np.asarray(heatmap).ravel()
+    count = max(1, round(fraction * values.size))
+    cutoff = np.partition(values, values.size - count)[values.size - count]
+    return (heatmap >= cutoff) & (heatmap > 0)
+
+
+def upsample_unit_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a coarse ``(h, w)`` map in ``0..1`` smoothly to ``shape = (H, W)``: bicubic, clipped to ``0..1``.
+
+    The coarse map covers the whole stretched model input, so resizing it straight
+    to the image's size undoes the stretch of the preprocessing contract.
+    """
+    resized = cv2.resize(np.asarray(values, dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    return np.clip(resized, 0.0, 1.0).reshape(shape)

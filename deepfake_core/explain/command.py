@@ -1,0 +1,155 @@
+"""``deepfake-core explain IMAGE``: one explanation as an overlay PNG and the dashboard's JSON record.
+
+The JSON is exactly :meth:`Explanation.to_json_dict`, the file the Explain page
+offers for download, and ``--from-json FILE`` reruns the method, class and
+parameters such a file records, so a dashboard result can be reproduced here.
+Only constants are imported at module level: TensorFlow loads when the command
+runs, not when ``deepfake-core --help`` builds the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from deepfake_core.errors import ExplanationError
+from deepfake_core.explain.defaults import HIDE_MODES, METHOD_NAMES, SEGMENTATIONS
+
+__all__ = ["add_explain_parser", "run_explain"]
+
+_DEFAULT_METHOD = "gradcam"
+
+_LIME_FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("seed", "--seed", {"type": int, "help": "seed of sampling and segmentation (default 0)"}),
+    ("num_samples", "--samples", {"type": int, "help": "perturbed images to classify (default 1000)"}),
+    ("segmentation", "--segmentation", {"choices": tuple(SEGMENTATIONS), "help": "superpixel algorithm"}),
+    (
+        "segmentation_params",
+        "--segmentation-param",
+        {"action": "append", "metavar": "NAME=VALUE", "help": "a segmentation parameter (repeatable)"},
+    ),
+    ("hide", "--hide", {"choices": HIDE_MODES, "help": "what a switched-off superpixel shows"}),
+    ("num_features", "--num-features", {"type": int, "help": "superpixels shown (0 = all; default 10)"}),
+    ("positive_only", "--positive-only", {"action": argparse.BooleanOptionalAction, "help": "show only support"}),
+    ("kernel_width", "--kernel-width", {"type": float, "help": "LIME kernel width (default 0.25)"}),
+    ("batch_size", "--batch-size", {"type": int, "help": "images per model call (default 256)"}),
+)
+"""LIME parameter name, its flag, and argparse options; every flag defaults to None = "not given"."""
+
+
+def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``explain`` sub-command to ``subparsers``; it sets ``run=run_explain``."""
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain a verdict: write <stem>_<method>.png (overlay) and <stem>_<method>.json",
+        description="Explain the detector's verdict on one image with LIME, the attention mask, Grad-CAM or "
+        "Grad-CAM++. Writes an overlay PNG and a JSON record with every parameter, the seed, the image's "
+        "sha256, the model id, the verdict and the time taken.",
+    )
+    parser.add_argument("image", type=Path, help="PNG, JPEG, WebP or BMP file")
+    parser.add_argument("--method", choices=METHOD_NAMES, default=None, help=f"default: {_DEFAULT_METHOD}")
+    parser.add_argument("--model", type=Path, default=None, help="model file (default: model/default.keras)")
+    parser.add_argument("--allow-legacy", action="store_true", help="allow the thesis' legacy H5 model")
+    parser.add_argument("--out-dir", type=Path, default=Path("."), help="folder for the PNG and JSON (default: .)")
+    parser.add_argument("--target-class", default=None, help="label name or index to explain (default: the verdict)")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="rerun the method, target class and parameters of a JSON from this command or the dashboard "
+        "(flags given as well take precedence)",
+    )
+    lime = parser.add_argument_group("LIME")
+    for name, flag, options in _LIME_FLAGS:
+        lime.add_argument(flag, dest=name, default=None, **options)
+    drawing = parser.add_argument_group("drawing")
+    drawing.add_argument("--opacity", type=float, default=0.5, help="0 = image only, 1 = map only (default 0.5)")
+    drawing.add_argument("--colormap", default=None, help="matplotlib colormap (default: RdBu_r signed, jet 0..1)")
+    drawing.add_argument("--boundaries", action="store_true", help="draw LIME's superpixel edges")
+    parser.set_defaults(run=run_explain)
+    return parser
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Compute the explanation, write the PNG and the JSON, print where; returns the exit code."""
+    from PIL import Image
+
+    from deepfake_core.explain.drawing import overlay
+    from deepfake_core.explain.registry import explain
+    from deepfake_core.intake import image_sha256, load_image
+    from deepfake_core.loading import load_detector
+
+    method, target, params = _request(args)
+    image = load_image(args.image)
+    detector = load_detector(args.model, allow_legacy=args.allow_legacy)
+    explanation = explain(
+        detector,
+        image,
+        method=method,
+        target_class=target,
+        image_sha256=image_sha256(args.image),
+        progress=_progress_printer(method) if sys.stderr.isatty() else None,
+        **params,
+    )
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    stem = args.out_dir / f"{args.image.stem}_{method}"
+    drawn = overlay(image, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
+    Image.fromarray(drawn).save(stem.with_name(stem.name + ".png"))
+    stem.with_name(stem.name + ".json").write_text(json.dumps(explanation.to_json_dict(), indent=2) + "\n")
+    verdict = explanation.verdict
+    print(f"wrote {stem}.png and {stem}.json")
+    print(
+        f"verdict {verdict['label']} (p_fake {verdict['p_fake']:.3f}); {method} explains "
+        f"'{explanation.target_class}' in {explanation.seconds:.2f} s (model {explanation.model_id})"
+    )
+    return 0
+
+
+def _request(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any]]:
+    """Method, target class and parameters from ``--from-json`` (if given) overridden by explicit flags."""
+    recorded = _read_record(args.from_json) if args.from_json is not None else {}
+    method = args.method or recorded.get("method") or _DEFAULT_METHOD
+    params = dict(recorded.get("params") or {}) if recorded.get("method") == method else {}
+    flags = {name: getattr(args, name) for name, _, _ in _LIME_FLAGS if getattr(args, name) is not None}
+    if flags and method != "lime":
+        given = ", ".join(flag for name, flag, _ in _LIME_FLAGS if name in flags)
+        raise ExplanationError(f"{given} only apply to --method lime; {method} is deterministic and takes none.")
+    if "segmentation_params" in flags:
+        flags["segmentation_params"] = dict(_parse_assignment(item) for item in flags["segmentation_params"])
+    if flags.get("num_features") == 0:
+        flags["num_features"] = None
+    target = args.target_class if args.target_class is not None else recorded.get("target_class")
+    return method, target, {**params, **flags}
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExplanationError(f"Could not read the explanation record {path.name}: {exc}.") from exc
+    if not isinstance(record, dict) or record.get("method") not in METHOD_NAMES:
+        raise ExplanationError(f"{path.name} is not an explanation record (no known 'method' in it).")
+    return record
+
+
+def _parse_assignment(text: str) -> tuple[str, Any]:
+    """``"n_segments=80"`` -> ``("n_segments", 80)``; values are read as JSON numbers/booleans when they parse."""
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise ExplanationError(f"--segmentation-param expects NAME=VALUE, got {text!r}.")
+    try:
+        return name.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return name.strip(), value
+
+
+def _progress_printer(method: str):
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{method}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return report

@@ -1,0 +1,74 @@
+"""Do the methods point at the same pixels? Pairwise IoU of their most important pixels.
+
+Each explanation is reduced to :func:`~deepfake_core.explain.base.top_fraction_mask`
+(its top 20 % by default, positive values only, so LIME contributes the
+superpixels that support the target class) and every pair is compared by
+intersection over union: 1 = the same pixels, 0 = disjoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from deepfake_core.explain.base import Explanation, top_fraction_mask
+
+__all__ = ["AgreementTable", "agreement", "iou"]
+
+
+def iou(first: np.ndarray, second: np.ndarray) -> float:
+    """Intersection over union of two boolean masks of one shape; ``nan`` when both are empty (nothing to compare)."""
+    if first.shape != second.shape:
+        raise ValueError(f"masks differ in shape: {first.shape} vs {second.shape}")
+    union = np.logical_or(first, second).sum()
+    return float(np.logical_and(first, second).sum() / union) if union else float("nan")
+
+
+@dataclass(frozen=True, eq=False)
+class AgreementTable:
+    """Pairwise IoU of ``names``' top-``fraction`` masks; ``matrix[i, j]`` compares names ``i`` and ``j``."""
+
+    names: tuple[str, ...]
+    fraction: float
+    matrix: np.ndarray
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per pair, for a table: ``{"first", "second", "iou"}`` (``iou`` is ``None`` when undefined)."""
+        return [
+            {"first": self.names[i], "second": self.names[j], "iou": _finite_or_none(self.matrix[i, j])}
+            for i, j in combinations(range(len(self.names)), 2)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``None`` for undefined IoUs)."""
+        return {
+            "fraction": self.fraction,
+            "names": list(self.names),
+            "matrix": [[_finite_or_none(value) for value in row] for row in self.matrix],
+        }
+
+
+def agreement(explanations: Sequence[Explanation], *, fraction: float = 0.2) -> AgreementTable:
+    """Compare explanations of one image (one per method, or one per method and class).
+
+    Names are the method names, with the target class appended when a method
+    appears more than once. Explanations of different images raise ``ValueError``.
+    """
+    if len({(item.image_sha256, item.heatmap.shape) for item in explanations}) > 1:
+        raise ValueError("agreement compares explanations of one image; these were computed for different images")
+    methods = [item.method for item in explanations]
+    names = tuple(
+        f"{item.method} ({item.target_class})" if methods.count(item.method) > 1 else item.method
+        for item in explanations
+    )
+    masks = [top_fraction_mask(item.heatmap, fraction) for item in explanations]
+    matrix = np.array([[iou(first, second) for second in masks] for first in masks], dtype=float)
+    return AgreementTable(names=names, fraction=fraction, matrix=matrix.reshape(len(masks), len(masks)))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None

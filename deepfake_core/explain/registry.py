@@ -1,0 +1,149 @@
+"""One entry point for every method, and the registry the Explain page builds its controls from.
+
+``explain(detector, image, method=..., **params)`` validates the image, computes
+the verdict, resolves the class to explain (default: the predicted one), runs
+the method and wraps its map in an :class:`~deepfake_core.explain.base.Explanation`
+with the provenance (parameters actually used, seed, image hash, model id, time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from deepfake_core.detector import Detector
+from deepfake_core.errors import ExplanationError
+from deepfake_core.explain.attention import attention_map
+from deepfake_core.explain.base import (
+    ExplainContext,
+    Explanation,
+    MapResult,
+    ProgressCallback,
+    pixels_sha256,
+    resolve_target,
+)
+from deepfake_core.explain.defaults import HIDE_MODES, LIME_DEFAULTS, SEGMENTATIONS
+from deepfake_core.explain.gradcam import gradcam_map
+from deepfake_core.explain.lime_explainer import lime_map
+
+__all__ = ["METHODS", "MethodSpec", "explain"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """An explanation method: how to present it and run it.
+
+    ``defaults`` names every parameter ``compute`` takes, with its default;
+    ``choices`` lists the allowed values of the categorical ones.
+    """
+
+    name: str
+    title: str
+    summary: str
+    compute: Callable[..., MapResult]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    class_specific: bool = True
+
+
+METHODS: Mapping[str, MethodSpec] = MappingProxyType(
+    {
+        "lime": MethodSpec(
+            name="lime",
+            title="LIME",
+            summary="Switches superpixels off at random and fits a linear model of the class probability "
+            "to them: which regions push the verdict towards or away from the class.",
+            compute=lime_map,
+            defaults=LIME_DEFAULTS,
+            choices=MappingProxyType({"segmentation": tuple(SEGMENTATIONS), "hide": HIDE_MODES}),
+        ),
+        "attention": MethodSpec(
+            name="attention",
+            title="Attention mask",
+            summary="The model's own attention layer: where it pools its features from (same for every class).",
+            compute=attention_map,
+            class_specific=False,
+        ),
+        "gradcam": MethodSpec(
+            name="gradcam",
+            title="Grad-CAM",
+            summary="Backbone feature maps weighted by the mean gradient of the class logit.",
+            compute=partial(gradcam_map, plus_plus=False),
+        ),
+        "gradcam++": MethodSpec(
+            name="gradcam++",
+            title="Grad-CAM++",
+            summary="Grad-CAM with per-pixel gradient weights: sharper when several regions carry evidence.",
+            compute=partial(gradcam_map, plus_plus=True),
+        ),
+    }
+)
+"""The methods by name. Their parameters and defaults are ``METHODS[name].defaults``."""
+
+
+def explain(
+    detector: Detector,
+    image: np.ndarray,
+    *,
+    method: str,
+    target_class: str | int | None = None,
+    image_sha256: str | None = None,
+    progress: ProgressCallback | None = None,
+    **params: Any,
+) -> Explanation:
+    """Explain ``detector``'s verdict on one RGB ``uint8 (H, W, 3)`` image with ``method``.
+
+    ``target_class`` is a label name, an output index, or ``None`` for the predicted
+    label. ``image_sha256`` should be the raw upload's hash
+    (:func:`deepfake_core.intake.image_sha256`) when known; otherwise the pixels
+    are hashed. ``params`` override ``METHODS[method].defaults``. Unknown methods,
+    parameters or classes and bad values raise :class:`ExplanationError`.
+    """
+    spec = _spec(method)
+    _check_image(image)
+    unknown = sorted(set(params) - set(spec.defaults))
+    if unknown:
+        accepted = ", ".join(spec.defaults) or "no parameters"
+        raise ExplanationError(f"{spec.title} does not take {', '.join(unknown)} (it takes {accepted}).")
+    started = time.perf_counter()
+    prediction = detector.predict(image)
+    labels = detector.card.labels
+    target_index = resolve_target(labels, target_class, prediction.label)
+    context = ExplainContext(detector, image, target_index, labels[target_index], progress)
+    result = spec.compute(context, **{**spec.defaults, **params})
+    return Explanation(
+        heatmap=np.asarray(result.heatmap, dtype=np.float32),
+        method=spec.name,
+        target_class=labels[target_index],
+        target_index=target_index,
+        params=dict(result.params),
+        image_sha256=image_sha256 or pixels_sha256(image),
+        image_sha256_source="upload" if image_sha256 else "pixels",
+        model_id=detector.model_id,
+        verdict=prediction.to_dict(),
+        seconds=time.perf_counter() - started,
+        signed=result.signed,
+        meaning=result.meaning,
+        details=dict(result.details),
+        segments=result.segments,
+        superpixel_weights=result.superpixel_weights,
+    )
+
+
+def _spec(method: str) -> MethodSpec:
+    try:
+        return METHODS[method]
+    except KeyError:
+        raise ExplanationError(f"Unknown explanation method {method!r}: choose one of {list(METHODS)}.") from None
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        described = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3) as load_image returns, got {described}")

@@ -1,0 +1,450 @@
+"""Plotly figures built from stored evaluation results (no Streamlit, no model, no recomputation).
+
+Every builder takes the plain dicts/lists that :mod:`deepfake_core.evaluation` produces (or a
+results file holds) and returns a ``plotly.graph_objects.Figure``, so pages stay thin and the
+figures can be tested without a browser. Real is always blue and Fake always vermillion
+(Okabe-Ito colours, distinguishable with the common colour-vision deficiencies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "FAKE_COLOR",
+    "PALETTE",
+    "REAL_COLOR",
+    "TEMPLATE",
+    "comparison_figure",
+    "confusion_matrix_figure",
+    "per_kind_figure",
+    "pr_figure",
+    "probability_bar",
+    "reliability_figure",
+    "robustness_figure",
+    "roc_figure",
+    "training_curves_figure",
+]
+
+TEMPLATE = "plotly_white"
+REAL_COLOR = "#0072B2"
+FAKE_COLOR = "#D55E00"
+PALETTE: dict[str, str] = {
+    "Real": REAL_COLOR,
+    "Fake": FAKE_COLOR,
+    "Mixed": "#CC79A7",
+    "primary": "#332288",
+    "secondary": "#88CCEE",
+    "reference": "#A0A0A0",
+    "marker": "#000000",
+    "calibrated": "#009E73",
+    "uncalibrated": "#E69F00",
+    "validation": "#009E73",
+}
+"""Colours by role; pages that draw their own elements should use these too."""
+
+_UNIT_RANGE = [-0.02, 1.02]
+
+
+def _styled(fig: go.Figure, *, title: str, x_title: str | None = None, y_title: str | None = None) -> go.Figure:
+    """Apply the shared template, title, axis titles and margins."""
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"bgcolor": "rgba(255,255,255,0.7)"},
+    )
+    if x_title is not None:
+        fig.update_xaxes(title_text=x_title)
+    if y_title is not None:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def _message_figure(message: str, *, title: str) -> go.Figure:
+    """A figure without traces that explains why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _styled(fig, title=title)
+
+
+def _error_bars(values: Sequence[float | None], intervals: Sequence[Sequence[float] | None]) -> dict[str, Any]:
+    """Asymmetric ``error_y``/``error_x`` spec from point values and ``[low, high]`` intervals."""
+    plus = [None if ci is None or v is None else ci[1] - v for v, ci in zip(values, intervals, strict=True)]
+    minus = [None if ci is None or v is None else v - ci[0] for v, ci in zip(values, intervals, strict=True)]
+    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "color": "#444444"}
+
+
+# --------------------------------------------------------------------------- confusion matrix
+
+
+def confusion_matrix_figure(
+    matrix: Sequence[Sequence[int]],
+    *,
+    labels: Sequence[str] = ("Real", "Fake"),
+    normalize: bool = False,
+    title: str | None = None,
+) -> go.Figure:
+    """Annotated heatmap of a confusion matrix (rows = true class, columns = predicted class).
+
+    With ``normalize=True`` each row is divided by its total, so the diagonal shows the
+    per-class recall; cells keep the raw count in brackets because a 100 % of 3 images and a
+    100 % of 3000 are different claims. A row with no images stays blank.
+    """
+    counts = np.asarray(matrix, dtype=float)
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(totals > 0, counts / totals, np.nan)
+        z = [[None if np.isnan(share) else float(share) for share in row] for row in shares]
+        text = [
+            [
+                ("" if share is None else f"{share:.1%}<br>({count:.0f})")
+                for share, count in zip(z_row, c_row, strict=True)
+            ]
+            for z_row, c_row in zip(z, counts, strict=True)
+        ]
+    else:
+        z = counts.astype(int).tolist()
+        text = [[str(count) for count in row] for row in z]
+    heatmap = go.Heatmap(
+        z=z,
+        x=list(labels),
+        y=list(labels),
+        text=text,
+        texttemplate="%{text}",
+        colorscale="Blues",
+        zmin=0,
+        zmax=1 if normalize else None,
+        showscale=False,
+        hovertemplate="True %{y}, predicted %{x}: %{text}<extra></extra>",
+    )
+    fig = go.Figure(heatmap)
+    fig.update_yaxes(autorange="reversed")
+    default_title = "Confusion matrix (row-normalised)" if normalize else "Confusion matrix (counts)"
+    return _styled(fig, title=title or default_title, x_title="Predicted", y_title="True")
+
+
+# --------------------------------------------------------------------------- ROC / PR
+
+
+def _operating_point_trace(x: float | None, y: float | None) -> list[go.Scatter]:
+    """The current threshold's marker, or nothing when the point is undefined."""
+    if x is None or y is None:
+        return []
+    marker = {"color": PALETTE["marker"], "size": 12, "symbol": "diamond", "line": {"color": "white", "width": 1}}
+    return [go.Scatter(x=[x], y=[y], mode="markers", name="Current threshold", marker=marker)]
+
+
+def _curve_figure(
+    *,
+    curve: go.Scatter,
+    reference: go.Scatter,
+    point: tuple[float | None, float | None] | None,
+    title: str,
+    x_title: str,
+    y_title: str,
+) -> go.Figure:
+    """A [0, 1] x [0, 1] curve with its no-skill reference and an optional operating point."""
+    fig = go.Figure([reference, curve, *([] if point is None else _operating_point_trace(*point))])
+    fig.update_xaxes(range=_UNIT_RANGE, constrain="domain")
+    fig.update_yaxes(range=_UNIT_RANGE, scaleanchor="x", scaleratio=1)
+    fig.update_layout(legend={"x": 0.98, "xanchor": "right", "y": 0.02, "yanchor": "bottom"})
+    return _styled(fig, title=title, x_title=x_title, y_title=y_title)
+
+
+def _curve_trace(x: Sequence[float], y: Sequence[float], thresholds: Sequence[float], name: str) -> go.Scatter:
+    return go.Scatter(
+        x=x,
+        y=y,
+        customdata=thresholds,
+        mode="lines",
+        name=name,
+        line={"color": PALETTE["primary"], "width": 2},
+        hovertemplate="x %{x:.3f}, y %{y:.3f}<br>threshold %{customdata:.3f}<extra></extra>",
+    )
+
+
+def _reference_trace(x: Sequence[float], y: Sequence[float], name: str) -> go.Scatter:
+    line = {"color": PALETTE["reference"], "dash": "dash", "width": 1}
+    return go.Scatter(x=x, y=y, mode="lines", name=name, line=line, hoverinfo="skip")
+
+
+def roc_figure(results: Mapping[str, Any], *, operating_point: Mapping[str, Any] | None = None) -> go.Figure:
+    """ROC curve of an evaluation results dict, with the chance diagonal and AUC in the legend.
+
+    ``operating_point`` is ``metrics_at_threshold(...)["operating_point"]``: its ``fpr``/``tpr``
+    place a marker where the slider's threshold sits on the curve.
+    """
+    roc = results.get("roc")
+    title = f"ROC curve: {results.get('model_name', '')}".rstrip(": ")
+    if not roc:
+        return _message_figure("ROC curve undefined: the test set holds only one class.", title=title)
+    point = None if operating_point is None else (operating_point.get("fpr"), operating_point.get("tpr"))
+    return _curve_figure(
+        curve=_curve_trace(roc["fpr"], roc["tpr"], roc["thresholds"], f"ROC (AUC = {roc['auc']:.3f})"),
+        reference=_reference_trace([0.0, 1.0], [0.0, 1.0], "Chance (AUC = 0.5)"),
+        point=point,
+        title=title,
+        x_title="False-positive rate (real called Fake)",
+        y_title="True-positive rate (fakes caught)",
+    )
+
+
+def pr_figure(results: Mapping[str, Any], *, operating_point: Mapping[str, Any] | None = None) -> go.Figure:
+    """Precision-recall curve for Fake with the no-skill line (precision = share of fakes)."""
+    pr = results.get("pr")
+    title = f"Precision-recall curve: {results.get('model_name', '')}".rstrip(": ")
+    if not pr:
+        return _message_figure("Precision-recall curve undefined: the test set holds only one class.", title=title)
+    point = None if operating_point is None else (operating_point.get("recall"), operating_point.get("precision"))
+    prevalence = pr["prevalence"]
+    return _curve_figure(
+        curve=_curve_trace(pr["recall"], pr["precision"], pr["thresholds"], f"PR (AP = {pr['average_precision']:.3f})"),
+        reference=_reference_trace([0.0, 1.0], [prevalence, prevalence], f"No skill ({prevalence:.2f} fakes)"),
+        point=point,
+        title=title,
+        x_title="Recall (fakes caught)",
+        y_title="Precision (Fake verdicts that are fake)",
+    )
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _reliability_trace(calibration: Mapping[str, Any], *, name: str, color: str) -> go.Scatter:
+    bins = [item for item in calibration["bins"] if item["count"]]
+    largest = max(item["count"] for item in bins)
+    return go.Scatter(
+        x=[item["mean_predicted"] for item in bins],
+        y=[item["fraction_fake"] for item in bins],
+        customdata=[[item["count"], item["lower"], item["upper"]] for item in bins],
+        mode="lines+markers",
+        name=f"{name} (ECE = {calibration['ece']:.3f})",
+        line={"color": color},
+        marker={"size": [6 + 10 * np.sqrt(item["count"] / largest) for item in bins]},
+        hovertemplate=(
+            "P(Fake) bin %{customdata[1]:.1f}-%{customdata[2]:.1f}: %{customdata[0]} images<br>"
+            "mean P(Fake) %{x:.3f}, fraction fake %{y:.3f}<extra></extra>"
+        ),
+    )
+
+
+def reliability_figure(calibration: Mapping[str, Any], *, uncalibrated: Mapping[str, Any] | None = None) -> go.Figure:
+    """Reliability diagram: observed fraction of fakes vs mean P(Fake) per bin, ECE in the title.
+
+    Args:
+        calibration: a stored calibration block (``{"n_bins", "bins", "ece"}``) of the
+            probabilities the dashboard shows.
+        uncalibrated: the block before temperature scaling, drawn too when given, so the
+            effect of calibration is visible. Marker area grows with the bin's image count.
+    """
+    if not any(item["count"] for item in calibration["bins"]):
+        return _message_figure("No predictions to calibrate.", title="Reliability diagram")
+    traces = [_reference_trace([0.0, 1.0], [0.0, 1.0], "Perfectly calibrated")]
+    if uncalibrated is None:
+        title = f"Reliability diagram (ECE = {calibration['ece']:.3f})"
+        traces.append(_reliability_trace(calibration, name="Model", color=PALETTE["calibrated"]))
+    else:
+        before, after = uncalibrated["ece"], calibration["ece"]
+        title = f"Reliability diagram (ECE {before:.3f} → {after:.3f} after temperature scaling)"
+        traces.append(_reliability_trace(uncalibrated, name="Before scaling", color=PALETTE["uncalibrated"]))
+        traces.append(_reliability_trace(calibration, name="After scaling", color=PALETTE["calibrated"]))
+    fig = go.Figure(traces)
+    fig.update_xaxes(range=_UNIT_RANGE, constrain="domain")
+    fig.update_yaxes(range=_UNIT_RANGE, scaleanchor="x", scaleratio=1)
+    return _styled(fig, title=title, x_title="Mean predicted P(Fake)", y_title="Observed fraction of fakes")
+
+
+# --------------------------------------------------------------------------- per kind / robustness / comparison
+
+
+def _composition(summary: Mapping[str, Any]) -> str:
+    """ "Real", "Fake" or "Mixed": which classes a kind's images belong to (sets the bar colour)."""
+    if summary["n_fake"] and summary["n_real"]:
+        return "Mixed"
+    return "Fake" if summary["n_fake"] else "Real"
+
+
+def per_kind_figure(per_kind: Mapping[str, Mapping[str, Any]]) -> go.Figure:
+    """Accuracy per image kind with 95 % Wilson intervals, one bar colour per class.
+
+    A single-class kind's accuracy is its recall (fake kinds) or specificity (real kinds);
+    the interval width shows how little a kind with a few dozen images can tell.
+    """
+    title = "Accuracy per image kind (95 % CI)"
+    if not per_kind:
+        return _message_figure("No per-kind results stored.", title=title)
+    traces = []
+    for composition in ("Real", "Fake", "Mixed"):
+        kinds = [kind for kind, summary in per_kind.items() if _composition(summary) == composition]
+        if not kinds:
+            continue
+        accuracy = [per_kind[kind]["accuracy"] for kind in kinds]
+        traces.append(
+            go.Bar(
+                x=kinds,
+                y=accuracy,
+                name=f"{composition} images",
+                marker_color=PALETTE[composition],
+                error_y=_error_bars(accuracy, [per_kind[kind]["accuracy_ci"] for kind in kinds]),
+                text=[f"n={per_kind[kind]['n']}" for kind in kinds],
+                textposition="inside",
+                insidetextanchor="start",
+                hovertemplate="%{x}: accuracy %{y:.3f} (%{text})<extra></extra>",
+            )
+        )
+    fig = go.Figure(traces)
+    fig.update_xaxes(categoryorder="array", categoryarray=list(per_kind))
+    fig.update_yaxes(range=[0.0, 1.05])
+    return _styled(fig, title=title, x_title="Image kind", y_title="Accuracy (fraction correct)")
+
+
+def robustness_figure(robustness: Sequence[Mapping[str, Any]], *, clean_accuracy: float | None = None) -> go.Figure:
+    """Accuracy and AUC after each perturbation (grouped bars); parameters in the hover.
+
+    ``clean_accuracy`` (the unperturbed test accuracy) adds a dashed reference line, so the
+    drop caused by each perturbation can be read off directly.
+    """
+    title = "Robustness to image perturbations"
+    if not robustness:
+        return _message_figure("No robustness results stored.", title=title)
+    names = [entry["name"] for entry in robustness]
+    params = [", ".join(f"{key}={value}" for key, value in entry["params"].items()) or "-" for entry in robustness]
+    traces = [
+        go.Bar(
+            x=names,
+            y=[entry[metric] for entry in robustness],
+            name=label,
+            marker_color=PALETTE[color],
+            customdata=[[text, entry["n"]] for text, entry in zip(params, robustness, strict=True)],
+            hovertemplate=f"%{{x}} (%{{customdata[0]}}): {label} %{{y:.3f}}, n=%{{customdata[1]}}<extra></extra>",
+        )
+        for metric, label, color in (("accuracy", "Accuracy", "primary"), ("auc", "AUC", "secondary"))
+    ]
+    fig = go.Figure(traces)
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0.0, 1.05])
+    if clean_accuracy is not None:
+        fig.add_hline(
+            y=clean_accuracy,
+            line={"color": PALETTE["reference"], "dash": "dash"},
+            annotation_text=f"clean accuracy {clean_accuracy:.3f}",
+            annotation_position="bottom right",
+        )
+    return _styled(fig, title=title, x_title="Perturbation", y_title="Score")
+
+
+def comparison_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Accuracy per model from :func:`~deepfake_core.evaluation.results.comparison_table` rows.
+
+    Models evaluated here (with 95 % CI) and figures only reported elsewhere are separate,
+    differently drawn traces, so a reported number is never mistaken for a reproduced one;
+    "~" marks approximate reported values.
+    """
+    title = "Accuracy by model"
+    if not rows:
+        return _message_figure("No results to compare.", title=title)
+    groups = (
+        (False, "Evaluated here (95 % CI)", {"color": PALETTE["primary"]}),
+        (True, "Reported, not reproduced", {"color": PALETTE["reference"], "pattern": {"shape": "/"}}),
+    )
+    traces = []
+    for reported, name, marker in groups:
+        members = [row for row in rows if row["reported_not_reproduced"] == reported]
+        if not members:
+            continue
+        accuracy = [row["accuracy"] for row in members]
+        traces.append(
+            go.Bar(
+                x=accuracy,
+                y=[_model_label(row) for row in members],
+                orientation="h",
+                name=name,
+                marker=marker,
+                error_x=_error_bars(accuracy, [row.get("accuracy_ci") for row in members]),
+                text=[("~" if row["approximate"] else "") + f"{row['accuracy']:.3f}" for row in members],
+                textposition="inside",
+                hovertemplate="%{y}: accuracy %{text}<extra></extra>",
+            )
+        )
+    fig = go.Figure(traces)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0.0, 1.0])
+    fig.update_layout(height=120 + 32 * len(rows))
+    return _styled(fig, title=title, x_title="Accuracy", y_title=None)
+
+
+def _model_label(row: Mapping[str, Any]) -> str:
+    optimiser = row.get("optimiser")
+    return f"{row['model_name']} · {optimiser}" if optimiser else row["model_name"]
+
+
+# --------------------------------------------------------------------------- training / single image
+
+
+def training_curves_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure:
+    """Loss and accuracy per epoch, training (solid) vs validation (dashed), in two subplots.
+
+    Takes a Keras ``History.history``-style dict; missing series are left out.
+    """
+    title = "Training curves"
+    if not history or not any(key in history for key in ("loss", "accuracy", "val_loss", "val_accuracy")):
+        return _message_figure("No training history recorded for this model.", title=title)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    series = (("", "Training", "primary", "solid"), ("val_", "Validation", "validation", "dash"))
+    for column, metric in enumerate(("loss", "accuracy"), start=1):
+        for prefix, name, color, dash in series:
+            values = history.get(prefix + metric)
+            if values is None:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=list(range(1, len(values) + 1)),
+                    y=list(values),
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=column == 1 or f"{prefix}loss" not in history,
+                    line={"color": PALETTE[color], "dash": dash},
+                ),
+                row=1,
+                col=column,
+            )
+    return _styled(fig, title=title, x_title="Epoch")
+
+
+def probability_bar(p_fake: float, *, threshold: float) -> go.Figure:
+    """A slim 0-1 bar showing P(Fake) for one image, coloured by verdict, with the threshold line.
+
+    It sits under an image on the Classify page, so it has no title and a fixed small height.
+    """
+    verdict = "Fake" if p_fake >= threshold else "Real"
+    bar = go.Bar(
+        x=[p_fake],
+        y=["P(Fake)"],
+        orientation="h",
+        marker_color=PALETTE[verdict],
+        text=[f"{p_fake:.1%}"],
+        textposition="auto",
+        hovertemplate=f"P(Fake) = {p_fake:.3f}: verdict {verdict}<extra></extra>",
+        showlegend=False,
+    )
+    fig = go.Figure(bar)
+    fig.add_vline(
+        x=threshold,
+        line={"color": PALETTE["marker"], "dash": "dash", "width": 2},
+        annotation_text=f"threshold {threshold:.2f}",
+        annotation_position="top",
+    )
+    fig.update_xaxes(range=[0.0, 1.0], tickformat=".0%", fixedrange=True)
+    fig.update_yaxes(showticklabels=False, fixedrange=True)
+    fig.update_layout(template=TEMPLATE, height=110, margin={"l": 10, "r": 10, "t": 30, "b": 30}, bargap=0.3)
+    return fig

@@ -1,0 +1,107 @@
+"""Image perturbations on RGB uint8 arrays, shared by training augmentation and robustness tests.
+
+They act on intake images *before* the preprocessing contract, like the real
+world does (a photo is re-compressed or blurred before anyone classifies it),
+so augmented training and robustness evaluation go through the same
+:func:`deepfake_core.preprocess.prepare_image` as everything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "ROBUSTNESS_SUITE",
+    "AugmentConfig",
+    "augment",
+    "downscale",
+    "gaussian_blur",
+    "gaussian_noise",
+    "jpeg_recompress",
+    "random_crop",
+]
+
+
+def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode as JPEG at ``quality`` (1..100) and decode again."""
+    ok, encoded = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1])
+
+
+def downscale(image: np.ndarray, factor: float) -> np.ndarray:
+    """Shrink both sides by ``factor`` (0 < factor <= 1), area interpolation, at least 1 px."""
+    height, width = image.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with standard deviation ``sigma`` pixels (kernel size from sigma)."""
+    if sigma <= 0:
+        return image
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=float(sigma))
+
+
+def gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Add zero-mean Gaussian noise of ``sigma`` grey levels, clipped to 0..255."""
+    noisy = image.astype(np.float32) + rng.normal(0.0, sigma, size=image.shape).astype(np.float32)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def random_crop(image: np.ndarray, min_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A random square-ish crop keeping at least ``min_fraction`` of each side."""
+    height, width = image.shape[:2]
+    fraction = rng.uniform(min_fraction, 1.0)
+    crop_h, crop_w = max(1, int(height * fraction)), max(1, int(width * fraction))
+    top = int(rng.integers(0, height - crop_h + 1))
+    left = int(rng.integers(0, width - crop_w + 1))
+    return image[top : top + crop_h, left : left + crop_w]
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation; each transform is applied with its probability."""
+
+    flip: float = 0.5
+    crop: float = 0.3
+    crop_min_fraction: float = 0.85
+    jpeg: float = 0.3
+    jpeg_quality: tuple[int, int] = (50, 95)
+    blur: float = 0.15
+    blur_sigma: tuple[float, float] = (0.3, 1.2)
+    noise: float = 0.1
+    noise_sigma: tuple[float, float] = (1.0, 6.0)
+
+    def to_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """One random augmentation of an RGB uint8 image."""
+    if rng.random() < config.flip:
+        image = image[:, ::-1]
+    if rng.random() < config.crop:
+        image = random_crop(image, config.crop_min_fraction, rng)
+    if rng.random() < config.blur:
+        image = gaussian_blur(image, rng.uniform(*config.blur_sigma))
+    if rng.random() < config.noise:
+        image = gaussian_noise(image, rng.uniform(*config.noise_sigma), rng)
+    if rng.random() < config.jpeg:
+        image = jpeg_recompress(np.ascontiguousarray(image), int(rng.integers(*config.jpeg_quality, endpoint=True)))
+    return np.ascontiguousarray(image)
+
+
+# name -> (function of (image, rng), parameters as stored in the results file)
+ROBUSTNESS_SUITE = {
+    "jpeg_q90": (lambda image, rng: jpeg_recompress(image, 90), {"quality": 90}),
+    "jpeg_q70": (lambda image, rng: jpeg_recompress(image, 70), {"quality": 70}),
+    "jpeg_q50": (lambda image, rng: jpeg_recompress(image, 50), {"quality": 50}),
+    "downscale_x0.5": (lambda image, rng: downscale(image, 0.5), {"factor": 0.5}),
+    "gaussian_blur": (lambda image, rng: gaussian_blur(image, 1.0), {"sigma": 1.0}),
+    "gaussian_noise": (lambda image, rng: gaussian_noise(image, 5.0, rng), {"sigma": 5.0}),
+}

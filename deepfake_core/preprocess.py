@@ -1,0 +1,62 @@
+"""The preprocessing contract: intake RGB uint8 arrays -> the model's input batch.
+
+This is the only code that turns images into model input. Training, prediction,
+LIME's classifier function, Grad-CAM and the attention overlay all call
+:func:`prepare_batch` (or :func:`prepare_image`) with the model's card, so they
+cannot disagree about size, channel order or value scale.
+
+Contract (also written in every model card):
+
+* input: ``uint8`` array ``(H, W, 3)`` in RGB order, as returned by
+  :func:`deepfake_core.intake.load_image`;
+* resize to ``(S, S)`` with ``S = card.input_size`` (the whole image is
+  stretched to a square, as in the thesis; no crop), OpenCV ``INTER_AREA`` when
+  shrinking and ``INTER_LINEAR`` when enlarging;
+* reorder channels to ``card.channel_order`` (``RGB`` or ``BGR``);
+* ``float32`` in ``card.value_scale``: ``0..255`` (no division) or ``0..1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from deepfake_core.card import ModelCard
+
+__all__ = ["prepare_batch", "prepare_image", "resize_square"]
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize an ``(H, W, C)`` image to ``(size, size, C)`` with the contract's interpolation."""
+    height, width = image.shape[:2]
+    if (height, width) == (size, size):
+        return image
+    shrinking = height * width > size * size
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+def prepare_image(image: np.ndarray, card: ModelCard) -> np.ndarray:
+    """One RGB ``uint8 (H, W, 3)`` image -> ``float32 (S, S, 3)`` model input."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3), got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image (as load_image returns), got dtype {image.dtype}")
+    resized = resize_square(image, card.input_size)
+    if card.channel_order == "BGR":
+        resized = resized[:, :, ::-1]
+    array = resized.astype(np.float32)
+    if card.value_scale == "0..1":
+        array /= 255.0
+    return np.ascontiguousarray(array)
+
+
+def prepare_batch(images: Sequence[np.ndarray], card: ModelCard) -> np.ndarray:
+    """RGB ``uint8`` images of any sizes -> ``float32 (N, S, S, 3)`` batch for ``card``'s model."""
+    size = card.input_size
+    batch = np.empty((len(images), size, size, 3), dtype=np.float32)
+    for index, image in enumerate(images):
+        batch[index] = prepare_image(image, card)
+    return batch

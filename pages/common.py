@@ -1,0 +1,349 @@
+"""Streamlit-aware helpers shared by every page: the cached model, the sidebar and a few widgets.
+
+``deepfake_core`` never imports Streamlit, so caching, session state and widgets that more
+than one page needs live here. ``streamlit_app.py`` registers pages with ``st.navigation``
+explicitly, so this module sits in ``pages/`` without becoming a page itself.
+
+Everything that computes (decoding, prediction, metrics, figures) is a ``deepfake_core`` call;
+this module only wires widgets to those calls and turns their errors into messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+import numpy as np
+import skimage.data
+import streamlit as st
+from PIL import Image
+
+from deepfake_core.card import ModelCard, card_path_for
+from deepfake_core.detector import Detector, Prediction
+from deepfake_core.errors import DeepfakeLensError, ImageIntakeError
+from deepfake_core.evaluation.results import ResultsListing, list_results
+from deepfake_core.intake import image_sha256, load_image
+from deepfake_core.legacy import ALLOW_LEGACY_ENV, legacy_allowed_by_env
+from deepfake_core.loading import DEFAULT_MODEL_NAME, ModelEntry, default_model_dir, find_models, load_detector
+
+__all__ = [
+    "IMAGE_TYPES",
+    "MAX_IMAGES",
+    "SAMPLES",
+    "Classified",
+    "ImageInput",
+    "classify_images",
+    "format_interval",
+    "format_share",
+    "last_classified",
+    "render_sidebar",
+    "require_card",
+    "require_detector",
+    "sample_inputs",
+    "stop_with_info",
+    "stored_results",
+    "threshold_slider",
+    "upload_inputs",
+    "verdict_badge",
+]
+
+IMAGE_TYPES: Final = ["png", "jpg", "jpeg", "webp"]
+"""Extensions the uploaders offer; ``load_image`` still checks the content, not the name."""
+
+MAX_IMAGES: Final = 30
+"""Images classified per run: the originals stay in session memory for the Explain page, and the
+public demo has under 1 GB for every visitor together. Larger batches belong to the CLI."""
+
+THUMBNAIL_SIDE: Final = 192
+"""Longest side of the stored thumbnails (pixels), so results never hold full-size images."""
+
+SAMPLES: Final[dict[str, tuple[str, str]]] = {
+    "astronaut": ("astronaut.png", "NASA portrait of Eileen Collins: a real photo of a face"),
+    "chelsea": ("chelsea.png", "Chelsea the cat: not a human face, outside what the model knows"),
+    "coffee": ("coffee.png", "A cup of coffee: no face at all"),
+}
+"""Built-in samples: name -> (file shipped in ``skimage.data``, what it shows). Nothing is downloaded."""
+
+_MODEL_KEY: Final = "model_name"
+_LEGACY_KEY: Final = "allow_legacy"
+_CLASSIFIED_KEY: Final = "classified"
+
+
+# --------------------------------------------------------------------------- model
+
+
+def stop_with_info(message: str) -> NoReturn:
+    """Show what the user should do and end the page run (the app itself keeps working)."""
+    st.info(message)
+    st.stop()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """``(mtime_ns, size)`` of a file, so a replaced file gets a new cache entry."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model (once for all visitors)...")
+def _load_detector(
+    path: str, model_stamp: tuple[int, int] | None, card_stamp: tuple[int, int] | None, allow_legacy: bool
+) -> Detector:
+    """One detector per (file, version, opt-in), shared by all sessions; ``Detector`` is thread-safe.
+
+    The stamps are unused in the body: they are part of the cache key, so a retrained model or
+    an edited card is picked up and tests with different model folders never share an entry.
+    ``max_entries=2`` lets a visitor compare two models without piling models up in memory.
+    """
+    return load_detector(path, allow_legacy=allow_legacy)
+
+
+def _display_folder(folder: Path) -> str:
+    """The model folder as a user would type it: relative to the working directory when inside it."""
+    try:
+        return f"{folder.resolve().relative_to(Path.cwd().resolve())}/"
+    except ValueError:
+        return f"{folder}/"
+
+
+def _no_model_message(folder: Path) -> str:
+    shown = _display_folder(folder)
+    return (
+        f"No model found in `{shown}`. Put `{DEFAULT_MODEL_NAME}.keras` and `{DEFAULT_MODEL_NAME}.card.json` "
+        f"there, or train one with `deepfake-core train --data DATA --manifest model/split_manifest.json "
+        f"--out {shown}{DEFAULT_MODEL_NAME}.keras` (set `DEEPFAKE_LENS_MODEL_DIR` to use another folder)."
+    )
+
+
+def _selected_entry(entries: Sequence[ModelEntry]) -> ModelEntry:
+    """The sidebar's choice, or the first entry (the default model) before the sidebar has run."""
+    chosen = st.session_state.get(_MODEL_KEY)
+    return next((entry for entry in entries if entry.name == chosen), entries[0])
+
+
+def _contract(card: ModelCard) -> str:
+    """The preprocessing contract in one line, as the sidebar and Model page show it."""
+    return f"{card.input_size}x{card.input_size} {card.channel_order}, float32 in {card.value_scale}"
+
+
+def render_sidebar() -> None:
+    """Model picker, a summary of the chosen model's card, and the legacy opt-in (only if such a file exists)."""
+    entries = find_models()
+    with st.sidebar:
+        st.subheader("Model")
+        if not entries:
+            st.caption(f"No model in `{_display_folder(default_model_dir())}` yet.")
+            return
+        st.selectbox("Model file", [entry.name for entry in entries], key=_MODEL_KEY, label_visibility="collapsed")
+        if any(entry.legacy for entry in entries):
+            st.checkbox(
+                "Allow the thesis' legacy H5 model",
+                value=legacy_allowed_by_env(),
+                key=_LEGACY_KEY,
+                help="The thesis' file holds pickled Python code that runs when it is loaded. Tick this only if "
+                f"you trust the copy in the model folder (`{ALLOW_LEGACY_ENV}=1` ticks it for a deployment).",
+            )
+        entry = _selected_entry(entries)
+        if entry.problem:
+            st.error(entry.problem)
+        elif entry.card is None:
+            st.caption("Legacy H5 from the thesis: its card is read when it is loaded.")
+        else:
+            card = entry.card
+            st.markdown(f"**{card.name}** · `{card.model_id}`  \n{card.architecture}")
+            st.caption(f"Input {_contract(card)} · threshold {card.threshold:.2f} · temperature {card.temperature:.2f}")
+
+
+def require_detector() -> Detector:
+    """The chosen model, loaded once per server; otherwise say what to do and stop the page."""
+    folder = default_model_dir()
+    entries = find_models(folder)
+    if not entries:
+        stop_with_info(_no_model_message(folder))
+    entry = _selected_entry(entries)
+    if entry.problem:
+        st.error(f"The model '{entry.name}' cannot be used: {entry.problem}")
+        st.stop()
+    allow_legacy = bool(st.session_state.get(_LEGACY_KEY, legacy_allowed_by_env()))
+    if entry.legacy and not allow_legacy:
+        stop_with_info(
+            "The thesis' legacy model runs pickled code when it is loaded, so it loads only if you tick "
+            "'Allow the thesis' legacy H5 model' in the sidebar. Or pick another model there."
+        )
+    try:
+        return _load_detector(str(entry.path), _stamp(entry.path), _stamp(card_path_for(entry.path)), allow_legacy)
+    except DeepfakeLensError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def require_card() -> ModelCard:
+    """The chosen model's card, read without loading the weights when the card file exists."""
+    entries = find_models()
+    entry = _selected_entry(entries) if entries else None
+    if entry is not None and entry.card is not None:
+        return entry.card
+    return require_detector().card
+
+
+def threshold_slider(card: ModelCard) -> float:
+    """The verdict threshold, starting at the card's value and kept per model across pages."""
+    return st.slider(
+        "Decision threshold: Fake when P(fake) ≥ threshold",
+        min_value=0.0,
+        max_value=1.0,
+        value=float(card.threshold),
+        step=0.01,
+        key=f"threshold:{card.model_id}",
+        persist_state="session",
+        help=f"The model card's threshold is {card.threshold:.2f}. Raising it means fewer Fake verdicts: "
+        "fewer false alarms, more missed fakes.",
+    )
+
+
+# --------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image to classify or explain: its display name and raw bytes (kept in memory, never on disk)."""
+
+    name: str
+    data: bytes
+    sha256: str
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes) -> ImageInput:
+        return cls(name=name, data=data, sha256=image_sha256(data))
+
+
+@st.cache_data(show_spinner=False)
+def _sample_bytes(file_name: str) -> bytes:
+    return (Path(skimage.data.data_dir) / file_name).read_bytes()
+
+
+def sample_inputs(names: Sequence[str]) -> list[ImageInput]:
+    """The chosen built-in samples (see :data:`SAMPLES`) as inputs."""
+    return [ImageInput.from_bytes(f"{name}.png", _sample_bytes(SAMPLES[name][0])) for name in names]
+
+
+def upload_inputs(files: Sequence[Any] | None) -> list[ImageInput]:
+    """``st.file_uploader`` results as inputs, read with ``getvalue()`` (in memory only)."""
+    return [ImageInput.from_bytes(file.name, file.getvalue()) for file in files or ()]
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One input's outcome: a prediction and a thumbnail, or the intake error to show instead."""
+
+    source: ImageInput
+    prediction: Prediction | None
+    thumbnail: np.ndarray | None
+    error: str | None
+
+    def row(self) -> dict[str, Any]:
+        """One row of the results table and downloads."""
+        base = {"file": self.source.name, "sha256": self.source.sha256}
+        if self.prediction is None:
+            return {**base, "verdict": None, "error": self.error}
+        return {**base, "verdict": self.prediction.label, **self.prediction.to_dict(), "error": None}
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """A small display copy, so session state never keeps full-size decoded pixels."""
+    picture = Image.fromarray(image)
+    picture.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    return np.asarray(picture)
+
+
+def classify_images(inputs: Sequence[ImageInput], detector: Detector, *, threshold: float) -> list[Classified]:
+    """Classify ``inputs`` with a progress bar; a file that is not a usable image becomes an error entry.
+
+    Images are decoded, predicted and dropped one at a time, so memory holds one full-size image
+    however many are uploaded. Outcomes are kept in session state by (model, threshold, file): adding
+    a file to the uploader classifies only that file, and the Explain page can offer these images.
+    """
+    previous = st.session_state.get(_CLASSIFIED_KEY, {})
+    keys = [(detector.model_id, threshold, item.sha256, item.name) for item in inputs]
+    missing = [item for key, item in zip(keys, inputs, strict=True) if key not in previous]
+    bar = st.progress(0.0, text="Classifying...") if len(missing) > 1 else None
+    fresh = {}
+    for done, item in enumerate(missing, start=1):
+        try:
+            image = load_image(item.data)
+        except ImageIntakeError as error:
+            outcome = Classified(item, None, None, str(error))
+        else:
+            outcome = Classified(item, detector.predict(image, threshold=threshold), _thumbnail(image), None)
+        fresh[(detector.model_id, threshold, item.sha256, item.name)] = outcome
+        if bar is not None:
+            bar.progress(done / len(missing), text=f"Classified {done} of {len(missing)}")
+    if bar is not None:
+        bar.empty()
+    current = {key: previous.get(key) or fresh[key] for key in keys}
+    st.session_state[_CLASSIFIED_KEY] = current
+    return list(current.values())
+
+
+def last_classified() -> list[ImageInput]:
+    """Images the Classify page decoded successfully in this session, for the Explain page."""
+    outcomes = st.session_state.get(_CLASSIFIED_KEY, {})
+    return [outcome.source for outcome in outcomes.values() if outcome.prediction is not None]
+
+
+def verdict_badge(prediction: Prediction) -> None:
+    """The verdict as a coloured badge: Fake in red, anything else in blue."""
+    if prediction.is_fake:
+        st.badge(f"Verdict: {prediction.label}", icon=":material/warning:", color="red")
+    else:
+        st.badge(f"Verdict: {prediction.label}", icon=":material/check_circle:", color="blue")
+
+
+# --------------------------------------------------------------------------- stored results
+
+
+def _results_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    if not folder.is_dir():
+        return ()
+    return tuple((path.name, *(_stamp(path) or (0, 0))) for path in sorted(folder.glob("*.json")))
+
+
+@st.cache_data(show_spinner="Reading stored results...", max_entries=4)
+def _listing(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> ResultsListing:
+    """Stored results, read once per folder version (``stamp`` is the cache key, not used here)."""
+    return list_results(folder)
+
+
+def stored_results() -> ResultsListing:
+    """Every results file in ``<model dir>/evaluation/``; unreadable files are shown as warnings."""
+    folder = default_model_dir() / "evaluation"
+    try:
+        listing = _listing(str(folder), _results_stamp(folder))
+    except DeepfakeLensError as error:
+        st.error(str(error))
+        st.stop()
+    for path, problem in listing.problems:
+        st.warning(f"Skipped `{path.name}`: {problem}")
+    return listing
+
+
+def results_folder_hint() -> str:
+    """Where results files go, for the "nothing stored yet" messages."""
+    return _display_folder(default_model_dir() / "evaluation")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_share(value: float | None) -> str:
+    """A proportion as a percentage, or a dash when it is undefined (e.g. recall without fakes)."""
+    return "—" if value is None else f"{value:.1%}"
+
+
+def format_interval(interval: Sequence[float] | None) -> str:
+    """A ``[low, high]`` interval as percentages, or a dash."""
+    return "—" if not interval else f"{interval[0]:.1%} to {interval[1]:.1%}"

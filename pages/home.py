@@ -1,0 +1,56 @@
+"""Home: what deepfake-lens is, what each page does, and what its verdicts cannot tell."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+
+common.render_sidebar()
+st.title("deepfake-lens")
+st.markdown(
+    "Tells whether a **face image** is **Real** or **Fake** (GAN-generated), with a calibrated probability, "
+    "and shows **why**: which parts of the image the verdict rests on."
+)
+
+st.warning(
+    "**Limitations — read before trusting a verdict.**\n\n"
+    "- Trained on **GAN-generated face crops** (StyleGAN-style faces) against real face photos. It was "
+    "not trained on face swaps, edited photos, diffusion images or video frames, and it says nothing "
+    "reliable about them.\n"
+    "- Works on a **single, roughly centred face**. Group photos, full scenes, cartoons and non-faces "
+    "get a verdict anyway, and that verdict is meaningless.\n"
+    "- The output is **a probability, not proof**. Use it to prioritise what a person looks at, never as "
+    "evidence on its own.",
+    icon=":material/warning:",
+)
+
+st.subheader("Pages")
+pages = (
+    (
+        "pages/classify.py",
+        "Upload one or many images (or try a sample) and get a verdict, P(fake), the "
+        "calibrated confidence and a table you can download.",
+    ),
+    (
+        "pages/explain.py",
+        "See where the model looked: its attention mask, Grad-CAM and LIME, side by side, "
+        "with downloads and the matching command line.",
+    ),
+    (
+        "pages/evaluation.py",
+        "Stored test results: ROC and precision-recall curves, confusion matrix, "
+        "calibration, per-kind accuracy and the hard FFHQ vs StyleGAN2 pair, all at a threshold you choose.",
+    ),
+    (
+        "pages/model.py",
+        "The model card: architecture, preprocessing contract, training data and licences, "
+        "limitations, and a comparison with the other stored models and the thesis' reported figures.",
+    ),
+)
+for path, description in pages:
+    with st.container(border=True):
+        st.page_link(path)
+        st.caption(description)
+
+st.caption("Uploaded images are processed in memory and never written to disk. Choose the model in the sidebar.")

@@ -1,0 +1,127 @@
+"""Shared fixtures: a tiny detector, a model folder with stored results, images drawn with numpy.
+
+Everything is built in the test session (no files from ../shared, no downloads):
+a 32 px ``small_cnn`` + attention model with random weights, saved as
+``default.keras`` with its card, plus an evaluation-results file made from
+synthetic predictions, so pages and the CLI can be exercised end to end.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_core.architecture import build_model
+from deepfake_core.card import ModelCard, card_path_for, file_sha256, save_card
+from deepfake_core.detector import Detector
+from deepfake_core.evaluation.results import build_evaluation_results, save_results, thesis_reported_results
+
+TINY_SIZE = 32
+
+
+def tiny_card(
+    *, name: str = "default", sha256: str | None = None, channel_order: str = "RGB", **overrides
+) -> ModelCard:
+    """A card for the tiny test model (fields as training writes them)."""
+    values = dict(
+        model_id=f"{name}-test",
+        name=name,
+        input_size=TINY_SIZE,
+        channel_order=channel_order,
+        value_scale="0..255",
+        labels=("Fake", "Real"),
+        fake_label="Fake",
+        architecture="small_cnn + attention (thesis head)",
+        backbone="small_cnn",
+        attention=True,
+        weights_file=f"{name}.keras",
+        weights_sha256=sha256,
+        description="tiny random-weight model built by the test suite",
+    )
+    values.update(overrides)
+    return ModelCard(**values)
+
+
+def save_tiny_model(folder: Path, *, name: str = "default", seed: int = 0, attention: bool = True) -> Path:
+    """Build, save and card a tiny model in ``folder``; returns the ``.keras`` path."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(backbone="small_cnn", input_size=TINY_SIZE, attention=attention, name=name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.keras"
+    model.save(path)
+    save_card(tiny_card(name=name, sha256=file_sha256(path), attention=attention), card_path_for(path))
+    return path
+
+
+def synthetic_results(*, model_id: str = "default-test", model_name: str = "default", seed: int = 0) -> dict:
+    """Evaluation results from made-up predictions covering every kind, incl. the hard pair."""
+    rng = np.random.default_rng(seed)
+    kinds = ["celeba"] * 40 + ["gan256"] * 40 + ["ffhq"] * 12 + ["stylegan2_tpdne"] * 12
+    labels = ["Real" if kind in ("celeba", "ffhq") else "Fake" for kind in kinds]
+    truth = np.array([label == "Fake" for label in labels], dtype=float)
+    p_fake = np.clip(truth * 0.7 + rng.uniform(0, 0.3, len(kinds)) + rng.normal(0, 0.1, len(kinds)), 0, 1)
+    return build_evaluation_results(
+        model_id=model_id,
+        model_name=model_name,
+        data={"root": "synthetic", "split": "test", "manifest_sha256": "0" * 64, "n_images": len(kinds)},
+        ids=[f"{kind}_{index:03d}.jpg" for index, kind in enumerate(kinds)],
+        labels=labels,
+        kinds=kinds,
+        p_fake=p_fake.tolist(),
+        threshold=0.5,
+        training_history={
+            "loss": [0.6, 0.4],
+            "val_loss": [0.65, 0.5],
+            "accuracy": [0.7, 0.8],
+            "val_accuracy": [0.6, 0.75],
+        },
+        n_boot=50,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder like the shipped one: default.keras + card, evaluation/ results."""
+    folder = tmp_path_factory.mktemp("model")
+    save_tiny_model(folder)
+    (folder / "evaluation").mkdir()
+    save_results(synthetic_results(), folder / "evaluation" / "default.json")
+    save_results(thesis_reported_results(), folder / "evaluation" / "thesis_reported.json")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_detector(tiny_model_dir: Path) -> Detector:
+    from deepfake_core.loading import load_detector
+
+    return load_detector(tiny_model_dir / "default.keras")
+
+
+def face_like_image(height: int = 48, width: int = 40, *, seed: int = 0) -> np.ndarray:
+    """An RGB uint8 image with some structure (an ellipse on a gradient plus noise)."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width]
+    image = np.zeros((height, width, 3), dtype=np.float32)
+    image[..., 0] = 80 + 100 * rows / height
+    image[..., 1] = 60 + 120 * cols / width
+    image[..., 2] = 120
+    inside = ((rows - height / 2) / (height / 3)) ** 2 + ((cols - width / 2) / (width / 3.5)) ** 2 < 1
+    image[inside] = (220, 180, 150)
+    image += rng.normal(0, 8, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def encode(image: np.ndarray, fmt: str = "PNG") -> bytes:
+    """Encode an RGB array to image-file bytes with Pillow."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=fmt)
+    return buffer.getvalue()

@@ -1,0 +1,248 @@
+"""Every dashboard page driven through ``streamlit.testing.v1.AppTest`` against the tiny test model.
+
+The app is started from its entry point and each page is opened with ``switch_page``, as a
+visitor would reach it. ``DEEPFAKE_LENS_MODEL_DIR`` points at the fixture folder; the cached
+detector and results are keyed by path and file time, so folders never leak between tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import encode, face_like_image, save_tiny_model
+from streamlit.testing.v1 import AppTest
+
+from deepfake_core.detector import Detector
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("pages/home.py", "pages/classify.py", "pages/explain.py", "pages/evaluation.py", "pages/model.py")
+THRESHOLD_KEY = "threshold:default-test"
+TIMEOUT = 120  # seconds; the first run imports TensorFlow and loads the model on a shared 2-core machine
+
+
+def open_page(page: str) -> AppTest:
+    """Run the entry point, then switch to ``page`` (as clicking it in the navigation does)."""
+    app = AppTest.from_file(ROOT / "streamlit_app.py", default_timeout=TIMEOUT).run()
+    assert not app.exception
+    return app.switch_page(page).run()
+
+
+def png(seed: int, *, height: int = 48, width: int = 40) -> bytes:
+    return encode(face_like_image(height, width, seed=seed), "PNG")
+
+
+def verdicts(app: AppTest) -> list[str]:
+    """The verdict badges on the page, e.g. ``["Real", "Fake"]``."""
+    return [item.value.split("Verdict: ")[1].rstrip("]") for item in app.markdown if "Verdict: " in item.value]
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(item.value for item in app.metric if item.label == label)
+
+
+@pytest.fixture
+def model_dir(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tiny_model_dir))
+    monkeypatch.delenv("DEEPFAKE_LENS_ALLOW_LEGACY", raising=False)
+    return tiny_model_dir
+
+
+@pytest.fixture
+def classify(model_dir: Path) -> AppTest:
+    return open_page("pages/classify.py")
+
+
+# --------------------------------------------------------------------------- shell
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_the_sidebar(model_dir: Path, page: str) -> None:
+    app = open_page(page)
+    assert not app.exception
+    assert not app.error
+    assert app.title
+    assert app.sidebar.selectbox[0].value == "default"
+    assert any("`default-test`" in item.value for item in app.sidebar.markdown)
+    assert any("32x32 RGB" in item.value and "threshold 0.50" in item.value for item in app.sidebar.caption)
+
+
+def test_home_explains_pages_and_limitations(model_dir: Path) -> None:
+    app = AppTest.from_file(ROOT / "streamlit_app.py", default_timeout=TIMEOUT).run()
+    assert not app.exception
+    limitations = app.warning[0].value
+    assert "GAN-generated face crops" in limitations
+    assert "face swaps" in limitations
+    assert "probability, not proof" in limitations
+
+
+@pytest.mark.parametrize("page", ("pages/classify.py", "pages/explain.py", "pages/model.py"))
+def test_without_a_model_each_page_says_what_to_put_where(tmp_path: Path, monkeypatch, page: str) -> None:
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page(page)
+    assert not app.exception
+    message = app.info[0].value
+    assert "No model found in" in message
+    assert "default.keras" in message and "default.card.json" in message
+    assert "deepfake-core train" in message
+
+
+def test_without_results_the_evaluation_page_says_how_to_make_them(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page("pages/evaluation.py")
+    assert not app.exception
+    assert "No stored evaluation results" in app.info[0].value
+    assert "deepfake-core evaluate" in app.info[0].value
+
+
+def test_a_model_without_card_is_reported_not_loaded(tmp_path: Path, monkeypatch) -> None:
+    save_tiny_model(tmp_path)
+    (tmp_path / "default.card.json").unlink()
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page("pages/classify.py")
+    assert not app.exception
+    assert "No model card" in app.error[0].value
+    assert not app.file_uploader
+
+
+def test_legacy_model_needs_the_sidebar_opt_in(tmp_path: Path, monkeypatch) -> None:
+    save_tiny_model(tmp_path)
+    (tmp_path / "best_model_effatt.h5").write_bytes(b"not loaded unless the user opts in")
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    monkeypatch.delenv("DEEPFAKE_LENS_ALLOW_LEGACY", raising=False)
+    app = open_page("pages/classify.py")
+    opt_in = app.sidebar.checkbox[0]
+    assert opt_in.label == "Allow the thesis' legacy H5 model"
+    assert opt_in.value is False
+    app.sidebar.selectbox[0].set_value("thesis (legacy H5)").run()
+    assert not app.exception
+    assert "loads only if you tick" in app.info[0].value
+
+
+def test_no_legacy_checkbox_without_a_legacy_file(model_dir: Path) -> None:
+    app = open_page("pages/classify.py")
+    assert not app.sidebar.checkbox
+
+
+# --------------------------------------------------------------------------- classify
+
+
+def test_classify_asks_for_images_first(classify: AppTest) -> None:
+    assert not classify.exception
+    assert "Upload one or more face images" in classify.info[0].value
+    assert classify.file_uploader[0].accept_multiple_files
+    assert set(classify.file_uploader[0].allowed_type) >= {".png", ".jpg", ".jpeg", ".webp"}
+
+
+def test_classify_uploads_show_verdict_probability_and_provenance(classify: AppTest, tiny_detector: Detector) -> None:
+    files = [("face.png", png(1), "image/png"), ("face.jpg", encode(face_like_image(seed=2), "JPEG"), "image/jpeg")]
+    classify.file_uploader[0].set_value(files).run()
+    assert not classify.exception
+    assert not classify.error
+    assert len(verdicts(classify)) == 2
+    assert len(classify.get("plotly_chart")) == 2
+    expected = tiny_detector.predict(face_like_image(seed=1))
+    details = [item.value for item in classify.markdown if item.value.startswith("P(fake)")]
+    assert f"P(fake) **{expected.p_fake:.1%}**" in details[0]
+    assert f"**{expected.confidence:.1%}**" in details[0]
+    captions = " ".join(item.value for item in classify.caption)
+    assert "sha256 `" in captions and "model `default-test`" in captions
+    table = classify.dataframe[0].value
+    assert list(table["file"]) == ["face.png", "face.jpg"]
+    assert [button.label for button in classify.get("download_button")] == ["Download CSV", "Download JSON"]
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0.0, "Fake"), (1.0, "Real")])
+def test_threshold_slider_flips_every_verdict(
+    classify: AppTest, tiny_detector: Detector, threshold: float, expected: str
+) -> None:
+    seeds = (1, 2, 3)
+    assert all(0.0 < tiny_detector.predict(face_like_image(seed=seed)).p_fake < 1.0 for seed in seeds)
+    classify.file_uploader[0].set_value([(f"{seed}.png", png(seed), "image/png") for seed in seeds]).run()
+    classify.slider(key=THRESHOLD_KEY).set_value(threshold).run()
+    assert not classify.exception
+    assert verdicts(classify) == [expected] * len(seeds)
+    assert list(classify.dataframe[0].value["verdict"]) == [expected] * len(seeds)
+
+
+def test_threshold_starts_at_the_card_value(classify: AppTest) -> None:
+    assert classify.slider(key=THRESHOLD_KEY).value == pytest.approx(0.5)
+
+
+def test_a_bad_file_gets_its_own_error_and_the_others_are_classified(classify: AppTest) -> None:
+    files = [
+        ("good-1.png", png(1), "image/png"),
+        ("notes.png", b"just some text, not an image", "image/png"),
+        ("cut.png", png(2)[:60], "image/png"),
+        ("good-2.png", png(3), "image/png"),
+    ]
+    classify.file_uploader[0].set_value(files).run()
+    assert not classify.exception
+    errors = [item.value for item in classify.error]
+    assert len(errors) == 2
+    assert errors[0].startswith("**notes.png**") and "text file" in errors[0]
+    assert errors[1].startswith("**cut.png**") and "truncated or corrupt" in errors[1]
+    assert len(verdicts(classify)) == 2
+    table = classify.dataframe[0].value
+    assert list(table["file"]) == ["good-1.png", "notes.png", "cut.png", "good-2.png"]
+    assert table["error"].notna().tolist() == [False, True, True, False]
+
+
+def test_built_in_samples_are_classified(classify: AppTest) -> None:
+    classify.multiselect[0].set_value(["astronaut", "chelsea"]).run()
+    assert not classify.exception
+    assert len(verdicts(classify)) == 2
+    assert list(classify.dataframe[0].value["file"]) == ["astronaut.png", "chelsea.png"]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def test_evaluation_threshold_slider_moves_the_metrics(model_dir: Path) -> None:
+    app = open_page("pages/evaluation.py")
+    assert not app.exception
+    assert app.selectbox[0].value == 0  # the evaluated model comes before the reported entry
+    at_card = metric(app, "Accuracy")
+    app.slider(key="evaluation-threshold:default-test").set_value(0.0).run()
+    assert not app.exception
+    # At threshold 0 everything is called Fake: recall is 100 % and specificity 0 %.
+    assert metric(app, "Recall (fakes caught)") == "100.0%"
+    assert metric(app, "Specificity (reals passed)") == "0.0%"
+    assert metric(app, "Accuracy") != at_card
+    assert "At threshold 0.00" in " ".join(item.value for item in app.caption)
+
+
+def test_evaluation_shows_every_section(model_dir: Path) -> None:
+    app = open_page("pages/evaluation.py")
+    subheaders = [item.value for item in app.subheader]
+    assert subheaders[:4] == ["Classification report", "Per image kind", "Training curves", "Robustness"]
+    per_kind = app.dataframe[1].value
+    assert set(per_kind.loc[per_kind["hard pair"] != "", "kind"]) == {"ffhq", "stylegan2_tpdne"}
+    assert any("Hard pair: ffhq (real) vs stylegan2_tpdne (fake)" in item.value for item in app.markdown)
+    app.toggle(key="normalise-confusion").set_value(True).run()
+    assert not app.exception
+    assert app.get("download_button")[0].label == "Download what is shown (JSON)"
+
+
+def test_the_thesis_entry_is_labelled_reported_not_reproduced(model_dir: Path) -> None:
+    app = open_page("pages/evaluation.py")
+    app.selectbox[0].set_value(1).run()
+    assert not app.exception
+    assert app.warning[0].value.startswith("**Reported, not reproduced.**")
+    assert "EfficientNetB7 + attention" in set(app.dataframe[0].value["model"])
+
+
+# --------------------------------------------------------------------------- model
+
+
+def test_model_page_renders_the_card_and_the_comparison(model_dir: Path) -> None:
+    app = open_page("pages/model.py")
+    assert not app.exception
+    assert app.header[0].value == "default"
+    architecture = app.dataframe[0].value
+    assert "small_cnn + attention (thesis head)" in set(architecture["value"])
+    contract = next(item.value for item in app.markdown if item.value.startswith("1. **Input**"))
+    assert "**32 x 32**" in contract and "RGB" in contract and "0..255" in contract
+    comparison = app.dataframe[-1].value
+    assert comparison["reported_not_reproduced"].tolist().count(False) == 1
+    assert comparison["reported_not_reproduced"].sum() >= 1

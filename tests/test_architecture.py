@@ -1,0 +1,88 @@
+"""The attention model: structure, named layers, safe `.keras` round trip, backbones."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from deepfake_core.architecture import ATTENTION_MASK_LAYER, BACKBONE_LAYER, FEATURES_LAYER, build_model
+from deepfake_core.layers import RescaleGAP
+
+
+@pytest.fixture(scope="module")
+def attention_model():
+    keras.utils.set_random_seed(1)
+    return build_model(backbone="small_cnn", input_size=32)
+
+
+def test_named_layers_and_shapes(attention_model):
+    mask = attention_model.get_layer(ATTENTION_MASK_LAYER)
+    assert mask.output.shape[1:] == (2, 2, 1)
+    assert attention_model.get_layer(BACKBONE_LAYER).output.shape[-1] == 384
+    assert attention_model.get_layer(FEATURES_LAYER).output.shape[-1] == 384
+    assert attention_model.get_layer("attention_fanout").output.shape[-1] == 384
+    assert isinstance(attention_model.get_layer("rescale_gap"), RescaleGAP)
+    assert attention_model.output_shape == (None, 2)
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in attention_model.layers)
+
+
+def test_fanout_starts_as_broadcast_of_the_mask(attention_model):
+    kernel = attention_model.get_layer("attention_fanout").get_weights()[0]
+    assert kernel.shape == (1, 1, 1, 384) and np.all(kernel == 1.0)
+
+
+def test_keras_file_round_trip_in_safe_mode(attention_model, tmp_path):
+    batch = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    path = tmp_path / "m.keras"
+    attention_model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True, compile=False)
+    np.testing.assert_allclose(loaded(batch, training=False), attention_model(batch, training=False), atol=1e-6)
+    mask_model = keras.Model(loaded.input, loaded.get_layer(ATTENTION_MASK_LAYER).output)
+    mask = mask_model(batch).numpy()
+    assert mask.shape == (3, 2, 2, 1) and np.all((mask >= 0) & (mask <= 1))
+
+
+def test_rescale_gap_is_attention_weighted_average():
+    features = np.array([[2.0, 4.0]], dtype="float32")
+    mask_mean = np.array([[0.5, 0.5]], dtype="float32")
+    np.testing.assert_allclose(RescaleGAP()([features, mask_mean]), [[4.0, 8.0]])
+    assert np.all(np.isfinite(RescaleGAP()([features, np.zeros_like(mask_mean)])))
+
+
+@pytest.mark.parametrize(("head", "units"), [("thesis", 256), ("flask", 64)])
+def test_heads(head, units):
+    model = build_model(backbone="small_cnn", input_size=32, head=head)
+    assert model.get_layer("head_dense").units == units
+
+
+def test_without_attention_has_no_mask():
+    model = build_model(backbone="small_cnn", input_size=32, attention=False)
+    assert ATTENTION_MASK_LAYER not in [layer.name for layer in model.layers]
+    assert model.output_shape == (None, 2)
+
+
+@pytest.mark.parametrize("backbone", ["mobilenetv2", "efficientnetb0"])
+def test_keras_application_backbones_build_offline(backbone):
+    model = build_model(backbone=backbone, input_size=32)
+    assert model.get_layer(BACKBONE_LAYER).output.shape[1:3] == (1, 1)
+    assert model(np.zeros((1, 32, 32, 3), "float32")).shape == (1, 2)
+
+
+def test_user_supplied_backbone_weights_are_loaded(tmp_path):
+    keras.utils.set_random_seed(3)
+    source = build_model(backbone="small_cnn", input_size=32).get_layer(BACKBONE_LAYER)
+    weights = tmp_path / "backbone.weights.h5"
+    source.save_weights(weights)
+    keras.utils.set_random_seed(4)
+    model = build_model(backbone="small_cnn", input_size=32, backbone_weights=str(weights))
+    for mine, theirs in zip(model.get_layer(BACKBONE_LAYER).get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"backbone": "resnet9000"}, "unknown backbone"), ({"head": "big"}, "unknown head")]
+)
+def test_unknown_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(input_size=32, **kwargs)

@@ -1,0 +1,369 @@
+"""Every explainer on tiny random-weight models (32x32 input), plus the ``explain`` CLI command."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.special import softmax
+
+from deepfake_core.architecture import build_model
+from deepfake_core.card import ModelCard, file_sha256, save_card
+from deepfake_core.detector import Detector
+from deepfake_core.errors import ExplanationError
+from deepfake_core.explain import (
+    LIME_DEFAULTS,
+    METHOD_NAMES,
+    METHODS,
+    add_explain_parser,
+    attention_maps,
+    explain,
+    overlay,
+)
+from deepfake_core.explain.gradcam import feature_gradients
+
+SIZE = 32
+LABELS = ("Real", "Fake")
+FAST = {"lime": {"num_samples": 40, "segmentation": "slic", "batch_size": 16}}
+"""Per-method parameters that keep the tests quick (LIME: 40 samples, ~30 SLIC superpixels at 32 px)."""
+
+
+def _card(*, channel_order: str = "RGB", attention: bool = True, backbone: str = "small_cnn", **extra) -> ModelCard:
+    return ModelCard(
+        model_id=f"tiny-{backbone}-{channel_order}",
+        name="tiny",
+        input_size=SIZE,
+        channel_order=channel_order,
+        value_scale="0..255",
+        labels=LABELS,
+        fake_label="Fake",
+        architecture=backbone,
+        backbone=backbone,
+        attention=attention,
+        weights_file="tiny.keras",
+        weights_sha256=None,
+        **extra,
+    )
+
+
+def _model(*, backbone: str = "small_cnn", attention: bool = True, head: str = "thesis") -> keras.Model:
+    """A random-weight model whose ``bn_features`` standardises the backbone's output, as training would.
+
+    A freshly initialised backbone outputs ~1e-9; without this every image gets
+    p = 0.5 exactly and every map is flat.
+    """
+    keras.utils.set_random_seed(0)
+    model = build_model(backbone=backbone, input_size=SIZE, attention=attention, head=head)
+    batch_norm = model.get_layer("bn_features")
+    probe = keras.Model(model.input, batch_norm.input)
+    features = probe(np.random.default_rng(1).uniform(0, 255, (16, SIZE, SIZE, 3)).astype("float32")).numpy()
+    mean, std = features.mean(axis=(0, 1, 2)), features.std(axis=(0, 1, 2)) + 1e-12
+    batch_norm.gamma.assign(1.0 / std)
+    batch_norm.beta.assign(-mean / std)
+    return model
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector(_model(), _card())
+
+
+@pytest.fixture(scope="module")
+def thesis_detector() -> Detector:
+    """The thesis contract: the Flask app's head and BGR input."""
+    return Detector(_model(head="flask"), _card(channel_order="BGR"))
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    """A non-square face-sized-ish test picture: smooth gradients plus a few flat blocks and some noise."""
+    rows, cols = np.mgrid[0:40, 0:56]
+    picture = np.stack([rows * 6, cols * 4, (rows + cols) * 2], axis=-1).astype(float)
+    picture[5:20, 8:25] = (230, 40, 40)
+    picture[22:36, 30:50] = (30, 200, 60)
+    picture += np.random.default_rng(2).normal(0, 8, picture.shape)
+    return np.clip(picture, 0, 255).astype(np.uint8)
+
+
+def _explain(detector: Detector, image: np.ndarray, method: str, **params):
+    return explain(detector, image, method=method, **{**FAST.get(method, {}), **params})
+
+
+# --- every method -----------------------------------------------------------------------------------------------
+
+
+def test_registry_lists_every_method_with_its_defaults():
+    assert tuple(METHODS) == METHOD_NAMES
+    assert METHODS["lime"].defaults == LIME_DEFAULTS and LIME_DEFAULTS["seed"] == 0
+    assert set(METHODS["lime"].choices) == {"segmentation", "hide"}
+    assert not METHODS["attention"].class_specific
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_map_has_the_image_shape_and_documented_range(detector, image, method):
+    explanation = _explain(detector, image, method)
+    assert explanation.heatmap.shape == image.shape[:2] and explanation.heatmap.dtype == np.float32
+    assert np.isfinite(explanation.heatmap).all()
+    if explanation.signed:
+        weights = {weight for _, weight in explanation.superpixel_weights}
+        assert set(np.unique(explanation.heatmap)) <= {np.float32(w) for w in weights} | {0.0}
+    else:
+        assert explanation.heatmap.min() >= 0.0 and explanation.heatmap.max() <= 1.0
+    assert explanation.method == method and explanation.model_id == detector.model_id
+    assert explanation.target_class == explanation.verdict["label"]  # default: the predicted class
+    assert explanation.image_sha256_source == "pixels" and explanation.seconds > 0
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_same_seed_same_map(detector, image, method):
+    first = _explain(detector, image, method, target_class="Fake")
+    second = _explain(detector, image, method, target_class="Fake")
+    np.testing.assert_array_equal(first.heatmap, second.heatmap)
+    assert first.params == second.params
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_thesis_variant_flask_head_and_bgr_card(thesis_detector, image, method):
+    explanation = _explain(thesis_detector, image, method, target_class="Real")
+    assert explanation.heatmap.shape == image.shape[:2] and explanation.target_index == 0
+
+
+@pytest.mark.parametrize("method", ["attention", "gradcam", "gradcam++"])
+def test_maps_follow_the_cards_channel_order(image, method):
+    """One model, two cards: BGR on the image must equal RGB on the channel-swapped image.
+
+    (Not LIME: its superpixels are computed on the image itself, so swapping channels changes them.)
+    """
+    model = _model()
+    bgr = _explain(Detector(model, _card(channel_order="BGR")), image, method, target_class="Fake")
+    rgb = _explain(Detector(model, _card()), np.ascontiguousarray(image[:, :, ::-1]), method, target_class="Fake")
+    np.testing.assert_allclose(bgr.heatmap, rgb.heatmap, atol=1e-5)
+
+
+def test_upload_sha_is_recorded_when_given(detector, image):
+    explanation = explain(detector, image, method="gradcam", image_sha256="f" * 64)
+    assert (explanation.image_sha256, explanation.image_sha256_source) == ("f" * 64, "upload")
+
+
+def test_explain_rejects_unknown_methods_params_and_images(detector, image):
+    with pytest.raises(ExplanationError, match="Unknown explanation method"):
+        explain(detector, image, method="shap")
+    with pytest.raises(ExplanationError, match="does not take num_samples"):
+        explain(detector, image, method="gradcam", num_samples=10)
+    with pytest.raises(ExplanationError, match="Unknown target class"):
+        explain(detector, image, method="gradcam", target_class="Cat")
+    with pytest.raises(ValueError, match="RGB uint8"):
+        explain(detector, image.astype(np.float32), method="gradcam")
+
+
+# --- LIME -------------------------------------------------------------------------------------------------------
+
+
+def test_lime_seeds_reproduce_and_differ(detector, image):
+    first = _explain(detector, image, "lime", seed=1)
+    assert first.superpixel_weights == _explain(detector, image, "lime", seed=1).superpixel_weights
+    assert first.superpixel_weights != _explain(detector, image, "lime", seed=2).superpixel_weights
+
+
+def test_lime_records_a_drawn_seed_that_reproduces_the_map(detector, image):
+    drawn = _explain(detector, image, "lime", seed=None)
+    assert isinstance(drawn.seed, int)
+    np.testing.assert_array_equal(drawn.heatmap, _explain(detector, image, "lime", seed=drawn.seed).heatmap)
+
+
+def test_lime_weights_flip_sign_between_the_two_classes(detector, image):
+    real = _explain(detector, image, "lime", target_class="Real", num_features=None)
+    fake = _explain(detector, image, "lime", target_class="Fake", num_features=None)
+    np.testing.assert_allclose(real.heatmap, -fake.heatmap, atol=1e-6)
+    assert (real.heatmap != 0).any()
+
+
+def test_lime_segments_weights_and_options(detector, image):
+    explanation = _explain(detector, image, "lime", num_features=3, positive_only=True, hide="blur")
+    segments = explanation.segments
+    assert segments.shape == image.shape[:2] and segments.min() == 0
+    assert len(explanation.superpixel_weights) == segments.max() + 1 == explanation.details["num_superpixels"]
+    shown = np.unique(segments[explanation.heatmap != 0])
+    assert len(shown) <= 3 and (explanation.heatmap >= 0).all()
+    assert explanation.params["segmentation_params"] == {"n_segments": 50, "compactness": 10.0, "sigma": 1.0}
+    assert explanation.details["explained_size"] == [SIZE, SIZE]
+
+
+@pytest.mark.parametrize("segmentation", ["quickshift", "slic", "felzenszwalb"])
+@pytest.mark.parametrize("hide", ["mean", "black", "blur"])
+def test_lime_every_segmentation_and_hide_mode(detector, image, segmentation, hide):
+    explanation = _explain(detector, image, "lime", segmentation=segmentation, hide=hide, num_samples=20)
+    assert explanation.heatmap.shape == image.shape[:2] and explanation.params["hide"] == hide
+
+
+def test_lime_segmentation_parameters_are_checked(detector, image):
+    explanation = _explain(detector, image, "lime", segmentation_params={"n_segments": 10})
+    assert explanation.params["segmentation_params"]["n_segments"] == 10
+    with pytest.raises(ExplanationError, match="slic has no parameter"):
+        _explain(detector, image, "lime", segmentation_params={"kernel_size": 3})
+    with pytest.raises(ExplanationError, match="at least 2 samples"):
+        _explain(detector, image, "lime", num_samples=1)
+
+
+def test_lime_reports_progress(detector, image):
+    calls = []
+    _explain(detector, image, "lime", progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(16, 40), (32, 40), (40, 40)]
+
+
+# --- attention --------------------------------------------------------------------------------------------------
+
+
+def test_attention_is_class_independent_and_batchable(detector, image):
+    real, fake = (_explain(detector, image, "attention", target_class=name) for name in LABELS)
+    np.testing.assert_array_equal(real.heatmap, fake.heatmap)
+    small = image[:20, :30].copy()
+    maps = attention_maps(detector, [image, small])
+    assert [m.shape for m in maps] == [image.shape[:2], small.shape[:2]]
+    np.testing.assert_allclose(maps[0], real.heatmap, atol=1e-6)
+    assert attention_maps(detector, []) == []
+
+
+def test_attention_on_a_model_without_attention_says_what_to_do(image):
+    plain = Detector(_model(attention=False), _card(attention=False))
+    with pytest.raises(ExplanationError, match=r"no attention branch.*Grad-CAM or LIME"):
+        explain(plain, image, method="attention")
+    assert explain(plain, image, method="gradcam").heatmap.shape == image.shape[:2]
+
+
+# --- Grad-CAM ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+def test_gradcam_depends_on_the_target_class(detector, image, method):
+    real = _explain(detector, image, method, target_class="Real")
+    fake = _explain(detector, image, method, target_class="Fake")
+    assert not np.allclose(real.heatmap, fake.heatmap)
+    assert real.details["feature_map_shape"] == [2, 2, 384]
+
+
+def test_gradcam_logits_reproduce_the_models_softmax(detector, image):
+    _, _, logits = feature_gradients(detector, image, 0)
+    expected = detector.raw_probabilities(detector.prepare([image]))[0]
+    np.testing.assert_allclose(softmax(logits), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+def test_gradcam_with_a_keras_application_backbone(image, method):
+    mobilenet = Detector(_model(backbone="mobilenetv2"), _card(backbone="mobilenetv2"))
+    explanation = _explain(mobilenet, image, method)
+    assert explanation.heatmap.shape == image.shape[:2]
+    assert explanation.heatmap.min() >= 0.0 and explanation.heatmap.max() <= 1.0
+    assert explanation.details["feature_map_shape"] == [1, 1, 1280]
+
+
+def test_gradcam_is_safe_from_several_threads(image):
+    shared = Detector(_model(), _card())  # fresh model: the threads race to build its cached function
+    results: list[np.ndarray] = []
+
+    def work() -> None:
+        results.append(explain(shared, image, method="gradcam", target_class="Fake").heatmap)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and all(np.array_equal(results[0], other) for other in results[1:])
+
+
+# --- drawing a real explanation ---------------------------------------------------------------------------------
+
+
+def test_overlay_draws_lime_with_boundaries(detector, image):
+    explanation = _explain(detector, image, "lime")
+    drawn = overlay(image, explanation, boundaries=True, opacity=0.3)
+    assert drawn.dtype == np.uint8 and drawn.shape == image.shape
+
+
+# --- the CLI ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    path = folder / "m.keras"
+    _model().save(path)
+    save_card(
+        replace(_card(), model_id="tiny-saved", weights_file=path.name, weights_sha256=file_sha256(path)),
+        folder / "m.card.json",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def image_file(tmp_path_factory, image) -> Path:
+    path = tmp_path_factory.mktemp("images") / "face.png"
+    Image.fromarray(image).save(path)
+    return path
+
+
+def _cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="deepfake-core")
+    add_explain_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["explain", *argv])
+    return args.run(args)
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_cli_writes_overlay_png_and_json(detector, saved_model, image_file, tmp_path, method, capsys):
+    extra = ["--samples", "20", "--segmentation", "slic", "--seed", "5"] if method == "lime" else []
+    code = _cli(str(image_file), "--method", method, "--model", str(saved_model), "--out-dir", str(tmp_path), *extra)
+    assert code == 0
+    png, record_file = tmp_path / f"face_{method}.png", tmp_path / f"face_{method}.json"
+    assert np.asarray(Image.open(png)).shape == (40, 56, 3)
+    record = json.loads(record_file.read_text())
+    assert record["model_id"] == "tiny-saved" and record["method"] == method
+    assert record["image_sha256"] == hashlib.sha256(image_file.read_bytes()).hexdigest()
+    assert record["image_sha256_source"] == "upload" and record["verdict"]["label"] in LABELS
+    assert f"face_{method}.png" in capsys.readouterr().out
+    direct = _explain(detector, np.asarray(Image.open(image_file)), method)
+    assert record.keys() == direct.to_json_dict().keys()  # the dashboard's JSON has the same keys
+    if method == "lime":
+        assert record["seed"] == 5 and record["params"]["num_samples"] == 20
+
+
+def test_cli_reruns_a_recorded_explanation(saved_model, image_file, tmp_path):
+    model_args = ["--model", str(saved_model)]
+    _cli(
+        str(image_file),
+        "--method",
+        "lime",
+        "--samples",
+        "20",
+        "--seed",
+        "9",
+        "--out-dir",
+        str(tmp_path / "a"),
+        *model_args,
+    )
+    first = json.loads((tmp_path / "a" / "face_lime.json").read_text())
+    _cli(
+        str(image_file),
+        "--from-json",
+        str(tmp_path / "a" / "face_lime.json"),
+        "--out-dir",
+        str(tmp_path / "b"),
+        *model_args,
+    )
+    second = json.loads((tmp_path / "b" / "face_lime.json").read_text())
+    assert second["params"] == first["params"] and second["target_class"] == first["target_class"]
+    assert second["superpixel_weights"] == first["superpixel_weights"]
+
+
+def test_cli_refuses_lime_flags_for_other_methods(saved_model, image_file, tmp_path):
+    with pytest.raises(ExplanationError, match="--samples only apply to --method lime"):
+        _cli(str(image_file), "--method", "gradcam", "--samples", "10", "--model", str(saved_model))

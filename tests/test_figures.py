@@ -1,0 +1,182 @@
+"""Figure builders: type, trace count and the data each trace carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from deepfake_core.evaluation.metrics import calibration_summary, per_group_metrics, pr_curve_data, roc_curve_data
+from deepfake_core.evaluation.results import comparison_table, thesis_reported_results
+from deepfake_core.figures import (
+    FAKE_COLOR,
+    REAL_COLOR,
+    TEMPLATE,
+    comparison_figure,
+    confusion_matrix_figure,
+    per_kind_figure,
+    pr_figure,
+    probability_bar,
+    reliability_figure,
+    robustness_figure,
+    roc_figure,
+    training_curves_figure,
+)
+
+Y = [0, 0, 0, 0, 1, 1, 1, 1]
+P = [0.1, 0.4, 0.35, 0.8, 0.9, 0.3, 0.7, 0.65]
+KINDS = ["ffhq", "ffhq", "celeba", "celeba", "gan256", "gan256", "stylegan2_tpdne", "stylegan2_tpdne"]
+RESULTS = {"model_name": "Tiny", "roc": roc_curve_data(Y, P), "pr": pr_curve_data(Y, P)}
+CALIBRATION = calibration_summary(Y, P, n_bins=5)
+UNCALIBRATED = calibration_summary(Y, [min(1.0, value * 1.2) for value in P], n_bins=5)
+PER_KIND = per_group_metrics(Y, P, KINDS, threshold=0.5, n_boot=20)
+HISTORY = {
+    "loss": [0.9, 0.5, 0.3],
+    "val_loss": [1.0, 0.6, 0.5],
+    "accuracy": [0.6, 0.8, 0.9],
+    "val_accuracy": [0.5, 0.7, 0.8],
+}
+ROBUSTNESS = [
+    {"name": "jpeg_q50", "params": {"quality": 50}, "accuracy": 0.8, "auc": 0.9, "n": 8},
+    {"name": "gaussian_blur", "params": {"sigma": 1.0}, "accuracy": 0.7, "auc": None, "n": 8},
+]
+EVALUATED_ROW = {
+    "model_name": "Tiny",
+    "optimiser": None,
+    "reported_not_reproduced": False,
+    "approximate": False,
+    "accuracy": 0.75,
+    "accuracy_ci": [0.41, 0.93],
+}
+ROWS = [EVALUATED_ROW, *comparison_table([thesis_reported_results()])]
+
+BUILDERS = {
+    "confusion-counts": (lambda: confusion_matrix_figure([[3, 1], [1, 3]]), 1),
+    "confusion-normalised": (lambda: confusion_matrix_figure([[3, 1], [0, 0]], normalize=True), 1),
+    "roc": (lambda: roc_figure(RESULTS), 2),
+    "roc-with-point": (lambda: roc_figure(RESULTS, operating_point={"fpr": 0.25, "tpr": 0.75}), 3),
+    "roc-undefined": (lambda: roc_figure({"roc": None}), 0),
+    "pr-with-point": (lambda: pr_figure(RESULTS, operating_point={"precision": 0.75, "recall": 0.75}), 3),
+    "pr-undefined-point": (lambda: pr_figure(RESULTS, operating_point={"precision": None, "recall": 0.0}), 2),
+    "reliability": (lambda: reliability_figure(CALIBRATION), 2),
+    "reliability-both": (lambda: reliability_figure(CALIBRATION, uncalibrated=UNCALIBRATED), 3),
+    "per-kind": (lambda: per_kind_figure(PER_KIND), 2),
+    "training": (lambda: training_curves_figure(HISTORY), 4),
+    "training-without-validation": (lambda: training_curves_figure({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}), 2),
+    "training-none": (lambda: training_curves_figure(None), 0),
+    "robustness": (lambda: robustness_figure(ROBUSTNESS, clean_accuracy=0.75), 2),
+    "robustness-empty": (lambda: robustness_figure([]), 0),
+    "probability": (lambda: probability_bar(0.7, threshold=0.5), 1),
+    "comparison": (lambda: comparison_figure(ROWS), 2),
+    "comparison-reported-only": (lambda: comparison_figure(ROWS[1:]), 1),
+}
+
+
+@pytest.mark.parametrize(("build", "n_traces"), BUILDERS.values(), ids=BUILDERS.keys())
+def test_every_builder_returns_a_white_template_figure_with_expected_traces(build, n_traces) -> None:
+    fig = build()
+
+    assert isinstance(fig, go.Figure)
+    assert len(fig.data) == n_traces
+    assert fig.layout.template == pio.templates[TEMPLATE]
+
+
+def test_confusion_matrix_heatmap_holds_counts_or_row_shares() -> None:
+    counts = confusion_matrix_figure([[3, 1], [1, 3]]).data[0]
+    assert [list(row) for row in counts.z] == [[3, 1], [1, 3]]
+    assert (list(counts.x), list(counts.y)) == (["Real", "Fake"], ["Real", "Fake"])
+
+    shares = confusion_matrix_figure([[3, 1], [0, 0]], normalize=True).data[0]
+    assert [list(row) for row in shares.z] == [[0.75, 0.25], [None, None]]
+    assert shares.text[0][0] == "75.0%<br>(3)"
+
+
+def _trace(fig: go.Figure, name_start: str) -> Any:
+    return next(trace for trace in fig.data if trace.name.startswith(name_start))
+
+
+def test_roc_figure_draws_curve_auc_and_operating_point() -> None:
+    fig = roc_figure(RESULTS, operating_point={"fpr": 0.25, "tpr": 0.75})
+
+    curve = _trace(fig, "ROC")
+    assert list(curve.x) == RESULTS["roc"]["fpr"] and list(curve.y) == RESULTS["roc"]["tpr"]
+    assert f"{RESULTS['roc']['auc']:.3f}" in curve.name
+    point = _trace(fig, "Current threshold")
+    assert (point.x[0], point.y[0]) == (0.25, 0.75)
+
+
+def test_pr_figure_marks_recall_precision_and_prevalence_baseline() -> None:
+    fig = pr_figure(RESULTS, operating_point={"precision": 0.6, "recall": 0.75})
+
+    assert list(_trace(fig, "No skill").y) == [0.5, 0.5]
+    point = _trace(fig, "Current threshold")
+    assert (point.x[0], point.y[0]) == (0.75, 0.6)
+
+
+def test_undefined_curve_explains_itself() -> None:
+    assert "only one class" in roc_figure({"roc": None}).layout.annotations[0].text
+
+
+def test_reliability_figure_plots_non_empty_bins_and_names_ece() -> None:
+    fig = reliability_figure(CALIBRATION, uncalibrated=UNCALIBRATED)
+
+    filled = [item for item in CALIBRATION["bins"] if item["count"]]
+    after = _trace(fig, "After scaling")
+    assert list(after.x) == [item["mean_predicted"] for item in filled]
+    assert list(after.y) == [item["fraction_fake"] for item in filled]
+    assert f"{UNCALIBRATED['ece']:.3f} → {CALIBRATION['ece']:.3f}" in fig.layout.title.text
+
+
+def test_per_kind_figure_colours_by_class_with_wilson_error_bars() -> None:
+    fig = per_kind_figure(PER_KIND)
+
+    real, fake = _trace(fig, "Real"), _trace(fig, "Fake")
+    assert (list(real.x), list(fake.x)) == (["celeba", "ffhq"], ["gan256", "stylegan2_tpdne"])
+    assert (real.marker.color, fake.marker.color) == (REAL_COLOR, FAKE_COLOR)
+    celeba = PER_KIND["celeba"]
+    assert real.y[0] == celeba["accuracy"]
+    assert real.error_y.array[0] == pytest.approx(celeba["accuracy_ci"][1] - celeba["accuracy"])
+    assert real.error_y.arrayminus[0] == pytest.approx(celeba["accuracy"] - celeba["accuracy_ci"][0])
+
+
+def test_training_curves_put_loss_and_accuracy_in_separate_subplots() -> None:
+    fig = training_curves_figure(HISTORY)
+
+    assert [list(trace.y) for trace in fig.data] == [
+        HISTORY[key] for key in ("loss", "val_loss", "accuracy", "val_accuracy")
+    ]
+    assert [trace.xaxis for trace in fig.data] == ["x", "x", "x2", "x2"]
+    assert list(fig.data[0].x) == [1, 2, 3]
+    assert [trace.showlegend for trace in fig.data] == [True, True, False, False]
+
+
+def test_robustness_figure_groups_accuracy_and_auc_per_perturbation() -> None:
+    fig = robustness_figure(ROBUSTNESS, clean_accuracy=0.75)
+
+    accuracy, auc = fig.data
+    assert list(accuracy.x) == ["jpeg_q50", "gaussian_blur"]
+    assert (list(accuracy.y), list(auc.y)) == ([0.8, 0.7], [0.9, None])
+    assert accuracy.customdata[0][0] == "quality=50"
+    assert fig.layout.shapes[0].y0 == 0.75
+
+
+@pytest.mark.parametrize(("p_fake", "color"), [(0.7, FAKE_COLOR), (0.5, FAKE_COLOR), (0.3, REAL_COLOR)])
+def test_probability_bar_colours_by_verdict_and_draws_the_threshold(p_fake, color) -> None:
+    fig = probability_bar(p_fake, threshold=0.5)
+
+    assert fig.data[0].x[0] == p_fake
+    assert fig.data[0].marker.color == color
+    assert fig.layout.shapes[0].x0 == 0.5
+    assert list(fig.layout.xaxis.range) == [0.0, 1.0]
+
+
+def test_comparison_figure_separates_reported_figures_from_reproduced_ones() -> None:
+    fig = comparison_figure(ROWS)
+
+    evaluated, reported = fig.data
+    assert (list(evaluated.y), list(evaluated.x)) == (["Tiny"], [0.75])
+    assert len(reported.y) == 7 and reported.marker.pattern.shape == "/"
+    assert "EfficientNetB7 + attention · Adam" in reported.y
+    assert reported.text[-1] == "~0.970"

@@ -1,0 +1,525 @@
+"""Tests for deepfake_core.intake: every file is generated here with Pillow, numpy or struct/zlib."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import time
+import warnings
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from deepfake_core import intake
+from deepfake_core.errors import ImageIntakeError
+from deepfake_core.intake import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_SIDE,
+    SUPPORTED_FORMATS,
+    image_sha256,
+    load_image,
+    read_source_bytes,
+)
+
+RED = (255, 0, 0)
+WHITE = (255, 255, 255)
+ORIENTATION_TAG = 0x0112
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def encode(image: Image.Image, image_format: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **params)
+    return buffer.getvalue()
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_file(width: int, height: int, *, bit_depth: int, colour_type: int, raw: bytes, extra: bytes = b"") -> bytes:
+    """A PNG written chunk by chunk, for what Pillow will not write (16-bit RGB, lying headers)."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + extra
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def png_rows(pixels: np.ndarray) -> bytes:
+    """Raw PNG scanlines (filter type 0) for a big-endian ``(H, W[, C])`` array."""
+    return b"".join(b"\x00" + row.tobytes() for row in pixels)
+
+
+def jpeg_with_scans(scans: int) -> bytes:
+    """A progressive JPEG whose last scan is repeated until it has ``scans`` scans (a "scan bomb")."""
+    data = encode(solid(128, mode="L", size=(64, 64)), "JPEG", progressive=True)
+    assert data.count(b"\xff\xda") == 6  # libjpeg's progression for one component
+    last_scan = data[data.rindex(b"\xff\xda") : -2]
+    return data[:-2] + last_scan * (scans - 6) + b"\xff\xd9"
+
+
+def half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def noise(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def solid(colour: tuple[int, ...], mode: str = "RGB", size: tuple[int, int] = (32, 24)) -> Image.Image:
+    return Image.new(mode, size, colour)
+
+
+def assert_colour(pixel: np.ndarray, expected: tuple[int, int, int], tolerance: int = 0) -> None:
+    difference = np.abs(pixel.astype(int) - np.array(expected))
+    assert difference.max() <= tolerance, f"{pixel.tolist()} != {expected} (tolerance {tolerance})"
+
+
+def corner(image: np.ndarray, where: str) -> np.ndarray:
+    """A pixel 2 px inside the named corner (away from JPEG ringing at the very edge)."""
+    row = 2 if where.startswith("top") else -3
+    column = 2 if where.endswith("left") else -3
+    return image[row, column]
+
+
+# --------------------------------------------------------------------------- accepted images
+
+
+@pytest.mark.parametrize(
+    ("image_format", "params", "tolerance"),
+    [
+        ("PNG", {}, 0),
+        ("BMP", {}, 0),
+        ("WEBP", {"lossless": True}, 0),
+        ("WEBP", {"quality": 95}, 4),
+        ("JPEG", {"quality": 95}, 4),
+        ("JPEG", {"quality": 95, "progressive": True}, 4),
+    ],
+)
+@pytest.mark.parametrize("colour", [RED, (0, 255, 0), (0, 0, 255)])
+def test_solid_colour_round_trip_in_rgb_order(image_format, params, tolerance, colour):
+    image = load_image(encode(solid(colour), image_format, **params))
+
+    assert image.shape == (24, 32, 3)
+    assert image.dtype == np.uint8
+    assert image.flags.c_contiguous
+    assert_colour(image[12, 16], colour, tolerance)
+
+
+@pytest.mark.parametrize(("image_format", "params"), [("PNG", {}), ("BMP", {}), ("WEBP", {"lossless": True})])
+def test_lossless_formats_round_trip_exactly(image_format, params):
+    pixels = noise(40, 50)
+
+    image = load_image(encode(Image.fromarray(pixels), image_format, **params))
+
+    np.testing.assert_array_equal(image, pixels)
+    assert image.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("image_format", "params", "orientation", "marked_corner"),
+    [
+        ("JPEG", {"quality": 95}, 3, "bottom-right"),
+        ("JPEG", {"quality": 95}, 6, "top-right"),
+        ("JPEG", {"quality": 95}, 8, "bottom-left"),
+        ("PNG", {}, 6, "top-right"),
+        ("WEBP", {"lossless": True}, 8, "bottom-left"),
+    ],
+)
+def test_exif_orientation_is_applied(image_format, params, orientation, marked_corner):
+    stored = solid(WHITE, size=(40, 20))
+    stored.paste(RED, (0, 0, 8, 8))  # mark the stored top-left corner
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = orientation
+
+    image = load_image(encode(stored, image_format, exif=exif, **params))
+
+    assert image.shape == ((20, 40, 3) if orientation == 3 else (40, 20, 3))
+    assert_colour(corner(image, marked_corner), RED, tolerance=40)
+    if marked_corner != "top-left":
+        assert_colour(corner(image, "top-left"), WHITE, tolerance=40)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "BMP", "JPEG"])
+def test_grayscale_becomes_three_equal_channels(image_format):
+    image = load_image(encode(solid(77, mode="L"), image_format))
+
+    assert_colour(image[5, 5], (77, 77, 77), tolerance=1 if image_format == "JPEG" else 0)
+
+
+@pytest.mark.parametrize(("image_format", "params"), [("PNG", {}), ("WEBP", {"lossless": True})])
+@pytest.mark.parametrize(
+    ("rgba", "expected"),
+    [
+        ((0, 0, 0, 0), WHITE),  # fully transparent -> the white background
+        ((10, 20, 30, 255), (10, 20, 30)),  # opaque -> unchanged
+        ((0, 0, 0, 128), (127, 127, 127)),  # half transparent black -> mid grey
+    ],
+)
+def test_alpha_is_composited_onto_white(image_format, params, rgba, expected):
+    image = load_image(encode(solid(rgba, mode="RGBA"), image_format, **params))
+
+    assert_colour(image[3, 3], expected, tolerance=1)
+
+
+def test_grey_with_alpha_is_composited_onto_white():
+    grey = solid((60, 255), mode="LA")
+    grey.paste((60, 0), (0, 0, 16, 24))
+
+    image = load_image(encode(grey, "PNG"))
+
+    assert_colour(image[3, 3], WHITE)
+    assert_colour(image[3, 20], (60, 60, 60))
+
+
+def test_palette_transparency_is_composited_onto_white():
+    palette = Image.new("P", (32, 24), 1)
+    palette.putpalette([0, 0, 0, 0, 0, 255])  # index 0 black (transparent), index 1 blue
+    palette.paste(0, (0, 0, 8, 8))
+
+    image = load_image(encode(palette, "PNG", transparency=0))
+
+    assert_colour(image[3, 3], WHITE)
+    assert_colour(image[20, 20], (0, 0, 255))
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "BMP"])
+def test_one_bit_images_become_black_and_white(image_format):
+    checkerboard = (np.indices((24, 32)).sum(axis=0) % 2).astype(bool)
+
+    image = load_image(encode(Image.fromarray(checkerboard), image_format))
+
+    np.testing.assert_array_equal(image[..., 0], checkerboard * 255)
+    np.testing.assert_array_equal(image[..., 0], image[..., 2])
+
+
+def test_sixteen_bit_grey_png_is_scaled_not_clipped():
+    values = np.repeat(np.array([[0, 257, 32768, 65535]], dtype=np.uint16), 16, axis=0).repeat(4, axis=1)
+
+    image = load_image(encode(Image.fromarray(values), "PNG"))
+
+    assert image[0, ::4, 0].tolist() == [0, 1, 128, 255]
+    np.testing.assert_array_equal(image[..., 0], image[..., 1])
+
+
+def test_sixteen_bit_grey_png_transparent_key_becomes_white():
+    values = np.repeat(np.array([[1000, 1001, 0, 65535]], dtype=">u2"), 16, axis=0).repeat(4, axis=1)
+    transparent_1000 = png_chunk(b"tRNS", struct.pack(">H", 1000))
+
+    data = png_file(16, 16, bit_depth=16, colour_type=0, raw=png_rows(values), extra=transparent_1000)
+
+    assert load_image(data)[0, ::4, 0].tolist() == [255, 4, 0, 255]
+
+
+@pytest.mark.parametrize(
+    ("colour_type", "sample", "expected"),
+    [
+        (2, (65535, 32768, 0), (255, 128, 0)),
+        (2, (0x0101, 0x0202, 0x0303), (1, 2, 3)),
+        (6, (65535, 0, 0, 65535), RED),
+        (6, (0, 0, 0, 0), WHITE),
+    ],
+)
+def test_sixteen_bit_colour_png_is_scaled(colour_type, sample, expected):
+    pixels = np.broadcast_to(np.array(sample, dtype=">u2"), (16, 16, len(sample)))
+
+    data = png_file(16, 16, bit_depth=16, colour_type=colour_type, raw=png_rows(pixels))
+
+    assert_colour(load_image(data)[8, 8], expected)
+
+
+def test_cmyk_jpeg_becomes_rgb():
+    image = load_image(encode(solid((0, 255, 255, 0), mode="CMYK"), "JPEG", quality=95))
+
+    assert image.shape == (24, 32, 3)
+    assert_colour(image[12, 16], RED, tolerance=6)
+
+
+@pytest.mark.parametrize(("image_format", "params"), [("PNG", {}), ("WEBP", {"lossless": True})])
+def test_animation_keeps_the_first_frame(image_format, params):
+    frames = [solid(RED), solid((0, 0, 255)), solid((0, 255, 0))]
+    data = encode(frames[0], image_format, save_all=True, append_images=frames[1:], duration=100, **params)
+    assert Image.open(io.BytesIO(data)).n_frames == 3
+
+    assert_colour(load_image(data)[12, 16], RED)
+
+
+def test_format_comes_from_content_not_extension(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(encode(solid(RED), "PNG"))
+
+    assert_colour(load_image(path)[0, 0], RED)
+    assert_colour(load_image(str(path))[0, 0], RED)
+
+
+def test_extreme_aspect_ratio_within_limits_is_accepted():
+    assert load_image(encode(solid(0, mode="L", size=(16, 100_000)), "PNG")).shape == (100_000, 16, 3)
+
+
+# --------------------------------------------------------------------------- rejected inputs
+
+REJECTED: list[tuple[str, Callable[[], bytes], str, str]] = [
+    ("empty", lambda: b"", "empty", r"^The file is empty \(0 bytes\)\.$"),
+    ("png-half", lambda: half(encode(Image.fromarray(noise(64, 64)), "PNG")), "truncated", "truncated or corrupt"),
+    ("jpeg-half", lambda: half(encode(Image.fromarray(noise(64, 64)), "JPEG")), "truncated", "truncated or corrupt"),
+    ("jpeg-no-eoi", lambda: encode(solid(RED), "JPEG")[:-2], "truncated", "starts like a JPEG"),
+    ("webp-half", lambda: half(encode(Image.fromarray(noise(64, 64)), "WEBP")), "truncated", "like a WEBP"),
+    ("bmp-half", lambda: half(encode(solid(RED), "BMP")), "truncated", "like a BMP"),
+    ("png-signature-only", lambda: b"\x89PNG\r\n\x1a\n", "truncated", "like a PNG"),
+    ("random", lambda: b"\x00" + np.random.default_rng(0).bytes(4096), "not_an_image", "content is not recognised"),
+    ("text", lambda: b"name,label\nface_001.png,real\n", "not_an_image", "it looks like a text file"),
+    ("text-cut-in-utf8", lambda: b"a" * 1023 + "é".encode() * 4, "not_an_image", "it looks like a text file"),
+    ("pdf", lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "not_an_image", "it looks like a PDF document"),
+    ("zip", lambda: b"PK\x03\x04" + bytes(40), "not_an_image", "ZIP archive"),
+    ("mp4", lambda: b"\x00\x00\x00\x18ftypisom" + bytes(20), "not_an_image", "MP4/MOV video"),
+    ("gif", lambda: encode(solid(RED), "GIF"), "unsupported", r"\(PNG, JPEG, WebP or BMP\); it looks like a GIF"),
+    ("tiff", lambda: encode(solid(RED), "TIFF"), "unsupported", "it looks like a TIFF image"),
+    ("ico", lambda: encode(solid(RED), "ICO"), "unsupported", "it looks like an ICO icon"),
+    ("heic", lambda: b"\x00\x00\x00\x18ftypheic" + bytes(20), "unsupported", "HEIC/HEIF"),
+    ("avif", lambda: b"\x00\x00\x00\x1cftypavif" + bytes(20), "unsupported", "AVIF"),
+    ("svg", lambda: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', "unsupported", "SVG"),
+    ("one-pixel", lambda: encode(solid(RED, size=(1, 1)), "PNG"), "too_small", r"1x1 pixels; each side must"),
+    ("one-row", lambda: encode(solid(0, mode="L", size=(100_000, 1)), "PNG"), "too_small", "100000x1 pixels"),
+    ("15-wide", lambda: encode(solid(RED, size=(15, 400)), "BMP"), "too_small", "at least 16 pixels"),
+]
+
+
+@pytest.mark.parametrize(("make", "reason", "match"), [case[1:] for case in REJECTED], ids=[c[0] for c in REJECTED])
+def test_rejected_inputs_say_why(make, reason, match):
+    with pytest.raises(ImageIntakeError, match=match) as caught:
+        load_image(make())
+
+    assert caught.value.reason == reason
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize(
+    ("width", "height", "match"),
+    [
+        (7_000, 7_000, r"7000x7000 pixels \(49 MP\), above the 40 MP limit"),  # our own header check
+        (10_000, 10_000, "too large to decode safely"),  # Pillow's DecompressionBombWarning
+        (50_000, 50_000, "too large to decode safely"),  # Pillow's DecompressionBombError
+        (1, 2**31 - 1, "too large to decode safely"),
+    ],
+)
+def test_declared_huge_png_is_refused_before_decoding(width, height, match):
+    # Tiny file, huge IHDR: decoding it would allocate gigabytes.
+    data = png_file(width, height, bit_depth=8, colour_type=2, raw=b"\x00" * 64)
+    started = time.perf_counter()
+
+    with pytest.raises(ImageIntakeError, match=match) as caught:
+        load_image(data)
+
+    assert caught.value.reason == "too_large"
+    assert time.perf_counter() - started < 1.0
+
+
+def test_jpeg_scan_count_up_to_the_limit_is_accepted():
+    assert load_image(jpeg_with_scans(64)).shape == (64, 64, 3)
+
+
+def test_jpeg_scan_bomb_is_refused_before_decoding():
+    # Each extra scan makes libjpeg walk the whole image again: 10 000 scans of a
+    # 40 MP image would decode for minutes from a file of a few hundred kB.
+    with pytest.raises(ImageIntakeError, match="JPEG with 65 scans; at most 64") as caught:
+        load_image(jpeg_with_scans(65))
+
+    assert caught.value.reason == "too_large"
+
+
+@pytest.mark.parametrize(("max_pixels", "accepted"), [(8_000, True), (7_999, False)])
+def test_max_pixels_is_configurable(max_pixels, accepted):
+    data = encode(solid(RED, size=(100, 80)), "PNG")
+    if accepted:
+        assert load_image(data, max_pixels=max_pixels).shape == (80, 100, 3)
+        return
+    with pytest.raises(ImageIntakeError, match=r"100x80 pixels \(0\.008 MP\), above the 0\.008 MP") as caught:
+        load_image(data, max_pixels=max_pixels)
+    assert caught.value.reason == "too_large"
+
+
+@pytest.mark.parametrize(("min_side", "accepted"), [(20, True), (21, False)])
+def test_min_side_is_configurable(min_side, accepted):
+    data = encode(solid(RED, size=(20, 100)), "PNG")
+    if accepted:
+        assert load_image(data, min_side=min_side).shape == (100, 20, 3)
+        return
+    with pytest.raises(ImageIntakeError, match="each side must be at least 21 pixels") as caught:
+        load_image(data, min_side=min_side)
+    assert caught.value.reason == "too_small"
+
+
+def test_defaults_are_documented_values():
+    assert (DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE) == (40_000_000, 16)
+    assert SUPPORTED_FORMATS == ("PNG", "JPEG", "WEBP", "BMP")
+
+
+@pytest.mark.parametrize(("max_pixels", "min_side"), [(0, 16), (100, 0)])
+def test_nonsense_limits_are_a_programming_error(max_pixels, min_side):
+    with pytest.raises(ValueError, match="must be positive"):
+        load_image(encode(solid(RED), "PNG"), max_pixels=max_pixels, min_side=min_side)
+
+
+def test_unknown_source_type_is_a_programming_error():
+    with pytest.raises(TypeError, match="expected bytes or a path, got int"):
+        load_image(42)  # type: ignore[arg-type]
+
+
+def test_running_out_of_memory_is_too_large(monkeypatch):
+    def exhausted(self: ImageFile.ImageFile) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", exhausted)
+
+    with pytest.raises(ImageIntakeError, match="not enough memory") as caught:
+        load_image(encode(solid(RED), "PNG"))
+
+    assert caught.value.reason == "too_large"
+
+
+def test_pillow_global_state_is_left_alone():
+    filters_before = list(warnings.filters)
+    with pytest.raises(ImageIntakeError):
+        load_image(png_file(10_000, 10_000, bit_depth=8, colour_type=2, raw=b""))
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    assert warnings.filters == filters_before
+
+
+# --------------------------------------------------------------------------- fuzz findings
+# Each test rebuilds, in code, an input that benchmarks/fuzz_intake.py found misbehaving.
+
+
+def exif_block(entries: list[tuple[int, int, int, bytes]]) -> bytes:
+    """A little-endian EXIF block with one IFD of ``(tag, type, count, value)`` entries."""
+    data_offset = 8 + 2 + 12 * len(entries) + 4
+    table, extra = b"", b""
+    for tag, field_type, count, value in entries:
+        if len(value) <= 4:
+            table += struct.pack("<HHI", tag, field_type, count) + value.ljust(4, b"\x00")
+        else:
+            table += struct.pack("<HHII", tag, field_type, count, data_offset + len(extra))
+            extra += value
+    return b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, len(entries)) + table + b"\x00" * 4 + extra
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "WEBP", "PNG"])
+def test_mistyped_exif_tag_does_not_stop_rotation(image_format):
+    # Finding: a flipped bit turned the type of the Make tag (ASCII) into RATIONAL;
+    # ImageOps.exif_transpose then crashed re-serialising the EXIF (AttributeError).
+    exif = exif_block(
+        [
+            (ORIENTATION_TAG, 3, 1, struct.pack("<H", 6)),  # SHORT 6: rotate 90 degrees clockwise
+            (0x010F, 5, 1, struct.pack("<II", 1, 2)),  # Make, as a RATIONAL instead of ASCII
+        ]
+    )
+
+    image = load_image(encode(solid(RED, size=(40, 20)), image_format, exif=exif))
+
+    assert image.shape == (40, 20, 3)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason", "match"),
+    [
+        ("empty.png", b"", "empty", r"^The file 'empty\.png' is empty \(0 bytes\)\.$"),
+        ("notes.png", b"just some notes\n", "not_an_image", "The file 'notes.png' is not a supported image.*text"),
+        ("cut.jpg", half(encode(solid(RED), "JPEG")), "truncated", "the file 'cut.jpg' starts like a JPEG"),
+        ("big.png", png_file(7_000, 7_000, bit_depth=8, colour_type=2, raw=b""), "too_large", "The image 'big.png' is"),
+        ("dot.bmp", encode(solid(RED, size=(4, 4)), "BMP"), "too_small", "The image 'dot.bmp' is 4x4 pixels"),
+    ],
+)
+def test_path_errors_name_the_file(tmp_path, name, data, reason, match):
+    with pytest.raises(ImageIntakeError, match=match) as caught:
+        load_image(write(tmp_path, name, data))
+
+    assert caught.value.reason == reason
+
+
+def test_missing_path_is_reported(tmp_path):
+    with pytest.raises(ImageIntakeError, match=r"The file 'missing\.png' does not exist") as caught:
+        load_image(tmp_path / "missing.png")
+
+    assert caught.value.reason == "not_an_image"
+
+
+def test_folder_is_not_an_image(tmp_path):
+    (tmp_path / "album.png").mkdir()
+
+    with pytest.raises(ImageIntakeError, match=r"'album\.png' is a folder") as caught:
+        load_image(tmp_path / "album.png")
+
+    assert caught.value.reason == "not_an_image"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_refused_without_blocking(tmp_path):
+    pipe = tmp_path / "upload.png"
+    os.mkfifo(pipe)
+
+    with pytest.raises(ImageIntakeError, match=r"'upload\.png' is not a regular file") as caught:
+        load_image(pipe)
+
+    assert caught.value.reason == "not_an_image"
+
+
+def test_oversized_file_is_not_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(intake, "_MAX_FILE_BYTES", 2**20)
+    data = encode(solid(RED, size=(1024, 400)), "BMP")
+    assert len(data) > 2**20
+
+    with pytest.raises(ImageIntakeError, match=r"The file 'huge\.bmp' is larger than 1 MB") as caught:
+        load_image(write(tmp_path, "huge.bmp", data))
+
+    assert caught.value.reason == "too_large"
+
+
+def test_unreadable_file_is_reported(tmp_path, monkeypatch):
+    path = write(tmp_path, "locked.png", encode(solid(RED), "PNG"))
+
+    def denied(*args: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", denied)
+
+    with pytest.raises(ImageIntakeError, match=r"'locked\.png' could not be read \(Permission denied\)") as caught:
+        load_image(path)
+
+    assert caught.value.reason == "not_an_image"
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "str", "path"])
+def test_sha256_is_of_the_raw_bytes_whatever_the_source(tmp_path, kind):
+    data = encode(solid(RED), "PNG")
+    path = write(tmp_path, "face.png", data)
+    sources = {"bytes": data, "bytearray": bytearray(data), "memoryview": memoryview(data), "str": str(path)}
+
+    source = sources.get(kind, path)
+
+    assert image_sha256(source) == hashlib.sha256(data).hexdigest()
+    assert read_source_bytes(source) == data
+    assert type(read_source_bytes(source)) is bytes

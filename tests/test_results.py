@@ -1,0 +1,290 @@
+"""Results files: build -> save -> load, schema rejection, listing, threshold slider, comparison."""
+
+from __future__ import annotations
+
+import copy
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deepfake_core.errors import ResultsFileError
+from deepfake_core.evaluation.metrics import classification_report_dict, threshold_metrics
+from deepfake_core.evaluation.results import (
+    COMPARISON_COLUMNS,
+    SCHEMA_VERSION,
+    ResultsListing,
+    build_evaluation_results,
+    comparison_table,
+    false_alarm_entry,
+    list_results,
+    load_results,
+    metrics_at_threshold,
+    prediction_arrays,
+    robustness_entry,
+    save_results,
+    thesis_reported_results,
+)
+
+KINDS = ["ffhq"] * 6 + ["celeba"] * 6 + ["stylegan2_tpdne"] * 6 + ["gan256"] * 6
+LABELS = [0] * 12 + [1] * 12
+# fmt: off
+P_FAKE = [
+    0.1, 0.6, 0.3, 0.2, 0.55, 0.05,   # ffhq (real)
+    0.1, 0.2, 0.15, 0.3, 0.0, 0.4,    # celeba (real)
+    0.7, 0.45, 0.9, 0.6, 0.35, 0.8,   # stylegan2_tpdne (fake)
+    0.95, 0.99, 1.0, 0.85, 0.9, 0.7,  # gan256 (fake)
+]
+# fmt: on
+
+
+def _build(**overrides: Any) -> dict[str, Any]:
+    arguments = {
+        "model_id": "effnet-b0",
+        "model_name": "EfficientNetB0",
+        "data": {"root": "faces", "split": "test", "manifest_sha256": "ab" * 32},
+        "ids": [f"img_{index:02d}.jpg" for index in range(len(LABELS))],
+        "labels": LABELS,
+        "kinds": KINDS,
+        "p_fake": P_FAKE,
+        "threshold": 0.5,
+        "temperature": 1.4,
+        "p_fake_uncalibrated": np.clip(np.asarray(P_FAKE) ** 0.5, 0, 1),
+        "robustness": [
+            robustness_entry(name="jpeg_q50", params={"quality": 50}, y_fake=LABELS, p_fake=P_FAKE, threshold=0.5)
+        ],
+        "false_alarm": false_alarm_entry([0.1, 0.7, 0.2, 0.3], threshold=0.5, data_name="street photos"),
+        "training_history": {"loss": [0.7, 0.4], "val_loss": [0.72, 0.5], "accuracy": [0.6, 0.8]},
+        "n_boot": 100,
+        "created": "2025-01-01T00:00:00+00:00",
+    }
+    return build_evaluation_results(**{**arguments, **overrides})
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    return _build()
+
+
+def _write(path: Path, payload: Any) -> Path:
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def test_built_results_hold_every_documented_block(results) -> None:
+    assert list(results)[:5] == ["schema_version", "kind", "model_id", "model_name", "created"]
+    assert results["schema_version"] == SCHEMA_VERSION
+    assert results["data"]["n_images"] == len(results["predictions"]) == 24
+    assert results["predictions"][0] == {"id": "img_00.jpg", "label": "Real", "kind": "ffhq", "p_fake": 0.1}
+    assert results["metrics"] == threshold_metrics(LABELS, P_FAKE, threshold=0.5)
+    assert set(results["per_kind"]) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
+    assert results["pairs"]["ffhq_vs_stylegan2_tpdne"]["n"] == 12
+    assert results["calibration_uncalibrated"]["ece"] != results["calibration"]["ece"]
+    assert results["eer"]["eer"] is not None
+    assert results["bootstrap"]["n_boot"] == 100
+
+
+def test_round_trip_is_lossless_atomic_and_readable(tmp_path, results) -> None:
+    path = save_results(results, tmp_path / "sub" / "effnet.json")
+
+    assert load_results(path) == results
+    assert [item.name for item in path.parent.iterdir()] == ["effnet.json"]  # no temp file left behind
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_text(encoding="utf-8").startswith('{\n  "schema_version": 1,\n  "kind": "evaluation"')
+
+
+def test_string_labels_build_the_same_results() -> None:
+    as_strings = _build(labels=["Fake" if label else "Real" for label in LABELS])
+    assert as_strings == _build()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ids": ["a"] * 24}, "unique"),
+        ({"kinds": KINDS[:-1]}, "equal lengths"),
+        ({"labels": ["Real"] * 23 + ["Maybe"]}, "'Real' or 'Fake'"),
+        ({"data": {"root": "faces", "split": "test", "manifest_sha256": None, "n_images": 30}}, "is 30 but 24"),
+    ],
+)
+def test_inconsistent_builder_inputs_are_rejected(overrides, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        _build(**overrides)
+
+
+def test_builder_rejects_a_malformed_optional_block() -> None:
+    with pytest.raises(ResultsFileError, match=r"robustness\[0\]\.n"):
+        _build(robustness=[{"name": "blur", "params": {}, "accuracy": 0.9, "auc": None, "n": "ten"}])
+
+
+def _without(key: str) -> Any:
+    def edit(document: dict[str, Any]) -> None:
+        del document[key]
+
+    return edit
+
+
+def _setting(*keys: Any, value: Any) -> Any:
+    def edit(document: dict[str, Any]) -> None:
+        target = document
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(_without("metrics"), r"required field 'evaluation\.metrics' is missing", id="missing-key"),
+        pytest.param(_without("schema_version"), "no 'schema_version'", id="missing-version"),
+        pytest.param(_setting("predictions", 1, value=[]), r"'predictions\[1\]' must be an object, got a list",
+                     id="item-not-object"),
+        pytest.param(_setting("threshold", value="0.5"), "'evaluation.threshold' must be a number, got a string",
+                     id="wrong-type"),
+        pytest.param(_setting("schema_version", value=True), "schema version True", id="bool-version"),
+        pytest.param(_setting("predictions", 3, "p_fake", value=None),
+                     r"'predictions\[3\]\.p_fake' must be a number, got null", id="nested-wrong-type"),
+        pytest.param(_setting("predictions", 0, "label", value="fake"), "must be 'Real' or 'Fake'", id="bad-label"),
+        pytest.param(_setting("predictions", 0, "p_fake", value=1.5), r"must lie in \[0, 1\]", id="bad-probability"),
+        pytest.param(_setting("data", "n_images", value=25), "'data.n_images' is 25 but there are 24",
+                     id="count-mismatch"),
+        pytest.param(_setting("training_history", "loss", value="high"), "list of numbers", id="bad-history"),
+        pytest.param(_setting("schema_version", value=7),
+                     r"written by schema version 7; this version of deepfake-lens reads version 1\. Re-run",
+                     id="unknown-version"),
+        pytest.param(_setting("kind", value="benchmark"),
+                     "kind is 'benchmark'; expected one of 'evaluation', 'reported'", id="unknown-kind"),
+    ],
+)  # fmt: skip
+def test_invalid_files_are_rejected_with_a_message_naming_the_file(tmp_path, results, edit, message) -> None:
+    document = copy.deepcopy(results)
+    edit(document)
+    path = _write(tmp_path / "broken.json", document)
+
+    with pytest.raises(ResultsFileError, match=message) as raised:
+        load_results(path)
+    assert str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('{"schema_version": 1,', r"not valid JSON \(line 1, column 22"),
+        ("[1, 2]", "top level must be a JSON object"),
+        ("", "not valid JSON"),
+    ],
+)
+def test_non_json_and_non_object_files_are_rejected(tmp_path, payload, message) -> None:
+    with pytest.raises(ResultsFileError, match=message):
+        load_results(_write(tmp_path / "x.json", payload))
+
+
+def test_unreadable_file_is_a_results_error(tmp_path) -> None:
+    with pytest.raises(ResultsFileError, match=r"Could not read results file .*missing\.json"):
+        load_results(tmp_path / "missing.json")
+
+
+def test_absent_optional_blocks_load_with_defaults(tmp_path, results) -> None:
+    document = {key: value for key, value in results.items() if key not in {"robustness", "false_alarm"}}
+
+    loaded = load_results(_write(tmp_path / "minimal.json", document))
+
+    assert (loaded["robustness"], loaded["false_alarm"]) == ([], None)
+
+
+def test_saving_an_invalid_dict_writes_nothing(tmp_path, results) -> None:
+    with pytest.raises(ResultsFileError, match=r"'evaluation\.model_id' must be a string"):
+        save_results({**results, "model_id": 3}, tmp_path / "bad.json")
+    assert not list(tmp_path.iterdir())
+
+
+def test_list_results_loads_valid_files_and_reports_invalid_ones(tmp_path, results) -> None:
+    save_results(results, tmp_path / "a_model.json")
+    save_results(thesis_reported_results(created="2025-01-01T00:00:00+00:00"), tmp_path / "b_thesis.json")
+    bad = _write(tmp_path / "c_stale.json", {**results, "schema_version": 7})
+    _write(tmp_path / "notes.txt", "not a results file")
+
+    listing = list_results(tmp_path)
+
+    assert [entry["kind"] for entry in listing.results] == ["evaluation", "reported"]
+    assert [path for path, _ in listing.problems] == [bad]
+    assert "schema version 7" in listing.problems[0][1]
+
+
+def test_list_results_of_a_missing_folder_is_empty_and_of_a_file_is_an_error(tmp_path) -> None:
+    assert list_results(tmp_path / "nothing_yet") == ResultsListing()
+    with pytest.raises(ResultsFileError, match="is not a folder"):
+        list_results(_write(tmp_path / "file.json", "{}"))
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5, 1.0, 0.62])
+def test_metrics_at_threshold_agree_with_direct_computation(results, threshold) -> None:
+    recomputed = metrics_at_threshold(results, threshold)
+
+    assert recomputed["metrics"] == threshold_metrics(LABELS, P_FAKE, threshold=threshold)
+    assert recomputed["classification_report"] == classification_report_dict(LABELS, P_FAKE, threshold=threshold)
+    point = recomputed["operating_point"]
+    assert (point["fpr"], point["tpr"]) == (
+        recomputed["metrics"]["false_positive_rate"],
+        recomputed["metrics"]["recall"],
+    )
+
+
+def test_threshold_extremes_call_everything_fake_or_nearly_nothing(results) -> None:
+    everything = metrics_at_threshold(results, 0.0)["operating_point"]
+    assert (everything["fpr"], everything["tpr"], everything["precision"]) == (1.0, 1.0, 0.5)
+    strictest = metrics_at_threshold(results, 1.0)["metrics"]
+    assert strictest["counts"] == {"tn": 12, "fp": 0, "fn": 11, "tp": 1}  # only p_fake == 1.0 reaches 1.0
+    assert metrics_at_threshold(results, results["threshold"])["metrics"] == results["metrics"]
+
+
+def test_prediction_arrays_and_reported_entries_cannot_be_resliced(results) -> None:
+    y, p, kinds = prediction_arrays(results)
+    np.testing.assert_array_equal(y, LABELS)
+    np.testing.assert_allclose(p, P_FAKE)
+    assert kinds == KINDS
+    with pytest.raises(ValueError, match="'evaluation'"):
+        metrics_at_threshold(thesis_reported_results(), 0.5)
+
+
+def test_thesis_reported_results_keep_approximate_figures_honest(tmp_path) -> None:
+    reported = thesis_reported_results(created="2025-01-01T00:00:00+00:00")
+
+    table = reported["table"]
+    assert [row["accuracy"] for row in table] == [0.50, 0.9615, 0.7555, 0.9355, 0.955, 0.934, 0.97]
+    assert {row["n_test"] for row in table} == {2000}
+    final = table[-1]
+    assert (final["optimiser"], final["approximate"], final["f1"]) == ("Adam", True, 0.97)
+    assert final["precision"] is final["recall"] is None
+    assert "0.96-0.97" in final["note"]
+    assert not any(row["approximate"] for row in table[:-1])
+    assert load_results(save_results(reported, tmp_path / "thesis.json")) == reported
+
+
+def test_comparison_table_lists_evaluated_models_first_and_flags_reported_ones(results) -> None:
+    rows = comparison_table([thesis_reported_results(), results])
+
+    assert all(tuple(row) == COMPARISON_COLUMNS for row in rows)
+    evaluated, *reported = rows
+    assert (evaluated["model_name"], evaluated["reported_not_reproduced"]) == ("EfficientNetB0", False)
+    assert evaluated["auc"] == results["roc"]["auc"]
+    assert evaluated["ece"] == results["calibration"]["ece"]
+    assert evaluated["hard_pair_balanced_accuracy"] == results["pairs"]["ffhq_vs_stylegan2_tpdne"]["balanced_accuracy"]
+    assert evaluated["n"] == 24
+    assert len(reported) == 7 and all(row["reported_not_reproduced"] for row in reported)
+    assert [row["approximate"] for row in reported].count(True) == 1
+    assert reported[0]["auc"] is reported[0]["balanced_accuracy"] is None  # nothing derived from reported figures
+
+
+def test_false_alarm_and_robustness_entries() -> None:
+    alarm = false_alarm_entry([0.1, 0.7, 0.2, 0.5], threshold=0.5, data_name="street photos")
+    assert (alarm["n"], alarm["n_fake_verdicts"], alarm["fake_rate"]) == (4, 2, 0.5)
+    assert alarm["ci"][0] < 0.5 < alarm["ci"][1]
+
+    entry = robustness_entry(name="blur", params={"sigma": 1.0}, y_fake=[0, 1], p_fake=[0.2, 0.4], threshold=0.5)
+    assert entry == {"name": "blur", "params": {"sigma": 1.0}, "accuracy": 0.5, "auc": 1.0, "n": 2}

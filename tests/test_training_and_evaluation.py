@@ -1,0 +1,97 @@
+"""A one-epoch training run and an evaluation run on generated images, end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_core.data import ImageRecord, make_split, scan_dataset, write_manifest
+from deepfake_core.evaluation.pipeline import evaluate_detector, load_history
+from deepfake_core.evaluation.results import load_results, save_results
+from deepfake_core.intake import load_image
+from deepfake_core.loading import load_detector
+from deepfake_core.perturb import ROBUSTNESS_SUITE
+from deepfake_core.training import TrainConfig, kind_weights, train
+
+
+def _generated_faces(root, per_kind: int = 10):
+    """Reals: smooth gradients; fakes: checkerboard texture — separable, so a tiny model can learn."""
+    rng = np.random.default_rng(0)
+    kinds = {"Real": ("celeba", "ffhq"), "Fake": ("gan256", "stylegan2_tpdne")}
+    for label, names in kinds.items():
+        (root / label).mkdir(parents=True)
+        for kind in names:
+            for index in range(per_kind):
+                base = np.linspace(40, 200, 40)[None, :, None] * np.ones((40, 1, 3))
+                if label == "Fake":
+                    base = base + 40 * (np.indices((40, 40)).sum(0) % 2)[..., None]
+                pixels = np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(root / label / f"{kind}_{index:03d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = _generated_faces(tmp_path_factory.mktemp("data") / "faces")
+    manifest = write_manifest(
+        make_split(scan_dataset(root), fractions=(0.6, 0.2, 0.2), seed=0),
+        root.parent / "manifest.json",
+        root_name="faces",
+        seed=0,
+        fractions=(0.6, 0.2, 0.2),
+    )
+    out = tmp_path_factory.mktemp("model") / "tiny.keras"
+    config = TrainConfig(input_size=32, epochs=1, batch_size=8, augment=True, kind_balance=0.5)
+    result = train(config, manifest, root, out, log=lambda line: None)
+    return root, manifest, result
+
+
+def test_training_writes_a_loadable_model_with_card_and_history(trained):
+    _, manifest, result = trained
+    detector = load_detector(result.model_path)
+    card = detector.card
+    assert card.input_size == 32 and card.channel_order == "RGB" and card.value_scale == "0..255"
+    assert card.training["split_manifest_sha256"] == manifest.sha256
+    assert card.training["epochs_run"] == 1 and card.training["config"]["augment_config"]["flip"] == 0.5
+    assert card.temperature > 0 and card.weights_sha256 and card.model_id.startswith("tiny-")
+    assert any("face-swap" in text for text in card.limitations) and card.licences
+    history = load_history(result.model_path)
+    assert set(history) >= {"loss", "val_loss", "accuracy", "val_accuracy"} and len(history["loss"]) == 1
+
+
+def test_evaluation_results_round_trip(trained, tmp_path):
+    root, manifest, result = trained
+    photos = tmp_path / "people" / "Real"
+    photos.mkdir(parents=True)
+    for index in range(3):
+        Image.fromarray(np.full((30, 50, 3), 90 + index, np.uint8)).save(photos / f"people_photo_{index}.jpg")
+    detector = load_detector(result.model_path)
+    results = evaluate_detector(
+        detector,
+        manifest,
+        root,
+        false_alarm_root=tmp_path / "people",
+        training_history=load_history(result.model_path),
+        log=lambda line: None,
+    )
+    assert results["data"]["n_images"] == len(manifest.splits["test"]) == 8
+    assert {entry["name"] for entry in results["robustness"]} == set(ROBUSTNESS_SUITE)
+    assert results["false_alarm"]["n"] == 3
+    assert set(results["per_kind"]) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
+    assert "ffhq_vs_stylegan2_tpdne" in results["pairs"]
+    expected = detector.p_fake([load_image(r.path(root)) for r in manifest.splits["test"]])
+    np.testing.assert_allclose([p["p_fake"] for p in results["predictions"]], expected, atol=1e-6)
+    path = save_results(results, tmp_path / "eval.json")
+    assert load_results(path) == results
+
+
+def test_kind_weights_balance_small_kinds():
+    records = [ImageRecord(f"a{i}", "Real", "big") for i in range(90)] + [
+        ImageRecord(f"b{i}", "Real", "small") for i in range(10)
+    ]
+    assert kind_weights(records, 0.0) == {"big": 1.0, "small": 1.0}
+    full = kind_weights(records, 1.0)
+    # power 1: each kind carries the same total weight
+    assert full["big"] * 90 == pytest.approx(full["small"] * 10)
+    assert np.mean([full[r.kind] for r in records]) == pytest.approx(1.0)
