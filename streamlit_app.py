@@ -1,25 +1,12 @@
 """deepfake-lens dashboard entry point: ``streamlit run streamlit_app.py``.
 
-Registers the pages explicitly with ``st.navigation``, so ``pages/common.py`` is a helper module,
-not a page. Each page draws the shared sidebar itself (``common.render_sidebar()``) instead of
-this script: Streamlit runs a file in ``pages/`` directly, without this script, on the first run
-of a server whose first request is a deep link, and in ``AppTest`` after ``switch_page``; the
-sidebar must not disappear then.
+The pages are registered with ``st.navigation`` in :func:`pages.common.run_app`, so only the
+listed files are pages (``pages/common.py`` is a helper module). The list lives there because a
+page may also have to register it (see :func:`pages.common.page_setup`).
 """
 
 from __future__ import annotations
 
-import streamlit as st
+from pages import common
 
-st.set_page_config(page_title="deepfake-lens", page_icon=":material/center_focus_strong:", layout="wide")
-
-page = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/classify.py", title="Classify", icon=":material/image_search:"),
-        st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
-        st.Page("pages/evaluation.py", title="Evaluation", icon=":material/query_stats:"),
-        st.Page("pages/model.py", title="Model", icon=":material/description:"),
-    ]
-)
-page.run()
+common.run_app()

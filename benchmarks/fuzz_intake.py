@@ -276,6 +276,35 @@ def insert_chunk(rng: random.Random, data: bytes, seeds: list[Seed]) -> bytes:
     return data
 
 
+def _mutated_exif(rng: random.Random) -> bytes:
+    """A TIFF-structured EXIF block (no ``Exif`` prefix) with retyped, recounted or moved entries."""
+    tiff = bytearray(_exif(rng.randint(0, 9)).tobytes()[6:])
+    byte_order = "<" if tiff.startswith(b"II") else ">"
+    (ifd_offset,) = struct.unpack_from(byte_order + "I", tiff, 4)
+    (entries,) = struct.unpack_from(byte_order + "H", tiff, ifd_offset)
+    for entry in range(entries):
+        at = ifd_offset + 2 + 12 * entry
+        field = rng.choice(("type", "count", "value", None, None))
+        if field == "type":
+            struct.pack_into(byte_order + "H", tiff, at + 2, rng.randrange(15))
+        elif field == "count":
+            struct.pack_into(byte_order + "I", tiff, at + 4, rng.choice((0, 1, 2, 3, 255, 2**31, rng.getrandbits(32))))
+        elif field == "value":
+            struct.pack_into(byte_order + "I", tiff, at + 8, rng.choice((0, 8, len(tiff), rng.getrandbits(32))))
+    return bytes(tiff)
+
+
+def replace_exif(rng: random.Random, data: bytes, seeds: list[Seed]) -> bytes:
+    """Give a JPEG or PNG a structurally damaged EXIF block: ``getexif`` must survive it."""
+    tiff = _mutated_exif(rng)
+    if data.startswith(b"\xff\xd8"):
+        payload = b"Exif\x00\x00" + tiff
+        return data[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+    if data.startswith(b"\x89PNG"):
+        return data[:33] + _png_chunk(b"eXIf", tiff) + data[33:]
+    return data
+
+
 def _dimension(rng: random.Random, bits: int) -> int:
     value = rng.choice((*INTERESTING_SIZES, rng.getrandbits(bits)))
     return value & ((1 << bits) - 1)
@@ -367,6 +396,7 @@ MUTATOR_WEIGHTS: dict[Mutator, int] = {
     splice: 6,
     corrupt_header: 15,
     insert_chunk: 10,
+    replace_exif: 6,
     repeat_jpeg_scan: 3,
     random_bytes: 3,
     signature_then_random: 4,
@@ -465,11 +495,12 @@ def peak_rss_mb() -> float:
 
 
 def save_finding(findings_dir: Path, stats: Stats, signature: str, data: bytes, label: str) -> None:
+    """Count the finding; save (and print) only the first few inputs of each kind."""
     stats.findings[signature] += 1
     count = stats.findings[signature]
-    print(f"FINDING [{signature}] from {label}", flush=True)
     if count > EXAMPLES_PER_SIGNATURE:
         return
+    print(f"FINDING [{signature}] from {label}", flush=True)
     slug = "".join(char if char.isalnum() else "-" for char in signature)[:60]
     stem = findings_dir / f"{len(stats.findings):03d}-{slug}-{count}"
     stem.with_suffix(".bin").write_bytes(data)
@@ -506,7 +537,7 @@ def fuzz(args: argparse.Namespace, findings_dir: Path) -> Stats:
     return stats
 
 
-def report(stats: Stats, elapsed: float, args: argparse.Namespace) -> None:
+def report(stats: Stats, elapsed: float, args: argparse.Namespace, findings_dir: Path) -> None:
     rejected = ", ".join(f"{reason}={count}" for reason, count in sorted(stats.rejected.items()))
     warned = ", ".join(f"{name}={count}" for name, count in sorted(stats.warnings.items())) or "none"
     print(f"cases run:        {stats.cases}")
@@ -514,7 +545,7 @@ def report(stats: Stats, elapsed: float, args: argparse.Namespace) -> None:
     print(f"accepted:         {stats.accepted}")
     print(f"rejected:         {sum(stats.rejected.values())} ({rejected})")
     print(f"warnings (info):  {warned}")
-    print(f"findings:         {sum(stats.findings.values())} ({len(stats.findings)} distinct)")
+    print(f"findings:         {sum(stats.findings.values())} ({len(stats.findings)} distinct) in {findings_dir}")
     for signature, count in stats.findings.most_common():
         print(f"    {count:6d}  {signature}")
     print(f"slowest case:     {stats.slowest_ms:.1f} ms ({stats.slowest_label})")
@@ -542,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fuzz_intake: seed={args.seed} seconds={args.seconds:g} findings-dir={findings_dir}", flush=True)
     started = time.monotonic()
     stats = fuzz(args, findings_dir)
-    report(stats, time.monotonic() - started, args)
+    report(stats, time.monotonic() - started, args, findings_dir)
     return 1 if stats.findings else 0
 
 

@@ -145,6 +145,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     save_results(results, args.out)
     _print_summary(results)
     print(f"wrote {args.out}")
+    if args.update_card:
+        from dataclasses import replace
+
+        from deepfake_core.card import card_path_for, save_card
+        from deepfake_core.evaluation.results import comparison_table
+
+        headline = comparison_table([results])[0]
+        card = replace(detector.card, metrics={**headline, "results_file": Path(args.out).name})
+        save_card(card, card_path_for(args.model))
+        print(f"updated the metrics in {card_path_for(args.model)}")
     return 0
 
 
@@ -261,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--false-alarm-data", default=None, help="folder of real full-frame photos (Real/)")
     evaluate.add_argument("--no-robustness", action="store_true", help="skip the perturbation suite")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--update-card", action="store_true", help="store the headline test metrics in the card")
     evaluate.set_defaults(run=_cmd_evaluate)
 
     add_explain_parser(commands)

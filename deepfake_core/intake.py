@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Final, TypeAlias
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image
 
 from deepfake_core.errors import ImageIntakeError
 
@@ -92,6 +92,17 @@ _SIXTEEN_BIT_GREY_MODES: Final = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "
 """Pillow 13 opens 16-bit grey PNGs as ``I;16``; older releases used ``I``."""
 
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA"})
+
+_ORIENTATION_TRANSPOSES: Final = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""EXIF orientation value -> the transpose that shows the image upright."""
 
 _DECODE_ERRORS: Final = (
     OSError,
@@ -159,8 +170,7 @@ def load_image(
         with Image.open(io.BytesIO(data), formats=[image_format]) as image:
             _check_declared_size(image.size, name, max_pixels=max_pixels, min_side=min_side)
             image.load()
-            ImageOps.exif_transpose(image, in_place=True)
-            return _to_rgb_array(image)
+            return _to_rgb_array(_apply_exif_orientation(image))
 
 
 def _source_name(source: ImageSource) -> str | None:
@@ -275,10 +285,8 @@ def _check_declared_size(size: tuple[int, int], name: str | None, *, max_pixels:
     """Refuse bombs and crumbs from the header alone, before any pixel is decoded."""
     width, height = size
     if width * height > max_pixels:
-        message = (
-            f"{_subject('image', name)} is {width}x{height} pixels ({_megapixels(width * height)} MP), "
-            f"above the {_megapixels(max_pixels)} MP limit."
-        )
+        found, limit = _megapixels(width * height, max_pixels)
+        message = f"{_subject('image', name)} is {width}x{height} pixels ({found} MP), above the {limit} MP limit."
         raise ImageIntakeError(message, reason="too_large")
     if min(width, height) < min_side:
         message = f"{_subject('image', name)} is {width}x{height} pixels; each side must be at least {min_side} pixels."
@@ -301,8 +309,24 @@ def _check_jpeg_scans(data: bytes, name: str | None) -> None:
         raise ImageIntakeError(message, reason="too_large")
 
 
-def _megapixels(pixels: int) -> str:
-    return f"{pixels / 1_000_000:.3g}"
+def _megapixels(found: int, limit: int) -> tuple[str, str]:
+    """Both pixel counts in MP, with just enough digits to show that they differ (not "40 above 40")."""
+    for digits in range(3, 16):
+        shown = f"{found / 1_000_000:.{digits}g}", f"{limit / 1_000_000:.{digits}g}"
+        if shown[0] != shown[1]:
+            break
+    return shown
+
+
+def _apply_exif_orientation(image: Image.Image) -> Image.Image:
+    """Return ``image`` turned upright as its EXIF (or XMP) orientation tag says.
+
+    Not :func:`PIL.ImageOps.exif_transpose`: that also re-serialises the EXIF block,
+    which crashes on mistyped tags (fuzz finding), and we never write EXIF back.
+    """
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    method = _ORIENTATION_TRANSPOSES.get(orientation)
+    return image if method is None else image.transpose(method)
 
 
 def _to_rgb_array(image: Image.Image) -> np.ndarray:

@@ -10,7 +10,7 @@ import streamlit as st
 from deepfake_core.figures import probability_bar
 from pages import common
 
-common.render_sidebar()
+common.page_setup()
 st.title("Classify")
 detector = common.require_detector()
 
@@ -18,14 +18,15 @@ uploads = st.file_uploader(
     "Upload face images",
     type=common.IMAGE_TYPES,
     accept_multiple_files=True,
-    help=f"PNG, JPEG or WebP, up to 10 MB each; at most {common.MAX_IMAGES} images per run.",
+    help=f"PNG, JPEG or WebP, up to {st.get_option('server.maxUploadSize')} MB each; "
+    f"at most {common.MAX_IMAGES} images per run.",
 )
 samples = st.multiselect(
     "Or try built-in samples",
     list(common.SAMPLES),
     format_func=lambda name: f"{name}: {common.SAMPLES[name][1]}",
 )
-threshold = common.threshold_slider(detector.card)
+threshold = common.threshold_slider(detector.card.threshold, scope=detector.model_id)
 
 inputs = common.upload_inputs(uploads) + common.sample_inputs(samples)
 if not inputs:

@@ -1,8 +1,8 @@
 """Streamlit-aware helpers shared by every page: the cached model, the sidebar and a few widgets.
 
 ``deepfake_core`` never imports Streamlit, so caching, session state and widgets that more
-than one page needs live here. ``streamlit_app.py`` registers pages with ``st.navigation``
-explicitly, so this module sits in ``pages/`` without becoming a page itself.
+than one page needs live here. The pages are registered with ``st.navigation`` (:func:`run_app`),
+so this module sits in ``pages/`` without becoming a page itself.
 
 Everything that computes (decoding, prediction, metrics, figures) is a ``deepfake_core`` call;
 this module only wires widgets to those calls and turns their errors into messages.
@@ -10,10 +10,13 @@ this module only wires widgets to those calls and turns their errors into messag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import json
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import numpy as np
 import skimage.data
@@ -28,19 +31,32 @@ from deepfake_core.intake import image_sha256, load_image
 from deepfake_core.legacy import ALLOW_LEGACY_ENV, legacy_allowed_by_env
 from deepfake_core.loading import DEFAULT_MODEL_NAME, ModelEntry, default_model_dir, find_models, load_detector
 
+if TYPE_CHECKING:
+    from streamlit.navigation.page import StreamlitPage
+
+    from deepfake_core.explain import Explanation, Legend
+
 __all__ = [
     "IMAGE_TYPES",
     "MAX_IMAGES",
     "SAMPLES",
     "Classified",
+    "ExplanationRequest",
     "ImageInput",
+    "cached_explanation",
     "classify_images",
+    "compute_explanations",
     "format_interval",
     "format_share",
     "last_classified",
-    "render_sidebar",
+    "legend_strip",
+    "model_flags",
+    "page_setup",
+    "png_writer",
     "require_card",
     "require_detector",
+    "results_folder_hint",
+    "run_app",
     "sample_inputs",
     "stop_with_info",
     "stored_results",
@@ -66,9 +82,51 @@ SAMPLES: Final[dict[str, tuple[str, str]]] = {
 }
 """Built-in samples: name -> (file shipped in ``skimage.data``, what it shows). Nothing is downloaded."""
 
+_VIA_ENTRY_KEY: Final = "_run_via_entry_point"
 _MODEL_KEY: Final = "model_name"
 _LEGACY_KEY: Final = "allow_legacy"
 _CLASSIFIED_KEY: Final = "classified"
+_EXPLANATIONS_KEY: Final = "explanations"
+_MAX_EXPLANATIONS: Final = 12
+"""Explanations kept per session; only the current image's are kept, as maps are image-sized."""
+
+
+# --------------------------------------------------------------------------- app shell
+
+
+def _navigation() -> StreamlitPage:
+    """Register the pages; the files in ``pages/`` are pages only because they are listed here."""
+    st.set_page_config(page_title="deepfake-lens", page_icon=":material/center_focus_strong:", layout="wide")
+    return st.navigation(
+        [
+            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+            st.Page("pages/classify.py", title="Classify", icon=":material/image_search:"),
+            st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
+            st.Page("pages/evaluation.py", title="Evaluation", icon=":material/query_stats:"),
+            st.Page("pages/model.py", title="Model", icon=":material/description:"),
+        ]
+    )
+
+
+def run_app() -> None:
+    """The entry point's whole job: register the pages and run the one the visitor asked for."""
+    page = _navigation()
+    st.session_state[_VIA_ENTRY_KEY] = True
+    page.run()
+
+
+def page_setup() -> None:
+    """Every page calls this first: it draws the shared sidebar, and the navigation if it is missing.
+
+    Because a folder named ``pages/`` sits next to ``streamlit_app.py``, Streamlit runs a page file
+    directly, without the entry point, on a server's first request when that is a deep link (and in
+    ``AppTest`` after ``switch_page``); it then lists every file in ``pages/`` as a page, this helper
+    module included, until some run calls ``st.navigation``. Registering the navigation here in that
+    case replaces that list with the real one for this and every later visitor.
+    """
+    if not st.session_state.pop(_VIA_ENTRY_KEY, False):
+        _navigation()
+    _render_sidebar()
 
 
 # --------------------------------------------------------------------------- model
@@ -125,12 +183,7 @@ def _selected_entry(entries: Sequence[ModelEntry]) -> ModelEntry:
     return next((entry for entry in entries if entry.name == chosen), entries[0])
 
 
-def _contract(card: ModelCard) -> str:
-    """The preprocessing contract in one line, as the sidebar and Model page show it."""
-    return f"{card.input_size}x{card.input_size} {card.channel_order}, float32 in {card.value_scale}"
-
-
-def render_sidebar() -> None:
+def _render_sidebar() -> None:
     """Model picker, a summary of the chosen model's card, and the legacy opt-in (only if such a file exists)."""
     entries = find_models()
     with st.sidebar:
@@ -155,7 +208,10 @@ def render_sidebar() -> None:
         else:
             card = entry.card
             st.markdown(f"**{card.name}** · `{card.model_id}`  \n{card.architecture}")
-            st.caption(f"Input {_contract(card)} · threshold {card.threshold:.2f} · temperature {card.temperature:.2f}")
+            st.caption(
+                f"Input {card.input_size}x{card.input_size} {card.channel_order}, float32 in {card.value_scale} · "
+                f"threshold {card.threshold:.2f} · temperature {card.temperature:.2f}"
+            )
 
 
 def require_detector() -> Detector:
@@ -190,18 +246,31 @@ def require_card() -> ModelCard:
     return require_detector().card
 
 
-def threshold_slider(card: ModelCard) -> float:
-    """The verdict threshold, starting at the card's value and kept per model across pages."""
+def model_flags() -> str:
+    """The ``deepfake-core`` options that select the sidebar's model ("" for the default model)."""
+    entries = find_models()
+    entry = _selected_entry(entries) if entries else None
+    if entry is None or entry.path == default_model_dir() / f"{DEFAULT_MODEL_NAME}.keras":
+        return ""
+    path = shlex.quote(f"{_display_folder(entry.path.parent)}{entry.path.name}")
+    return f" --model {path}" + (" --allow-legacy" * entry.legacy)
+
+
+def threshold_slider(default: float, *, scope: str) -> float:
+    """The verdict threshold, starting at ``default`` and kept for this session per ``scope`` (a model id).
+
+    Classify and Explain share a scope, so a threshold chosen on one page holds on the other.
+    """
     return st.slider(
         "Decision threshold: Fake when P(fake) ≥ threshold",
         min_value=0.0,
         max_value=1.0,
-        value=float(card.threshold),
+        value=float(default),
         step=0.01,
-        key=f"threshold:{card.model_id}",
+        key=f"threshold:{scope}",
         persist_state="session",
-        help=f"The model card's threshold is {card.threshold:.2f}. Raising it means fewer Fake verdicts: "
-        "fewer false alarms, more missed fakes.",
+        help=f"The model's threshold is {default:.2f}. Raising it means fewer Fake verdicts: fewer false alarms, "
+        "more missed fakes.",
     )
 
 
@@ -301,6 +370,82 @@ def verdict_badge(prediction: Prediction) -> None:
         st.badge(f"Verdict: {prediction.label}", icon=":material/warning:", color="red")
     else:
         st.badge(f"Verdict: {prediction.label}", icon=":material/check_circle:", color="blue")
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+@dataclass(frozen=True)
+class ExplanationRequest:
+    """One map to compute: which image, method and class, with which parameters."""
+
+    source: ImageInput
+    method: str
+    target: str
+    params: dict[str, Any]
+
+    def key(self, detector: Detector) -> tuple[str, str, str, str, str]:
+        """What an explanation depends on: (image sha256, model id, method, class, parameters)."""
+        return self.source.sha256, detector.model_id, self.method, self.target, json.dumps(self.params, sort_keys=True)
+
+
+def compute_explanations(requests: Sequence[ExplanationRequest], detector: Detector, image: np.ndarray) -> None:
+    """Compute the requests not cached yet (LIME with a progress bar); errors are shown per method.
+
+    The cache lives in session state and keeps only the current image's maps (at most
+    ``_MAX_EXPLANATIONS``), since each map is as large as the image.
+    """
+    from deepfake_core.explain import METHODS, explain  # here: LIME's imports cost memory Classify never needs
+
+    cache: dict[tuple[str, ...], Explanation] = st.session_state.setdefault(_EXPLANATIONS_KEY, {})
+    for request in requests:
+        key = request.key(detector)
+        if key in cache:
+            continue
+        title = METHODS[request.method].title
+        bar = st.progress(0.0, text=f"{title}...")
+
+        def progress(done: int, total: int, bar: Any = bar, title: str = title) -> None:
+            bar.progress(min(done / total, 1.0), text=f"{title}: {done} of {total} samples classified")
+
+        try:
+            cache[key] = explain(
+                detector,
+                image,
+                method=request.method,
+                target_class=request.target,
+                image_sha256=request.source.sha256,
+                progress=progress,
+                **request.params,
+            )
+        except DeepfakeLensError as error:
+            st.error(f"{title}: {error}")
+        finally:
+            bar.empty()
+    current = requests[0].source.sha256 if requests else None
+    kept = [(key, value) for key, value in cache.items() if key[0] == current][-_MAX_EXPLANATIONS:]
+    st.session_state[_EXPLANATIONS_KEY] = dict(kept)
+
+
+def cached_explanation(request: ExplanationRequest, detector: Detector) -> Explanation | None:
+    """The explanation computed earlier for ``request``, or None (then the page asks to press Explain)."""
+    return st.session_state.get(_EXPLANATIONS_KEY, {}).get(request.key(detector))
+
+
+def legend_strip(scale: Legend) -> np.ndarray:
+    """The legend's colour bar as a 256 x 12 image (its 1-pixel strip would be a hairline when stretched)."""
+    return np.asarray(Image.fromarray(scale.gradient()).resize((256, 12), Image.Resampling.NEAREST))
+
+
+def png_writer(image: np.ndarray) -> Callable[[], bytes]:
+    """A deferred PNG encoder for ``st.download_button``: the file is only made when it is clicked."""
+
+    def write() -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    return write
 
 
 # --------------------------------------------------------------------------- stored results

@@ -23,7 +23,7 @@ from deepfake_core.figures import (
 )
 from pages import common
 
-common.render_sidebar()
+common.page_setup()
 st.title("Evaluation")
 listing = common.stored_results()
 if not listing.results:
@@ -66,35 +66,28 @@ st.caption(
     f"Test split '{data['split']}' of '{data['root']}', {data['n_images']} images · written {results['created']} · "
     f"temperature {results['temperature']:.2f}"
 )
-threshold = st.slider(
-    "Decision threshold: Fake when P(fake) ≥ threshold",
-    min_value=0.0,
-    max_value=1.0,
-    value=float(results["threshold"]),
-    step=0.01,
-    key=f"evaluation-threshold:{results['model_id']}",
-    help=f"The model card's threshold is {results['threshold']:.2f}. Metrics, the confusion matrix and the "
-    "markers on the curves follow the slider.",
-)
+threshold = common.threshold_slider(results["threshold"], scope=f"evaluation:{results['model_id']}")
+st.caption("Metrics, the confusion matrix and the markers on the curves follow the threshold.")
 view = metrics_at_threshold(results, threshold)
 metrics = view["metrics"]
 
-shown_metrics = (
-    ("Accuracy", "accuracy"),
-    ("Balanced accuracy", "balanced_accuracy"),
-    ("Precision (Fake)", "precision"),
-    ("Recall (fakes caught)", "recall"),
-    ("Specificity (reals passed)", "specificity"),
-    ("False-positive rate", "false_positive_rate"),
-    ("F1 (Fake)", "f1"),
+metric_rows = (
+    (("Accuracy", "accuracy"), ("Balanced accuracy", "balanced_accuracy"), ("F1 (Fake)", "f1")),
+    (
+        ("Recall (fakes caught)", "recall"),
+        ("Precision (Fake)", "precision"),
+        ("Specificity (reals passed)", "specificity"),
+        ("False-positive rate", "false_positive_rate"),
+    ),
 )
-for column, (label, name) in zip(st.columns(len(shown_metrics)), shown_metrics, strict=True):
-    interval = metrics.get(f"{name}_ci")
-    column.metric(
-        label,
-        common.format_share(metrics[name]),
-        help=f"95 % CI {common.format_interval(interval)}" if interval else None,
-    )
+for row in metric_rows:
+    for column, (label, name) in zip(st.columns(4), row, strict=False):
+        interval = metrics.get(f"{name}_ci")
+        column.metric(
+            label,
+            common.format_share(metrics[name]),
+            help=f"95 % CI {common.format_interval(interval)}" if interval else None,
+        )
 
 roc_column, pr_column = st.columns(2)
 roc_column.plotly_chart(roc_figure(results, operating_point=view["operating_point"]))

@@ -1,5 +1,191 @@
-"""Explain (placeholder until deepfake_core.explain lands)."""
+"""Explain: where the model looked, with its attention mask, Grad-CAM and LIME side by side.
 
+Explanations are computed when the visitor presses "Explain" and cached per (image sha256, model,
+method, class, parameters), so moving the opacity slider only re-draws the overlays.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
+from deepfake_core.errors import DeepfakeLensError
+from deepfake_core.explain import LIME_DEFAULTS, METHOD_NAMES, METHODS, agreement, legend, overlay
+from deepfake_core.intake import load_image
+from pages import common
+
+FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE = "Upload an image", "An image from the Classify page", "A built-in sample"
+
+common.page_setup()
 st.title("Explain")
+detector = common.require_detector()
+card = detector.card
+
+# --------------------------------------------------------------------------- which image
+classified = common.last_classified()
+sources = [FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE] if classified else [FROM_UPLOAD, FROM_SAMPLE]
+source = st.radio("Image", sources, index=sources.index(FROM_CLASSIFY if classified else FROM_UPLOAD), horizontal=True)
+if source == FROM_UPLOAD:
+    upload = st.file_uploader("Upload a face image", type=common.IMAGE_TYPES, key="explain-upload")
+    chosen = common.upload_inputs([upload] if upload else [])
+elif source == FROM_CLASSIFY:
+    names = [item.name for item in classified]
+    index = st.selectbox("Classified image", range(len(names)), format_func=names.__getitem__, key="explain-classified")
+    chosen = [classified[index]]
+else:
+    sample = st.selectbox("Sample", list(common.SAMPLES), format_func=lambda name: f"{name}: {common.SAMPLES[name][1]}")
+    chosen = common.sample_inputs([sample])
+if not chosen:
+    common.stop_with_info("Upload a face image, or pick a sample, to see why the model decides as it does.")
+item = chosen[0]
+try:
+    image = load_image(item.data)
+except DeepfakeLensError as error:
+    st.error(f"**{item.name}**: {error}")
+    st.stop()
+
+# --------------------------------------------------------------------------- how to explain it
+threshold = common.threshold_slider(card.threshold, scope=detector.model_id)
+prediction = detector.predict(image, threshold=threshold)
+available = [name for name in METHOD_NAMES if card.attention or name != "attention"]
+methods = st.multiselect(
+    "Methods",
+    available,
+    default=[name for name in ("attention", "gradcam", "lime") if name in available],
+    format_func=lambda name: METHODS[name].title,
+    key="explain-methods",
+    help=" ".join(f"**{METHODS[name].title}**: {METHODS[name].summary}" for name in available),
+)
+target_choice = st.selectbox(
+    "Explain the class",
+    ["the verdict", *card.labels],
+    help="Class-specific methods show the evidence for this class; the attention mask is the same for all.",
+)
+target = prediction.label if target_choice == "the verdict" else target_choice
+with st.expander("LIME settings"):
+    lime_choices = METHODS["lime"].choices
+    lime_params = {
+        "num_samples": st.number_input(
+            "Perturbed samples",
+            min_value=10,
+            max_value=5000,
+            value=LIME_DEFAULTS["num_samples"],
+            step=50,
+            key="lime-samples",
+            help="More samples: a steadier map, proportionally slower.",
+        ),
+        "segmentation": st.selectbox("Superpixels", lime_choices["segmentation"]),
+        "hide": st.selectbox("A switched-off superpixel shows", lime_choices["hide"]),
+        "num_features": st.number_input(
+            "Superpixels shown (0 = all)", min_value=0, max_value=200, value=LIME_DEFAULTS["num_features"]
+        )
+        or None,
+        "positive_only": st.checkbox("Only superpixels that support the class", value=LIME_DEFAULTS["positive_only"]),
+        "kernel_width": st.number_input(
+            "Kernel width", min_value=0.01, max_value=5.0, value=LIME_DEFAULTS["kernel_width"], step=0.05
+        ),
+        "seed": st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=LIME_DEFAULTS["seed"]),
+    }
+requests = [
+    common.ExplanationRequest(item, method, target, lime_params if method == "lime" else {}) for method in methods
+]
+if st.button("Explain", type="primary", icon=":material/visibility:", disabled=not methods):
+    common.compute_explanations(requests, detector, image)
+explanations = [common.cached_explanation(request, detector) for request in requests]
+ready = [explanation for explanation in explanations if explanation is not None]
+
+# --------------------------------------------------------------------------- what it shows
+common.verdict_badge(prediction)
+st.markdown(
+    f"P(fake) **{prediction.p_fake:.1%}** · confidence **{prediction.confidence:.1%}** · threshold "
+    f"{threshold:.2f} · explaining **{target}**"
+)
+st.caption(f"`{item.name}` · sha256 `{item.sha256}` · model `{detector.model_id}`")
+if len(ready) < len(requests):
+    st.info("Press **Explain** to compute the chosen methods with these settings (LIME takes longest).")
+opacity = st.slider("Overlay opacity", min_value=0.0, max_value=1.0, value=0.5, step=0.05, key="explain-opacity")
+boundaries = st.checkbox("Draw LIME's superpixel edges", value=False)
+
+columns = st.columns(1 + len(ready))
+columns[0].image(image, caption="Original", width="stretch")
+drawn = {}
+for column, explanation in zip(columns[1:], ready, strict=True):
+    drawn[explanation.method] = overlay(image, explanation, opacity=opacity, boundaries=boundaries)
+    scale = legend(explanation)
+    with column:
+        st.image(
+            drawn[explanation.method],
+            caption=f"{METHODS[explanation.method].title} ({explanation.target_class})",
+            width="stretch",
+        )
+        st.image(common.legend_strip(scale), width="stretch")
+        st.caption(f"← {scale.low} · {scale.high} →  \n{explanation.meaning} ({explanation.seconds:.2f} s)")
+
+if len(ready) > 1:
+    table = agreement(ready)
+    st.subheader("Do the methods agree?")
+    st.dataframe(
+        pd.DataFrame(table.rows()),
+        hide_index=True,
+        column_config={"iou": st.column_config.NumberColumn("IoU", format="%.2f")},
+    )
+    st.caption(
+        f"Overlap (intersection over union) of each method's top {table.fraction:.0%} pixels: 1 = the same "
+        "pixels, 0 = none in common. Low agreement means no single map should be trusted on its own."
+    )
+
+lime = next((explanation for explanation in ready if explanation.method == "lime"), None)
+if lime is not None and lime.superpixel_weights:
+    st.subheader("LIME's most influential superpixels")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "superpixel": segment,
+                    "weight": weight,
+                    "effect": f"supports '{lime.target_class}'" if weight > 0 else f"against '{lime.target_class}'",
+                }
+                for segment, weight in lime.superpixel_weights[:10]
+            ]
+        ),
+        hide_index=True,
+        column_config={"weight": st.column_config.NumberColumn(format="%+.4f")},
+    )
+
+if ready:
+    st.subheader("Downloads and the command line")
+    stem = Path(item.name).stem  # the CLI names its files <image stem>_<method>.png/.json too
+    model_flag = common.model_flags()
+    for explanation in ready:
+        name = f"{stem}_{explanation.method}"
+        png_column, json_column, _ = st.columns([1, 1, 3])
+        png_column.download_button(
+            f"{METHODS[explanation.method].title} PNG",
+            common.png_writer(drawn[explanation.method]),
+            file_name=f"{name}.png",
+            mime="image/png",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+        json_column.download_button(
+            f"{METHODS[explanation.method].title} JSON",
+            json.dumps(explanation.to_json_dict(), indent=2),
+            file_name=f"{name}.json",
+            mime="application/json",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+        st.code(
+            f"deepfake-core explain {shlex.quote(item.name)}{model_flag} --method {explanation.method} "
+            f"--from-json {shlex.quote(name + '.json')} --opacity {opacity:.2f}"
+            + (" --boundaries" if boundaries and explanation.segments is not None else ""),
+            language="bash",
+        )
+    st.caption(
+        "The JSON holds every parameter, the seed, the image's sha256 and the model id; `--from-json` reruns "
+        "exactly that explanation from the command line."
+    )

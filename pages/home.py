@@ -6,7 +6,7 @@ import streamlit as st
 
 from pages import common
 
-common.render_sidebar()
+common.page_setup()
 st.title("deepfake-lens")
 st.markdown(
     "Tells whether a **face image** is **Real** or **Fake** (GAN-generated), with a calibrated probability, "

@@ -34,7 +34,7 @@ def show_mapping(mapping: Mapping[str, Any]) -> None:
                     show_mapping(value)
 
 
-common.render_sidebar()
+common.page_setup()
 st.title("Model")
 card = common.require_card()
 st.header(card.name)
@@ -97,12 +97,15 @@ else:
 st.subheader("Comparison with the other stored models")
 rows = comparison_table(common.stored_results().results)
 if rows:
+    table = pd.DataFrame(rows)
+    table["accuracy_ci"] = table["accuracy_ci"].map(common.format_interval)
     st.dataframe(
-        pd.DataFrame(rows),
+        table,
         hide_index=True,
         column_config={
             "reported_not_reproduced": st.column_config.CheckboxColumn("reported, not reproduced"),
             "approximate": st.column_config.CheckboxColumn("approx. (~)"),
+            "accuracy_ci": st.column_config.TextColumn("accuracy 95 % CI"),
             **{
                 name: st.column_config.NumberColumn(format="%.3f")
                 for name in ("accuracy", "balanced_accuracy", "auc", "ece", "f1", "hard_pair_balanced_accuracy")

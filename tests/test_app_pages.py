@@ -87,6 +87,14 @@ def test_without_a_model_each_page_says_what_to_put_where(tmp_path: Path, monkey
     assert "deepfake-core train" in message
 
 
+def test_home_and_sidebar_render_without_a_model(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = AppTest.from_file(ROOT / "streamlit_app.py", default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert app.title[0].value == "deepfake-lens"
+    assert "No model in" in app.sidebar.caption[0].value
+
+
 def test_without_results_the_evaluation_page_says_how_to_make_them(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
     app = open_page("pages/evaluation.py")
@@ -188,6 +196,33 @@ def test_a_bad_file_gets_its_own_error_and_the_others_are_classified(classify: A
     assert table["error"].notna().tolist() == [False, True, True, False]
 
 
+def test_adding_a_file_classifies_only_that_file(classify: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    predicted: list[tuple[int, ...]] = []
+    original = Detector.predict
+
+    def counting_predict(self, image, **kwargs):
+        predicted.append(image.shape)
+        return original(self, image, **kwargs)
+
+    monkeypatch.setattr(Detector, "predict", counting_predict)
+    first, second = ("first.png", png(1), "image/png"), ("second.png", png(2, height=64), "image/png")
+    classify.file_uploader[0].set_value([first]).run()
+    classify.file_uploader[0].set_value([first, second]).run()
+    assert not classify.exception
+    assert predicted == [(48, 40, 3), (64, 40, 3)]
+    assert len(verdicts(classify)) == 2
+
+
+def test_at_most_max_images_are_classified_per_run(classify: AppTest) -> None:
+    from pages.common import MAX_IMAGES
+
+    files = [(f"{index}.png", png(index, height=16, width=16), "image/png") for index in range(MAX_IMAGES + 2)]
+    classify.file_uploader[0].set_value(files).run()
+    assert not classify.exception
+    assert f"Only the first {MAX_IMAGES} of {MAX_IMAGES + 2} images" in classify.warning[0].value
+    assert len(classify.dataframe[0].value) == MAX_IMAGES
+
+
 def test_built_in_samples_are_classified(classify: AppTest) -> None:
     classify.multiselect[0].set_value(["astronaut", "chelsea"]).run()
     assert not classify.exception
@@ -203,7 +238,7 @@ def test_evaluation_threshold_slider_moves_the_metrics(model_dir: Path) -> None:
     assert not app.exception
     assert app.selectbox[0].value == 0  # the evaluated model comes before the reported entry
     at_card = metric(app, "Accuracy")
-    app.slider(key="evaluation-threshold:default-test").set_value(0.0).run()
+    app.slider(key="threshold:evaluation:default-test").set_value(0.0).run()
     assert not app.exception
     # At threshold 0 everything is called Fake: recall is 100 % and specificity 0 %.
     assert metric(app, "Recall (fakes caught)") == "100.0%"
@@ -246,3 +281,113 @@ def test_model_page_renders_the_card_and_the_comparison(model_dir: Path) -> None
     comparison = app.dataframe[-1].value
     assert comparison["reported_not_reproduced"].tolist().count(False) == 1
     assert comparison["reported_not_reproduced"].sum() >= 1
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@pytest.fixture
+def explain_sample(model_dir: Path) -> AppTest:
+    """The Explain page with the astronaut sample chosen."""
+    app = open_page("pages/explain.py")
+    app.radio[0].set_value("A built-in sample").run()
+    return app
+
+
+def image_captions(app: AppTest) -> list[str]:
+    return [caption for image in app.get("image") for caption in image.captions]
+
+
+def test_explain_waits_for_an_image_and_the_button(model_dir: Path) -> None:
+    app = open_page("pages/explain.py")
+    assert not app.exception
+    assert "Upload a face image" in app.info[0].value
+    app.radio[0].set_value("A built-in sample").run()
+    assert "Press **Explain**" in app.info[0].value
+    assert app.multiselect(key="explain-methods").value == ["attention", "gradcam", "lime"]
+
+
+def test_explain_attention_overlay_with_downloads_and_command(explain_sample: AppTest) -> None:
+    app = explain_sample
+    app.multiselect(key="explain-methods").set_value(["attention"]).run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert not app.error
+    assert not app.info
+    original, attention = image_captions(app)[:2]
+    assert original == "Original" and attention.startswith("Attention mask (")
+    assert [button.label for button in app.get("download_button")] == ["Attention mask PNG", "Attention mask JSON"]
+    assert app.code[0].value == (
+        "deepfake-core explain astronaut.png --method attention --from-json astronaut_attention.json --opacity 0.50"
+    )
+    assert any("sha256 `" in item.value and "model `default-test`" in item.value for item in app.caption)
+
+
+def test_explain_lime_and_agreement_and_opacity_redraws_without_recomputing(
+    explain_sample: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deepfake_core.explain import registry
+
+    calls: list[str] = []
+
+    def counting_explain(*args, **kwargs):
+        calls.append(kwargs["method"])
+        return original(*args, **kwargs)
+
+    original = registry.explain
+    monkeypatch.setattr(registry, "explain", counting_explain)
+    app = explain_sample
+    app.multiselect(key="explain-methods").set_value(["attention", "lime"]).run()
+    app.number_input(key="lime-samples").set_value(20).run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert sorted(calls) == ["attention", "lime"]
+    assert [item.value for item in app.subheader][:2] == [
+        "Do the methods agree?",
+        "LIME's most influential superpixels",
+    ]
+    assert list(app.dataframe[0].value.columns) == ["first", "second", "iou"]
+    superpixels = app.dataframe[1].value
+    assert len(superpixels) >= 1 and set(superpixels.columns) == {"superpixel", "weight", "effect"}
+    first_overlay = app.get("image")[1].value
+    app.slider(key="explain-opacity").set_value(0.9).run()
+    assert not app.exception
+    assert sorted(calls) == ["attention", "lime"]  # cached: only the overlay was re-drawn
+    assert app.get("image")[1].value != first_overlay
+    assert "--opacity 0.90" in app.code[0].value
+
+
+def test_explain_offers_the_classify_page_images(model_dir: Path) -> None:
+    app = open_page("pages/classify.py")
+    app.file_uploader[0].set_value([("mine.png", png(5), "image/png"), ("junk.png", b"junk", "image/png")]).run()
+    app.switch_page("pages/explain.py").run()
+    assert not app.exception
+    assert app.radio[0].value == "An image from the Classify page"
+    assert app.selectbox(key="explain-classified").options == ["mine.png"]  # the bad file is not offered
+
+
+def test_explain_a_bad_upload_is_an_error_naming_the_file(model_dir: Path) -> None:
+    app = open_page("pages/explain.py")
+    app.file_uploader(key="explain-upload").set_value(("broken.jpg", b"\xff\xd8\xff" + b"\0" * 40, "image/jpeg")).run()
+    assert not app.exception
+    assert app.error[0].value.startswith("**broken.jpg**")
+
+
+def test_explain_does_not_offer_attention_for_a_model_without_it(tmp_path: Path, monkeypatch) -> None:
+    save_tiny_model(tmp_path, attention=False)
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page("pages/explain.py")
+    app.radio[0].set_value("A built-in sample").run()
+    assert not app.exception
+    methods = app.multiselect(key="explain-methods")
+    assert "Attention mask" not in methods.options
+    assert methods.value == ["gradcam", "lime"]
+
+
+def test_the_threshold_chosen_on_classify_holds_on_explain(classify: AppTest) -> None:
+    classify.file_uploader[0].set_value([("mine.png", png(5), "image/png")]).run()
+    classify.slider(key=THRESHOLD_KEY).set_value(0.0).run()
+    classify.switch_page("pages/explain.py").run()
+    assert not classify.exception
+    assert classify.slider(key=THRESHOLD_KEY).value == 0.0
+    assert verdicts(classify) == ["Fake"]

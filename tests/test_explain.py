@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import threading
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,6 +82,12 @@ def detector() -> Detector:
 def thesis_detector() -> Detector:
     """The thesis contract: the Flask app's head and BGR input."""
     return Detector(_model(head="flask"), _card(channel_order="BGR"))
+
+
+@pytest.fixture(scope="module")
+def mobilenet_detector() -> Detector:
+    """A keras.applications backbone (MobileNetV2 needs at least 32 px; its feature map is 1x1 there)."""
+    return Detector(_model(backbone="mobilenetv2"), _card(backbone="mobilenetv2"))
 
 
 @pytest.fixture(scope="module")
@@ -257,9 +265,8 @@ def test_gradcam_logits_reproduce_the_models_softmax(detector, image):
 
 
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
-def test_gradcam_with_a_keras_application_backbone(image, method):
-    mobilenet = Detector(_model(backbone="mobilenetv2"), _card(backbone="mobilenetv2"))
-    explanation = _explain(mobilenet, image, method)
+def test_gradcam_with_a_keras_application_backbone(mobilenet_detector, image, method):
+    explanation = _explain(mobilenet_detector, image, method)
     assert explanation.heatmap.shape == image.shape[:2]
     assert explanation.heatmap.min() >= 0.0 and explanation.heatmap.max() <= 1.0
     assert explanation.details["feature_map_shape"] == [1, 1, 1280]
@@ -337,33 +344,31 @@ def test_cli_writes_overlay_png_and_json(detector, saved_model, image_file, tmp_
 
 
 def test_cli_reruns_a_recorded_explanation(saved_model, image_file, tmp_path):
-    model_args = ["--model", str(saved_model)]
-    _cli(
-        str(image_file),
-        "--method",
-        "lime",
-        "--samples",
-        "20",
-        "--seed",
-        "9",
-        "--out-dir",
-        str(tmp_path / "a"),
-        *model_args,
-    )
-    first = json.loads((tmp_path / "a" / "face_lime.json").read_text())
-    _cli(
-        str(image_file),
-        "--from-json",
-        str(tmp_path / "a" / "face_lime.json"),
-        "--out-dir",
-        str(tmp_path / "b"),
-        *model_args,
-    )
-    second = json.loads((tmp_path / "b" / "face_lime.json").read_text())
+    def run(out: str, *flags: str) -> dict:
+        assert _cli(str(image_file), "--model", str(saved_model), "--out-dir", str(tmp_path / out), *flags) == 0
+        return json.loads((tmp_path / out / "face_lime.json").read_text())
+
+    first = run("a", "--method", "lime", "--samples", "20", "--segmentation", "slic", "--seed", "9")
+    recorded = str(tmp_path / "a" / "face_lime.json")
+    second = run("b", "--from-json", recorded)
     assert second["params"] == first["params"] and second["target_class"] == first["target_class"]
     assert second["superpixel_weights"] == first["superpixel_weights"]
+    changed = run("c", "--from-json", recorded, "--segmentation", "felzenszwalb", "--segmentation-param", "scale=50")
+    assert changed["params"]["segmentation_params"] == {"scale": 50, "sigma": 0.5, "min_size": 50}
+    assert changed["seed"] == 9 and changed["params"]["num_samples"] == 20
 
 
 def test_cli_refuses_lime_flags_for_other_methods(saved_model, image_file, tmp_path):
     with pytest.raises(ExplanationError, match="--samples only apply to --method lime"):
         _cli(str(image_file), "--method", "gradcam", "--samples", "10", "--model", str(saved_model))
+
+
+def test_cached_functions_do_not_keep_a_model_alive(image):
+    """The per-model caches hold models weakly, so a dashboard that swaps models does not leak them."""
+    model = _model()
+    explain(Detector(model, _card()), image, method="gradcam")
+    explain(Detector(model, _card()), image, method="attention")
+    reference = weakref.ref(model)
+    del model
+    gc.collect()
+    assert reference() is None

@@ -3,7 +3,7 @@
 An :class:`Explanation` is a map of the **image's** resolution ``(H, W)`` plus
 everything needed to reproduce it (method, target class, parameters, seed,
 image hash, model id). Computing is kept apart from drawing
-(:mod:`deepfake_core.explain.overlay`), as in ``lime``'s ``ImageExplanation``.
+(:mod:`deepfake_core.explain.drawing`), as in ``lime``'s ``ImageExplanation``.
 
 Value conventions of ``heatmap`` (``Explanation.signed`` tells which applies):
 
@@ -27,7 +27,7 @@ import cv2
 import keras
 import numpy as np
 
-from deepfake_core.detector import Detector
+from deepfake_core.detector import Detector, ProgressCallback
 from deepfake_core.errors import ExplanationError
 
 __all__ = [
@@ -46,9 +46,6 @@ __all__ = [
 
 EXPLANATION_FORMAT = "deepfake-lens/explanation"
 EXPLANATION_FORMAT_VERSION = 1
-
-ProgressCallback = Callable[[int, int], None]
-"""``progress(done, total)``, called as work finishes (LIME: samples classified)."""
 
 ShaSource = Literal["upload", "pixels"]
 _T = TypeVar("_T")
@@ -86,7 +83,7 @@ class Explanation:
     superpixel_weights: tuple[tuple[int, float], ...] | None = None
 
     def __post_init__(self) -> None:
-        # Shared between sessions and cached: nobody may change a map in place.
+        # Shared between sessions and cached: nobody may change a map in place (the arrays are made read-only).
         self.heatmap.setflags(write=False)
         if self.segments is not None:
             self.segments.setflags(write=False)

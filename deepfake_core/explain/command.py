@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ __all__ = ["add_explain_parser", "run_explain"]
 _DEFAULT_METHOD = "gradcam"
 
 _LIME_FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("seed", "--seed", {"type": int, "help": "seed of sampling and segmentation (default 0)"}),
-    ("num_samples", "--samples", {"type": int, "help": "perturbed images to classify (default 1000)"}),
+    ("seed", "--seed", {"type": int, "metavar": "N", "help": "seed of sampling and segmentation (default 0)"}),
+    ("num_samples", "--samples", {"type": int, "metavar": "N", "help": "perturbed images to classify (default 1000)"}),
     ("segmentation", "--segmentation", {"choices": tuple(SEGMENTATIONS), "help": "superpixel algorithm"}),
     (
         "segmentation_params",
@@ -32,10 +33,14 @@ _LIME_FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         {"action": "append", "metavar": "NAME=VALUE", "help": "a segmentation parameter (repeatable)"},
     ),
     ("hide", "--hide", {"choices": HIDE_MODES, "help": "what a switched-off superpixel shows"}),
-    ("num_features", "--num-features", {"type": int, "help": "superpixels shown (0 = all; default 10)"}),
+    (
+        "num_features",
+        "--num-features",
+        {"type": int, "metavar": "N", "help": "superpixels shown (0 = all; default 10)"},
+    ),
     ("positive_only", "--positive-only", {"action": argparse.BooleanOptionalAction, "help": "show only support"}),
-    ("kernel_width", "--kernel-width", {"type": float, "help": "LIME kernel width (default 0.25)"}),
-    ("batch_size", "--batch-size", {"type": int, "help": "images per model call (default 256)"}),
+    ("kernel_width", "--kernel-width", {"type": float, "metavar": "W", "help": "LIME kernel width (default 0.25)"}),
+    ("batch_size", "--batch-size", {"type": int, "metavar": "N", "help": "images per model call (default 256)"}),
 )
 """LIME parameter name, its flag, and argparse options; every flag defaults to None = "not given"."""
 
@@ -51,10 +56,16 @@ def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     )
     parser.add_argument("image", type=Path, help="PNG, JPEG, WebP or BMP file")
     parser.add_argument("--method", choices=METHOD_NAMES, default=None, help=f"default: {_DEFAULT_METHOD}")
-    parser.add_argument("--model", type=Path, default=None, help="model file (default: model/default.keras)")
+    parser.add_argument(
+        "--model", type=Path, default=None, metavar="PATH", help="model file (default: model/default.keras)"
+    )
     parser.add_argument("--allow-legacy", action="store_true", help="allow the thesis' legacy H5 model")
-    parser.add_argument("--out-dir", type=Path, default=Path("."), help="folder for the PNG and JSON (default: .)")
-    parser.add_argument("--target-class", default=None, help="label name or index to explain (default: the verdict)")
+    parser.add_argument(
+        "--out-dir", type=Path, default=Path("."), metavar="DIR", help="folder for the PNG and JSON (default: .)"
+    )
+    parser.add_argument(
+        "--target-class", default=None, metavar="CLASS", help="label name or index to explain (default: the verdict)"
+    )
     parser.add_argument(
         "--from-json",
         type=Path,
@@ -96,12 +107,12 @@ def run_explain(args: argparse.Namespace) -> int:
         **params,
     )
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = args.out_dir / f"{args.image.stem}_{method}"
+    png, record = (args.out_dir / f"{args.image.stem}_{method}{suffix}" for suffix in (".png", ".json"))
     drawn = overlay(image, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
-    Image.fromarray(drawn).save(stem.with_name(stem.name + ".png"))
-    stem.with_name(stem.name + ".json").write_text(json.dumps(explanation.to_json_dict(), indent=2) + "\n")
+    Image.fromarray(drawn).save(png)
+    record.write_text(json.dumps(explanation.to_json_dict(), indent=2) + "\n", encoding="utf-8")
     verdict = explanation.verdict
-    print(f"wrote {stem}.png and {stem}.json")
+    print(f"wrote {png} and {record}")
     print(
         f"verdict {verdict['label']} (p_fake {verdict['p_fake']:.3f}); {method} explains "
         f"'{explanation.target_class}' in {explanation.seconds:.2f} s (model {explanation.model_id})"
@@ -118,6 +129,8 @@ def _request(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any]]
     if flags and method != "lime":
         given = ", ".join(flag for name, flag, _ in _LIME_FLAGS if name in flags)
         raise ExplanationError(f"{given} only apply to --method lime; {method} is deterministic and takes none.")
+    if "segmentation" in flags and "segmentation_params" not in flags:
+        params.pop("segmentation_params", None)  # a recorded algorithm's parameters do not fit another one
     if "segmentation_params" in flags:
         flags["segmentation_params"] = dict(_parse_assignment(item) for item in flags["segmentation_params"])
     if flags.get("num_features") == 0:
@@ -147,7 +160,9 @@ def _parse_assignment(text: str) -> tuple[str, Any]:
         return name.strip(), value
 
 
-def _progress_printer(method: str):
+def _progress_printer(method: str) -> Callable[[int, int], None]:
+    """A progress callback that redraws ``method: done/total`` on one terminal line."""
+
     def report(done: int, total: int) -> None:
         end = "\n" if done >= total else ""
         print(f"\r{method}: {done}/{total}", end=end, file=sys.stderr, flush=True)

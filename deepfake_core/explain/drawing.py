@@ -48,8 +48,10 @@ def legend(explanation: Explanation, *, colormap: str | None = None) -> Legend:
     if explanation.signed:
         extent = float(np.abs(explanation.heatmap).max()) or 1.0
         return Legend(colormap or SIGNED_COLORMAP, -extent, extent, f"against '{target}'", f"supports '{target}'")
-    high = "most attended" if explanation.method == "attention" else f"most relevant for '{target}'"
-    return Legend(colormap or UNSIGNED_COLORMAP, 0.0, 1.0, "not used", high)
+    if explanation.method == "attention":
+        return Legend(colormap or UNSIGNED_COLORMAP, 0.0, 1.0, "not attended", "fully attended")
+    low, high = f"no evidence for '{target}'", f"most relevant for '{target}'"
+    return Legend(colormap or UNSIGNED_COLORMAP, 0.0, 1.0, low, high)
 
 
 def colorize(explanation: Explanation, *, colormap: str | None = None) -> np.ndarray:

@@ -120,7 +120,9 @@ def _build_gradient_function(model: keras.Model) -> GradientFunction:
 _GRADIENT_FUNCTIONS: ModelCache[GradientFunction] = ModelCache(_build_gradient_function)
 
 
-def feature_gradients(detector: Detector, image: np.ndarray, target_index: int) -> tuple[np.ndarray, ...]:
+def feature_gradients(
+    detector: Detector, image: np.ndarray, target_index: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backbone features ``(h, w, k)``, the target logit's gradient w.r.t. them ``(h, w, k)``, all logits ``(C,)``."""
     function = _GRADIENT_FUNCTIONS.get(detector.model)
     batch = tf.constant(detector.prepare([image]))

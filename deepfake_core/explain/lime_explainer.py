@@ -99,7 +99,11 @@ def lime_map(
     batch_size: int,
     seed: int | None,
 ) -> MapResult:
-    """LIME weights of superpixels for ``context.target_index``, as a signed ``(H, W)`` map (see module docs)."""
+    """LIME weights of superpixels for ``context.target_index``, as a signed ``(H, W)`` map (see module docs).
+
+    The surrogate explains the calibrated probability of the class
+    (``detector.probabilities``), the number the dashboard shows.
+    """
     _check_counts(num_samples=num_samples, batch_size=batch_size, num_features=num_features)
     seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
     segmentation_params = _segmentation_params(segmentation, segmentation_params)

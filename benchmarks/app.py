@@ -1,0 +1,248 @@
+"""Cold-start and warm latency of the dashboard in a real browser, and the server's peak memory.
+
+Starts ``streamlit run streamlit_app.py`` on a free port against a model folder, then drives the
+system's Chromium with Playwright (nothing is downloaded):
+
+1. **cold start**: server start -> health check -> Home page loaded -> Classify page loaded (the
+   model is loaded here, once per server) -> upload -> verdict visible;
+2. **warm**: ``--runs`` more classifications, each in a fresh browser session (page load, upload,
+   verdict), as new visitors of the public demo would do;
+3. **memory**: the server process's peak resident memory (``VmHWM`` in ``/proc``, children
+   included), against the Streamlit Community Cloud budget of 1 GB.
+
+Usage::
+
+    python benchmarks/app.py                         # the shipped model/ folder
+    python benchmarks/app.py --model-dir /tmp/model  # any folder with NAME.keras + NAME.card.json
+
+``tests/test_browser.py`` uses the same harness (:func:`dashboard_server`, :func:`launch_chromium`,
+:func:`upload_and_wait`), so the test and the benchmark exercise the app in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import skimage.data
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MEMORY_BUDGET_MB = 1024
+VERDICT = r"Verdict: (Real|Fake)"
+SAMPLE_FILES = ("astronaut.png", "chelsea.png", "coffee.png")
+"""Real photos shipped with scikit-image, uploaded in turn (a face, a cat, a cup)."""
+
+
+@dataclass(frozen=True)
+class DashboardServer:
+    """A running ``streamlit run`` process and where to reach it."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_healthy(server: DashboardServer, timeout: float) -> None:
+    """Poll ``/_stcore/health`` until it answers "ok"; fail early if the process dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.process.returncode}:\n{_tail(server.log)}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s:\n{_tail(server.log)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def dashboard_server(model_dir: Path, *, log: Path, startup_timeout: float = 180.0) -> Iterator[DashboardServer]:
+    """Run the dashboard against ``model_dir`` until the block ends; the process is always terminated."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    env = {**os.environ, "DEEPFAKE_LENS_MODEL_DIR": str(model_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    server = DashboardServer(process=process, url=f"http://127.0.0.1:{port}", log=log)
+    try:
+        _wait_healthy(server, startup_timeout)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """The system's Chromium, headless; Playwright never downloads a browser here."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def open_from_sidebar(page: Page, title: str, *, heading: str | None = None, timeout_ms: float) -> None:
+    """Click a page in the sidebar navigation and wait until its heading (default: ``title``) is shown."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+    main = page.get_by_test_id("stMainBlockContainer")
+    expect(main.get_by_role("heading", level=1, name=heading or title, exact=True)).to_be_visible(timeout=timeout_ms)
+
+
+def upload_and_wait(page: Page, name: str, data: bytes, *, timeout_ms: float) -> str:
+    """Upload one image on the open Classify page and return the verdict text once it is visible."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": name, "mimeType": "image/png", "buffer": data}]
+    )
+    verdict = page.get_by_text(re.compile(VERDICT))
+    expect(verdict).to_have_count(1, timeout=timeout_ms)
+    return verdict.inner_text()
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """``(peak, current)`` resident memory in KiB of ``pid`` plus its children (``VmHWM``, ``VmRSS``)."""
+    peak = current = 0
+    for process in _with_children(pid):
+        try:
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{process}/status").read_text().splitlines())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        peak += int(fields["VmHWM"].split()[0])
+        current += int(fields["VmRSS"].split()[0])
+    return peak, current
+
+
+def _with_children(pid: int) -> list[int]:
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found.extend(_with_children(int(child)))
+    return found
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def _seconds(values: list[float]) -> str:
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return f"median {statistics.median(ordered):.2f} s, p90 {p90:.2f} s, max {ordered[-1]:.2f} s"
+
+
+def run(model_dir: Path, *, runs: int, timeout_s: float) -> int:
+    """Measure and print; returns the exit status (1 when the peak memory is over budget)."""
+    samples = [(name, (Path(skimage.data.data_dir) / name).read_bytes()) for name in SAMPLE_FILES]
+    timeout_ms = timeout_s * 1000
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"deepfake-lens-benchmark-{os.getpid()}.log"
+    started = time.perf_counter()
+    with dashboard_server(model_dir, log=log) as server, sync_playwright() as playwright:
+        healthy = time.perf_counter()
+        browser = launch_chromium(playwright)
+        page = browser.new_page()
+        page.goto(server.url)
+        expect(page.get_by_role("heading", name="deepfake-lens")).to_be_visible(timeout=timeout_ms)
+        home = time.perf_counter()
+        open_from_sidebar(page, "Classify", timeout_ms=timeout_ms)
+        expect(page.locator('[data-testid="stFileUploaderDropzoneInput"]')).to_be_attached(timeout=timeout_ms)
+        classify = time.perf_counter()
+        first = upload_and_wait(page, *samples[0], timeout_ms=timeout_ms)
+        verdict = time.perf_counter()
+        page.close()
+
+        warm_load, warm_upload, warm_total = [], [], []
+        for index in range(runs):
+            page = browser.new_page()
+            begin = time.perf_counter()
+            page.goto(f"{server.url}/classify")
+            expect(page.locator('[data-testid="stFileUploaderDropzoneInput"]')).to_be_attached(timeout=timeout_ms)
+            uploading = time.perf_counter()
+            upload_and_wait(page, *samples[index % len(samples)], timeout_ms=timeout_ms)
+            done = time.perf_counter()
+            warm_load.append(uploading - begin)
+            warm_upload.append(done - uploading)
+            warm_total.append(done - begin)
+            page.close()
+        browser.close()
+        peak, current = memory_kib(server.process.pid)
+
+    print(f"model folder            {model_dir}")
+    print("cold start (one server, first visitor)")
+    print(f"  server start -> healthy        {healthy - started:6.2f} s")
+    print(f"  -> Home page shown             {home - started:6.2f} s")
+    print(f"  -> Classify page (model load)  {classify - started:6.2f} s")
+    print(f"  -> first verdict visible       {verdict - started:6.2f} s   ({first.split('Verdict: ')[-1]})")
+    print(f"warm: {runs} classifications, each a new browser session")
+    print(f"  page load (new session)        {_seconds(warm_load)}")
+    print(f"  upload -> verdict              {_seconds(warm_upload)}")
+    print(f"  total                          {_seconds(warm_total)}")
+    print(f"server memory: peak {peak / 1024:.0f} MB (VmHWM), now {current / 1024:.0f} MB (VmRSS); budget 1024 MB")
+    return 0 if peak / 1024 < MEMORY_BUDGET_MB else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "model", help="folder with NAME.keras + card")
+    parser.add_argument("--runs", type=int, default=20, help="warm classifications after the cold start")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for any one step")
+    args = parser.parse_args(argv)
+    if not any(args.model_dir.glob("*.keras")):
+        parser.error(f"no .keras model in {args.model_dir}; train one or pass --model-dir")
+    if not CHROMIUM.exists():
+        parser.error(f"{CHROMIUM} is missing: install Debian's chromium package")
+    return run(args.model_dir.resolve(), runs=args.runs, timeout_s=args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

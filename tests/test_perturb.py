@@ -1,0 +1,52 @@
+"""Perturbations shared by augmentation and the robustness suite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import face_like_image
+
+from deepfake_core.perturb import (
+    ROBUSTNESS_SUITE,
+    AugmentConfig,
+    augment,
+    downscale,
+    gaussian_blur,
+    gaussian_noise,
+    jpeg_recompress,
+    random_crop,
+)
+
+IMAGE = face_like_image(64, 48)
+
+
+def test_jpeg_quality_orders_the_error():
+    errors = [np.abs(jpeg_recompress(IMAGE, q).astype(int) - IMAGE).mean() for q in (95, 70, 30)]
+    assert errors[0] < errors[1] < errors[2]
+    assert jpeg_recompress(IMAGE, 90).shape == IMAGE.shape
+
+
+def test_downscale_blur_noise_and_crop():
+    assert downscale(IMAGE, 0.5).shape == (32, 24, 3)
+    assert downscale(IMAGE, 0.001).shape == (1, 1, 3)
+    assert gaussian_blur(IMAGE, 0) is IMAGE
+    assert gaussian_blur(IMAGE, 2.0).std() < IMAGE.std()
+    noisy = gaussian_noise(IMAGE, 5.0, np.random.default_rng(0))
+    assert noisy.dtype == np.uint8 and 2 < np.abs(noisy.astype(int) - IMAGE).mean() < 6
+    crop = random_crop(IMAGE, 0.8, np.random.default_rng(0))
+    assert 0.8 * 64 - 1 <= crop.shape[0] <= 64 and 0.8 * 48 - 1 <= crop.shape[1] <= 48
+
+
+def test_augment_is_seeded_and_keeps_intake_format():
+    config = AugmentConfig(flip=1.0, crop=1.0, jpeg=1.0, blur=1.0, noise=1.0)
+    first = augment(IMAGE, config, np.random.default_rng(7))
+    second = augment(IMAGE, config, np.random.default_rng(7))
+    assert np.array_equal(first, second) and first.dtype == np.uint8 and first.flags.c_contiguous
+    assert np.array_equal(augment(IMAGE, AugmentConfig(0, 0, jpeg=0, blur=0, noise=0), np.random.default_rng(0)), IMAGE)
+
+
+@pytest.mark.parametrize("name", sorted(ROBUSTNESS_SUITE))
+def test_robustness_suite_returns_rgb_uint8(name):
+    perturb, params = ROBUSTNESS_SUITE[name]
+    out = perturb(IMAGE, np.random.default_rng(0))
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3 and params
