@@ -158,6 +158,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reported(args: argparse.Namespace) -> int:
+    from deepfake_core.evaluation.results import save_results, thesis_reported_results
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_results(thesis_reported_results(), args.out)
+    print(f"wrote {args.out} (the thesis' reported figures, not reproduced)")
+    return 0
+
+
 def _print_summary(results: dict) -> None:
     """The headline figures, per kind and for the hard pair, as the closing notes quote them."""
     metrics = results["metrics"]
@@ -273,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--update-card", action="store_true", help="store the headline test metrics in the card")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    reported = commands.add_parser("reported", help="write the thesis' reported figures as a results entry")
+    reported.add_argument("--out", required=True, help="e.g. model/evaluation/thesis_reported.json")
+    reported.set_defaults(run=_cmd_reported)
 
     add_explain_parser(commands)
     return parser

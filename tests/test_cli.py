@@ -94,3 +94,12 @@ def test_split_command(capsys, tmp_path, image_folder):
         capsys, "split", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "m.json"), "--seed", "1"
     )
     assert code == 0 and "train" in out and json.loads((tmp_path / "m.json").read_text())["seed"] == 1
+
+
+def test_reported_command_writes_a_loadable_reported_entry(capsys, tmp_path):
+    from deepfake_core.evaluation.results import load_results
+
+    code, out, _ = _run(capsys, "reported", "--out", str(tmp_path / "thesis.json"))
+    results = load_results(tmp_path / "thesis.json")
+    assert code == 0 and results["kind"] == "reported" and "not reproduced" in out
+    assert any(row["accuracy"] == 0.9615 for row in results["table"])
