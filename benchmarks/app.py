@@ -104,6 +104,8 @@ def dashboard_server(model_dir: Path, *, log: Path, startup_timeout: float = 180
         "streamlit_app.py",
         "--server.headless",
         "true",
+        "--server.address",
+        "127.0.0.1",
         "--server.port",
         str(port),
         "--browser.gatherUsageStats",

@@ -13,10 +13,11 @@ one browser, one context per simulated visitor, all at the same time.
    its first batch. Neighbouring visitors share all but one of their images, so identical uploads
    arrive from different sessions at once.
 
-The images are drawn here (seeded, half PNG, half JPEG); nothing is downloaded. The script fails
-(exit status 1) unless: no session saw an error or a timeout; every verdict line ("P(fake) ... ·
-confidence ... · threshold ...") equals the baseline's for the same image; and the server's
-resident memory (``VmRSS`` of its process) grew by less than ``--max-growth-mb`` during the load.
+The images are drawn here (seeded, half PNG, half JPEG); nothing is downloaded from outside. The
+script fails (exit status 1) unless: no session saw an error or a timeout; for every image, the
+verdict line each session read ("P(fake) ... · confidence ... · threshold ...") and the P(fake) in
+the page's JSON download (full precision) equal the baseline's; and the server's resident memory
+(``VmRSS`` of its process) grew by less than ``--max-growth-mb`` during the load.
 Every wait is bounded by ``--timeout`` and the whole run by ``--time-limit``; the server is always
 stopped.
 
@@ -69,6 +70,8 @@ VIEWPORT = {"width": 1280, "height": 900}
 VERDICT_LINE = re.compile(r"^P\(fake\) ")
 """The Classify page's line under each verdict: P(fake), calibrated confidence and threshold, as shown."""
 ATTENTION_CAPTION = re.compile(r"^Attention mask \(")
+SCRIPT_IDLE = "() => !document.querySelector('[data-testid=stStatusWidget], [data-stale=true]')"
+"""True once the page's script run is over and nothing on the page is left over from an earlier run."""
 
 
 # --------------------------------------------------------------------------- test images
@@ -200,12 +203,13 @@ class Reading:
 
 @dataclass
 class Visitor:
-    """One simulated visitor's plan and what happened: verdict lines, explanation times, errors."""
+    """One simulated visitor's plan (uploads per page visit) and what happened: verdict lines, explanations, errors."""
 
     name: str
     batches: list[list[Upload]]
-    explain_after_first_batch: bool
     readings: list[Reading] = field(default_factory=list)
+    downloaded: list[tuple[str, float]] = field(default_factory=list)
+    """(image, P(fake)) from the page's JSON download, at full precision."""
     explanations: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -222,6 +226,21 @@ async def classify(page: Page, upload: Upload, timeout_ms: float) -> Reading:
     await expect(line).to_be_visible(timeout=timeout_ms)
     seconds = time.perf_counter() - started
     return Reading(upload.name, (await line.inner_text()).strip(), seconds)
+
+
+async def download_probabilities(page: Page, timeout_ms: float) -> list[tuple[str, float]]:
+    """Every result's (file name, P(fake)) from the Classify page's "Download JSON" button, at full precision.
+
+    The verdict line rounds to 0.1 % (and says ">99.9%" near certainty), so this is the exact comparison.
+    The button is clicked only once the run is over: a button from an earlier run points to a file
+    the server has already dropped.
+    """
+    await page.wait_for_function(SCRIPT_IDLE, timeout=timeout_ms)
+    async with page.expect_download(timeout=timeout_ms) as waiting:
+        await page.get_by_role("button", name="Download JSON").click(timeout=timeout_ms)
+    download = await waiting.value
+    rows = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
+    return [(row["file"], row["p_fake"]) for row in rows]
 
 
 async def explain_attention(page: Page, timeout_ms: float) -> float:
@@ -260,10 +279,11 @@ async def visit(browser: Browser, url: str, visitor: Visitor, *, timeout_ms: flo
                     raise TimeoutError("the run's --time-limit was reached")
                 visitor.readings.append(await classify(page, upload, timeout_ms))
                 await check_no_exception(page)
-            if number == 0 and visitor.explain_after_first_batch:
+            visitor.downloaded += await download_probabilities(page, timeout_ms)
+            if number == 0:
                 visitor.explanations.append(await explain_attention(page, timeout_ms))
                 await check_no_exception(page)
-    except (PlaywrightError, TimeoutError, RuntimeError) as error:
+    except (AssertionError, PlaywrightError, TimeoutError, RuntimeError) as error:  # expect() raises AssertionError
         visitor.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
     finally:
         await context.close()
@@ -304,20 +324,14 @@ async def drive(server: Server, args: argparse.Namespace, uploads: list[Upload])
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:
-            baseline = Visitor("baseline", plan(uploads, len(uploads), args.images_per_session), True)
+            baseline = Visitor("baseline", plan(uploads, len(uploads), args.images_per_session))
             await visit(browser, server.url, baseline, timeout_ms=timeout_ms, deadline=deadline)
             memory["after warm-up"] = memory_mb(pid)
+            # Visitor i uploads images i .. i + images-per-session - 1: neighbours share all but one of them.
+            own_images = (uploads[index : index + args.images_per_session] for index in range(args.sessions))
             visitors = [
-                Visitor(
-                    f"session {index + 1}",
-                    plan(
-                        uploads[index : index + args.images_per_session],
-                        share + (index < extra),
-                        args.images_per_session,
-                    ),
-                    True,
-                )
-                for index in range(args.sessions)
+                Visitor(f"session {index + 1}", plan(images, share + (index < extra), args.images_per_session))
+                for index, images in enumerate(own_images)
             ]
             await asyncio.gather(
                 *(visit(browser, server.url, visitor, timeout_ms=timeout_ms, deadline=deadline) for visitor in visitors)
@@ -333,6 +347,9 @@ def report(outcome: Outcome, args: argparse.Namespace, *, model_dir: Path, url: 
     """Print the summary table; True when every check passes."""
     expected = {reading.image: reading.line for reading in outcome.baseline.readings}
     readings = [reading for visitor in outcome.visitors for reading in visitor.readings]
+    exact = dict(outcome.baseline.downloaded)
+    downloaded = [pair for visitor in outcome.visitors for pair in visitor.downloaded]
+    different = [(image, p_fake) for image, p_fake in downloaded if exact.get(image) != p_fake]
     errors = [
         f"{visitor.name}: {error}" for visitor in (outcome.baseline, *outcome.visitors) for error in visitor.errors
     ]
@@ -341,8 +358,10 @@ def report(outcome: Outcome, args: argparse.Namespace, *, model_dir: Path, url: 
     growth = outcome.memory["after load"][0] - outcome.memory["after warm-up"][0]
     checks = {
         "errors": not errors,
-        "same results": bool(readings) and not mismatches,
-        "all done": len(readings) == outcome.planned and len(explanations) == len(outcome.visitors),
+        "classified": len(readings) == outcome.planned,
+        "explained": len(explanations) == len(outcome.visitors),
+        "same lines": bool(readings) and not mismatches,
+        "same P(fake)": len(downloaded) == len(readings) > 0 and not different,
         "memory": growth < args.max_growth_mb,
     }
 
@@ -364,12 +383,17 @@ def report(outcome: Outcome, args: argparse.Namespace, *, model_dir: Path, url: 
             "",
         ),
         ("errors", str(len(errors)), f"{verdict(checks['errors'])} (must be 0)"),
-        ("classifications done", f"{len(readings)} of {outcome.planned}", verdict(checks["all done"])),
-        ("explanations done", f"{len(explanations)} of {len(outcome.visitors)}", ""),
+        ("classifications done", f"{len(readings)} of {outcome.planned}", verdict(checks["classified"])),
+        ("explanations done", f"{len(explanations)} of {len(outcome.visitors)}", verdict(checks["explained"])),
         (
             "same verdict line as baseline",
             f"{len(readings) - len(mismatches)} of {len(readings)} ({len(expected)} distinct images)",
-            verdict(checks["same results"]),
+            verdict(checks["same lines"]),
+        ),
+        (
+            "same P(fake) as baseline, exactly",
+            f"{len(downloaded) - len(different)} of {len(downloaded)} (from the JSON download)",
+            verdict(checks["same P(fake)"]),
         ),
         ("time to verdict, alone", timing([reading.seconds for reading in outcome.baseline.readings]), ""),
         ("time to verdict, under load", timing([reading.seconds for reading in readings]), ""),
@@ -393,6 +417,8 @@ def report(outcome: Outcome, args: argparse.Namespace, *, model_dir: Path, url: 
         print(f"  error: {line}")
     for reading in mismatches[:10]:
         print(f"  differs: {reading.image}: {reading.line!r} vs baseline {expected.get(reading.image)!r}")
+    for image, p_fake in different[:10]:
+        print(f"  differs: {image}: P(fake) {p_fake!r} vs baseline {exact.get(image)!r}")
     passed = all(checks.values())
     print(f"\nresult: {'PASS' if passed else 'FAIL'}")
     return passed

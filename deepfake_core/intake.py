@@ -23,6 +23,7 @@ import io
 import os
 import stat
 import struct
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +63,8 @@ _MAX_JPEG_SCANS: Final = 64
 image for every scan, so a small file with thousands of scans would decode for minutes."""
 _MAX_FILE_BYTES: Final = 512 * 1024 * 1024
 """Refuse to read bigger files from a path: no accepted 40 MP image needs that much."""
+_BOMB_FILTER_LOCK: Final = threading.Lock()
+"""Serialises the warning-filter swap in :func:`_open_header` (the filter list is process-wide)."""
 
 _SIGNATURES: Final = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -151,10 +154,7 @@ def load_image(
     Anything that cannot be turned into such an image raises
     :class:`ImageIntakeError` with a message for the user and a ``reason`` code.
     Pillow's own bomb limit (``Image.MAX_IMAGE_PIXELS``) still applies on top of
-    ``max_pixels``. While decoding, ``DecompressionBombWarning`` is turned into an
-    error with :func:`warnings.catch_warnings`; before Python 3.14 that swaps the
-    process-wide warning filters for the duration of the call, so a filter that
-    another thread installs at that very moment may be lost.
+    ``max_pixels`` (its warning is raised as an error, see :func:`_open_header`).
     """
     if max_pixels < 1 or min_side < 1:
         raise ValueError(f"max_pixels and min_side must be positive, got {max_pixels} and {min_side}")
@@ -165,12 +165,23 @@ def load_image(
     image_format = _detect_format(data, name)
     if image_format == "JPEG":
         _check_jpeg_scans(data, name)
-    with _pillow_errors(image_format, name), warnings.catch_warnings():
+    with _pillow_errors(image_format, name), _open_header(data, image_format) as image:
+        _check_declared_size(image.size, name, max_pixels=max_pixels, min_side=min_side)
+        image.load()
+        return _to_rgb_array(_apply_exif_orientation(image))
+
+
+def _open_header(data: bytes, image_format: str) -> Image.Image:
+    """``Image.open`` (header only, lazy) with Pillow's ``DecompressionBombWarning`` raised as an error.
+
+    :func:`warnings.catch_warnings` swaps the process-wide filter list, so two
+    overlapping calls could leave each other's filter installed; intake calls take
+    turns here. Only the header parse is inside the lock (milliseconds), never the
+    pixel decoding, so one large upload does not hold up other sessions.
+    """
+    with _BOMB_FILTER_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data), formats=[image_format]) as image:
-            _check_declared_size(image.size, name, max_pixels=max_pixels, min_side=min_side)
-            image.load()
-            return _to_rgb_array(_apply_exif_orientation(image))
+        return Image.open(io.BytesIO(data), formats=[image_format])
 
 
 def _source_name(source: ImageSource) -> str | None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
-
-import deepfake_core.layers  # noqa: F401  (registers RescaleGAP for deserialisation)
 from deepfake_core.card import ModelCard, card_path_for, file_sha256, load_card
-from deepfake_core.detector import Detector
 from deepfake_core.errors import DeepfakeLensError, ModelLoadError, WeightsMismatchError
+
+if TYPE_CHECKING:
+    from deepfake_core.detector import Detector
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -109,6 +109,11 @@ def load_detector(
                 f"instead of {card.weights_sha256[:12]}...). The file was changed or corrupted; "
                 "restore it or re-create the card with the model that was trained with it."
             )
+    import keras
+
+    import deepfake_core.layers  # noqa: F401  (registers RescaleGAP for deserialisation)
+    from deepfake_core.detector import Detector
+
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for unreadable files

@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import streamlit as st
 
-from deepfake_core.figures import probability_bar
 from pages import common
 
 common.page_setup()
@@ -49,17 +48,7 @@ for index, result in enumerate(results):
         picture, details = st.columns([1, 3], vertical_alignment="center")
         picture.image(result.thumbnail, caption=result.source.name)
         with details:
-            common.verdict_badge(prediction)
-            st.plotly_chart(
-                probability_bar(prediction.p_fake, threshold=prediction.threshold),
-                config={"displayModeBar": False},
-                key=f"probability-bar-{index}",
-            )
-            st.markdown(
-                f"P(fake) **{prediction.p_fake:.1%}** · calibrated confidence in this verdict "
-                f"**{prediction.confidence:.1%}** · threshold {prediction.threshold:.2f}"
-            )
-            st.caption(f"sha256 `{result.source.sha256}` · model `{prediction.model_id}`")
+            common.show_verdict(prediction, result.source, key=f"probability-bar-{index}")
 
 rows = [result.row() for result in results]
 st.subheader("All results")

@@ -27,6 +27,7 @@ from deepfake_core.card import ModelCard, card_path_for
 from deepfake_core.detector import Detector, Prediction
 from deepfake_core.errors import DeepfakeLensError, ImageIntakeError
 from deepfake_core.evaluation.results import ResultsListing, list_results
+from deepfake_core.figures import probability_bar
 from deepfake_core.intake import image_sha256, load_image
 from deepfake_core.legacy import ALLOW_LEGACY_ENV, legacy_allowed_by_env
 from deepfake_core.loading import DEFAULT_MODEL_NAME, ModelEntry, default_model_dir, find_models, load_detector
@@ -47,6 +48,7 @@ __all__ = [
     "classify_images",
     "compute_explanations",
     "format_interval",
+    "format_probability",
     "format_share",
     "last_classified",
     "legend_strip",
@@ -58,15 +60,18 @@ __all__ = [
     "results_folder_hint",
     "run_app",
     "sample_inputs",
+    "show_verdict",
     "stop_with_info",
     "stored_results",
     "threshold_slider",
     "upload_inputs",
-    "verdict_badge",
 ]
 
 IMAGE_TYPES: Final = ["png", "jpg", "jpeg", "webp"]
 """Extensions the uploaders offer; ``load_image`` still checks the content, not the name."""
+
+_MULTIPART_OVERHEAD_BYTES: Final = 1024 * 1024
+"""Room for the multipart headers around an upload of exactly the size limit."""
 
 MAX_IMAGES: Final = 30
 """Images classified per run: the originals stay in session memory for the Explain page, and the
@@ -109,24 +114,46 @@ def _navigation() -> StreamlitPage:
 
 
 def run_app() -> None:
-    """The entry point's whole job: register the pages and run the one the visitor asked for."""
+    """The entry point's whole job: register the pages, draw the shared sidebar, run the chosen page.
+
+    The sidebar is drawn here, outside the page, so its widgets are the same widgets on every page
+    and the chosen model holds when the visitor switches pages.
+    """
+    keep_uploads_in_memory()
     page = _navigation()
+    _render_sidebar()
     st.session_state[_VIA_ENTRY_KEY] = True
     page.run()
 
 
+def keep_uploads_in_memory() -> None:
+    """Stop the web server from spooling uploads to a temporary file on disk.
+
+    Streamlit parses upload requests with Starlette, whose multipart parser keeps a file part in
+    memory only up to ``MultiPartParser.spool_max_size`` (1 MB) and writes the rest to a temporary
+    file. Raising that above the upload limit (``server.maxUploadSize``) keeps every accepted upload
+    in memory, as promised to analysts with sensitive images. It is a class attribute, so setting it
+    once per script run is enough and harmless.
+    """
+    from starlette.formparsers import MultiPartParser
+
+    limit_bytes = int(st.get_option("server.maxUploadSize")) * 1024 * 1024
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, limit_bytes + _MULTIPART_OVERHEAD_BYTES)
+
+
 def page_setup() -> None:
-    """Every page calls this first: it draws the shared sidebar, and the navigation if it is missing.
+    """Every page calls this first, to make sure it runs inside the app shell of :func:`run_app`.
 
     Because a folder named ``pages/`` sits next to ``streamlit_app.py``, Streamlit runs a page file
     directly, without the entry point, on a server's first request when that is a deep link (and in
-    ``AppTest`` after ``switch_page``); it then lists every file in ``pages/`` as a page, this helper
-    module included, until some run calls ``st.navigation``. Registering the navigation here in that
-    case replaces that list with the real one for this and every later visitor.
+    ``AppTest`` after ``switch_page``); it would then list every file in ``pages/`` as a page, this
+    helper module included, and show no sidebar. In that case the app shell is run from here, which
+    registers the real navigation and runs the page inside it (its widgets get the same identities
+    as in every later run), and the direct run ends.
     """
     if not st.session_state.pop(_VIA_ENTRY_KEY, False):
-        _navigation()
-    _render_sidebar()
+        run_app()
+        st.stop()
 
 
 # --------------------------------------------------------------------------- model
@@ -257,18 +284,27 @@ def model_flags() -> str:
 
 
 def threshold_slider(default: float, *, scope: str) -> float:
-    """The verdict threshold, starting at ``default`` and kept for this session per ``scope`` (a model id).
+    """The verdict threshold, starting at ``default`` and kept for the session per ``scope`` (a model id).
 
-    Classify and Explain share a scope, so a threshold chosen on one page holds on the other.
+    Widgets on different pages are different widgets even with the same key, so the value lives in
+    its own session-state entry: Classify and Explain share a scope, and a threshold chosen on one
+    page holds on the other.
     """
+    stored = f"threshold-value:{scope}"
+    widget = f"threshold:{scope}"
+    st.session_state.setdefault(stored, float(default))
+
+    def remember() -> None:
+        st.session_state[stored] = st.session_state[widget]
+
     return st.slider(
         "Decision threshold: Fake when P(fake) ≥ threshold",
         min_value=0.0,
         max_value=1.0,
-        value=float(default),
+        value=st.session_state[stored],
         step=0.01,
-        key=f"threshold:{scope}",
-        persist_state="session",
+        key=widget,
+        on_change=remember,
         help=f"The model's threshold is {default:.2f}. Raising it means fewer Fake verdicts: fewer false alarms, "
         "more missed fakes.",
     )
@@ -364,12 +400,33 @@ def last_classified() -> list[ImageInput]:
     return [outcome.source for outcome in outcomes.values() if outcome.prediction is not None]
 
 
-def verdict_badge(prediction: Prediction) -> None:
-    """The verdict as a coloured badge: Fake in red, anything else in blue."""
+def format_probability(value: float) -> str:
+    """A probability as a percentage that never claims certainty: ``>99.9%`` instead of ``100.0%``."""
+    if value > 0.999:
+        return ">99.9%"
+    if value < 0.001:
+        return "<0.1%"
+    return f"{value:.1%}"
+
+
+def show_verdict(prediction: Prediction, source: ImageInput, *, key: str) -> None:
+    """One image's verdict, the same on Classify and Explain: badge, P(fake) bar, confidence, threshold.
+
+    The caption names the image's sha256 and the model id, so a shown result can be traced and
+    reproduced. ``key`` names the bar chart and must be unique on the page.
+    """
     if prediction.is_fake:
         st.badge(f"Verdict: {prediction.label}", icon=":material/warning:", color="red")
     else:
         st.badge(f"Verdict: {prediction.label}", icon=":material/check_circle:", color="blue")
+    st.plotly_chart(
+        probability_bar(prediction.p_fake, threshold=prediction.threshold), config={"displayModeBar": False}, key=key
+    )
+    st.markdown(
+        f"P(fake) **{format_probability(prediction.p_fake)}** · calibrated confidence in this verdict "
+        f"**{format_probability(prediction.confidence)}** · threshold {prediction.threshold:.2f}"
+    )
+    st.caption(f"`{source.name}` · sha256 `{source.sha256}` · model `{prediction.model_id}`")
 
 
 # --------------------------------------------------------------------------- explanations

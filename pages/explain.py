@@ -99,12 +99,8 @@ explanations = [common.cached_explanation(request, detector) for request in requ
 ready = [explanation for explanation in explanations if explanation is not None]
 
 # --------------------------------------------------------------------------- what it shows
-common.verdict_badge(prediction)
-st.markdown(
-    f"P(fake) **{prediction.p_fake:.1%}** · confidence **{prediction.confidence:.1%}** · threshold "
-    f"{threshold:.2f} · explaining **{target}**"
-)
-st.caption(f"`{item.name}` · sha256 `{item.sha256}` · model `{detector.model_id}`")
+common.show_verdict(prediction, item, key="explain-probability-bar")
+st.markdown(f"Explaining the class **{target}**.")
 if len(ready) < len(requests):
     st.info("Press **Explain** to compute the chosen methods with these settings (LIME takes longest).")
 opacity = st.slider("Overlay opacity", min_value=0.0, max_value=1.0, value=0.5, step=0.05, key="explain-opacity")
@@ -153,7 +149,7 @@ if lime is not None and lime.superpixel_weights:
             ]
         ),
         hide_index=True,
-        column_config={"weight": st.column_config.NumberColumn(format="%+.4f")},
+        column_config={"weight": st.column_config.NumberColumn(format="%+.2e")},
     )
 
 if ready:

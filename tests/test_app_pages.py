@@ -391,3 +391,19 @@ def test_the_threshold_chosen_on_classify_holds_on_explain(classify: AppTest) ->
     assert not classify.exception
     assert classify.slider(key=THRESHOLD_KEY).value == 0.0
     assert verdicts(classify) == ["Fake"]
+
+
+def test_the_model_chosen_in_the_sidebar_holds_on_every_page(tmp_path: Path, monkeypatch) -> None:
+    save_tiny_model(tmp_path)
+    save_tiny_model(tmp_path, name="other", seed=1)
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page("pages/classify.py")
+    assert app.sidebar.selectbox[0].options == ["default", "other"]
+    app.sidebar.selectbox[0].set_value("other").run()
+    assert app.slider[0].key == "threshold:other-test"
+    for page in ("pages/model.py", "pages/explain.py", "pages/home.py"):
+        app.switch_page(page).run()
+        assert not app.exception
+        assert app.sidebar.selectbox[0].value == "other"
+    app.switch_page("pages/model.py").run()
+    assert app.header[0].value == "other"

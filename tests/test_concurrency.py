@@ -162,11 +162,6 @@ def test_concurrent_decoding_gives_every_thread_its_own_image() -> None:
             np.testing.assert_array_equal(image, expected[position])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in deepfake_core.intake.load_image: warnings.catch_warnings() swaps the process-wide filter list, "
-    "so two overlapping decodes leave its 'error on DecompressionBombWarning' filter installed for good",
-)
 def test_overlapping_decodes_leave_the_warning_filters_as_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two sessions decode at once and the one that started later finishes later (forced here, random in a server).
 

@@ -52,7 +52,7 @@ from deepfake_core.detector import Detector
 from deepfake_core.errors import ImageIntakeError
 from deepfake_core.explain import METHOD_NAMES, explain, legend, overlay
 from deepfake_core.intake import image_sha256, load_image
-from deepfake_core.legacy import ALLOW_LEGACY_ENV, LABELS_FILE
+from deepfake_core.legacy import ALLOW_LEGACY_ENV, LABELS_FILE, LegacyLabelsWarning
 from deepfake_core.loading import LEGACY_MODEL_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,10 +82,11 @@ _RECORDING: list[AuditLog] = []
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    """Audit hook: every Python-level open (``open``, ``io``, ``os.open``, ``tempfile``, Pillow, NumPy) passes here.
+    """Audit hook: CPython raises ``open`` for every file opened from Python, in any thread, by any library.
 
-    Monkeypatching ``builtins.open`` would miss ``os.open``, ``io.open`` and C extensions that call
-    them, and would only see the test's own thread; audit events cover all of those in every thread.
+    Patching ``builtins.open`` would miss ``os.open``, ``io.open``, ``tempfile`` and modules that keep
+    their own reference to ``open``. Writes by C code that bypasses Python (TensorFlow, HDF5) are left
+    to the folder snapshots.
     """
     if not _RECORDING:
         return
@@ -165,7 +166,7 @@ def traced(tiny_detector: Detector) -> None:
     The first trace of each ``tf.function`` in a process makes TensorFlow's autograph write the
     converted *source code* of that function to the temp folder (``__autograph_generated_file*.py``),
     whichever model it is for. That is our code, not an image, and it happens once per server
-    process, so it is done here, outside the checks, rather than hidden by them.
+    process, so it is done here, before the checks, instead of being allowed inside them.
     """
     image = face_like_image(seed=99)
     tiny_detector.predict(image)
@@ -196,7 +197,10 @@ def sandbox(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares ``width x height`` RGB pixels but holds none: only a decoder that trusts it pays."""
+    """A PNG whose header declares ``width x height`` RGB pixels but that holds no pixel data at all.
+
+    The intake must refuse it from the header alone, as it would a decompression bomb.
+    """
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -413,21 +417,19 @@ OPT_IN_OFF = [pytest.param(None, id="env-unset"), pytest.param("0", id="env-0")]
 def test_legacy_files_never_load_without_opt_in_in_the_app(
     trap: Trap, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, env: str | None
 ) -> None:
-    """The legacy entry is listed and can be chosen, but every page only says how to opt in."""
+    """The legacy entry is listed and can be chosen, but every page that needs a model only says how to opt in."""
     if env is not None:
         monkeypatch.setenv(ALLOW_LEGACY_ENV, env)
     with nothing_stored(*sandbox.folders):
         app = visit("pages/classify.py")
         assert app.sidebar.checkbox[0].value is False
-        app.sidebar.selectbox[0].set_value(LEGACY_ENTRY).run()
-        assert "its card is read when it is loaded" in app.sidebar.caption[0].value
-        for page in ("pages/classify.py", "pages/explain.py", "pages/model.py", "pages/home.py"):
+        for page in ("pages/classify.py", "pages/explain.py", "pages/model.py"):
             app.switch_page(page).run()
+            app.sidebar.selectbox[0].set_value(LEGACY_ENTRY).run()
             assert not app.exception, page
-            assert app.sidebar.selectbox[0].value == LEGACY_ENTRY
-            if page != "pages/home.py":
-                assert "loads only if you tick" in app.info[0].value, page
-                assert not app.file_uploader
+            assert "its card is read when it is loaded" in app.sidebar.caption[0].value, page
+            assert "loads only if you tick" in app.info[0].value, page
+            assert not app.file_uploader, page
     assert trap.sprung() == []
 
 
@@ -436,7 +438,8 @@ def test_opting_in_is_what_runs_the_h5_code_and_the_label_pickle_never_runs(trap
     app = visit("pages/classify.py")
     app.sidebar.selectbox[0].set_value(LEGACY_ENTRY).run()
     assert trap.sprung() == []
-    app.sidebar.checkbox[0].check().run()
+    with pytest.warns(LegacyLabelsWarning, match=r"refers to (posix|nt)\.system"):
+        app.sidebar.checkbox[0].check().run()
     assert not app.exception
     assert app.file_uploader, "the legacy model should have loaded"
     assert trap.sprung() == [trap.h5_marker.name]
@@ -513,3 +516,19 @@ def test_uploads_are_capped_at_10_mb(
     uploader = app.file_uploader[0]
     assert uploader.proto.max_upload_size_mb == 10
     assert "up to 10 MB each" in uploader.help
+
+
+def test_the_server_keeps_accepted_uploads_in_memory(
+    repository_config: None, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starlette spools multipart file parts over ``spool_max_size`` (1 MB by default) to a temp file.
+
+    The app raises that threshold above the upload limit on every run, so an accepted upload never
+    reaches the disk, not even in the web server's request parsing.
+    """
+    from starlette.formparsers import MultiPartParser
+
+    monkeypatch.setattr(MultiPartParser, "spool_max_size", 1024 * 1024)
+    monkeypatch.setenv(MODEL_DIR_ENV, str(tiny_model_dir))
+    visit("pages/classify.py")
+    assert MultiPartParser.spool_max_size > streamlit_config.get_option("server.maxUploadSize") * 1024 * 1024
