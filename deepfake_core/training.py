@@ -206,7 +206,10 @@ def train(
         _EpochLog(log, config.epochs),
     ]
     started = time.perf_counter()
-    fit = model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks, verbose=0)
+    # the tf.data pipeline shuffles itself (seeded); Keras must not try to
+    fit = model.fit(
+        train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False
+    )
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     seconds = time.perf_counter() - started
 

@@ -40,7 +40,7 @@ _LIME_FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     ("positive_only", "--positive-only", {"action": argparse.BooleanOptionalAction, "help": "show only support"}),
     ("kernel_width", "--kernel-width", {"type": float, "metavar": "W", "help": "LIME kernel width (default 0.25)"}),
-    ("batch_size", "--batch-size", {"type": int, "metavar": "N", "help": "images per model call (default 256)"}),
+    ("batch_size", "--batch-size", {"type": int, "metavar": "N", "help": "images per model call (default 32)"}),
 )
 """LIME parameter name, its flag, and argparse options; every flag defaults to None = "not given"."""
 

@@ -38,7 +38,7 @@ LIME_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "num_features": 10,
         "positive_only": False,
         "kernel_width": 0.25,
-        "batch_size": 256,
+        "batch_size": 32,
         "seed": 0,
     }
 )
