@@ -77,7 +77,7 @@ def _wait_healthy(server: DashboardServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.process.returncode}:\n{_tail(server.log)}")
+            raise RuntimeError(f"streamlit exited with {server.process.returncode}:\n{log_tail(server.log)}")
         try:
             with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
                 if response.read().strip() == b"ok":
@@ -85,17 +85,20 @@ def _wait_healthy(server: DashboardServer, timeout: float) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s:\n{_tail(server.log)}")
+    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s:\n{log_tail(server.log)}")
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a server log, for error messages."""
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @contextmanager
-def dashboard_server(model_dir: Path, *, log: Path, startup_timeout: float = 180.0) -> Iterator[DashboardServer]:
-    """Run the dashboard against ``model_dir`` until the block ends; the process is always terminated."""
-    port = free_port()
+def dashboard_server(
+    model_dir: Path, *, log: Path, startup_timeout: float = 180.0, port: int | None = None
+) -> Iterator[DashboardServer]:
+    """Run the dashboard on 127.0.0.1 against ``model_dir`` until the block ends; the process is always terminated."""
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",

@@ -35,37 +35,23 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+# benchmarks/ is a folder of scripts: the dashboard harness is shared with benchmarks/app.py and the browser test.
+from app import CHROMIUM, CHROMIUM_ARGS, DashboardServer, dashboard_server, log_tail
 from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
-HOST = "127.0.0.1"
 VIEWPORT = {"width": 1280, "height": 900}
 VERDICT_LINE = re.compile(r"^P\(fake\) ")
 """The Classify page's line under each verdict: P(fake), calibrated confidence and threshold, as shown."""
@@ -114,72 +100,6 @@ def make_uploads(count: int) -> list[Upload]:
 
 
 # --------------------------------------------------------------------------- the server
-
-
-@dataclass(frozen=True)
-class Server:
-    """A running dashboard: its process (for memory readings), address and log."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-
-def free_port() -> int:
-    """A port nothing listens on right now on 127.0.0.1 (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def log_tail(path: Path, lines: int = 25) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def wait_until_healthy(server: Server, timeout_s: float) -> None:
-    """Poll Streamlit's health endpoint until it answers, the process dies or ``timeout_s`` passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.process.returncode}:\n{log_tail(server.log)}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(f"streamlit was not healthy within {timeout_s:.0f} s:\n{log_tail(server.log)}")
-
-
-@contextmanager
-def dashboard(model_dir: Path, *, port: int, log: Path, timeout_s: float) -> Iterator[Server]:
-    """``streamlit run streamlit_app.py`` on 127.0.0.1 only, until the block ends (then always stopped)."""
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.headless=true",
-        f"--server.address={HOST}",
-        f"--server.port={port}",
-        "--browser.gatherUsageStats=false",
-    ]
-    environment = {**os.environ, "DEEPFAKE_LENS_MODEL_DIR": str(model_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    server = Server(process, f"http://{HOST}:{port}", log)
-    try:
-        wait_until_healthy(server, timeout_s)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -314,7 +234,7 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-async def drive(server: Server, args: argparse.Namespace, uploads: list[Upload]) -> Outcome:
+async def drive(server: DashboardServer, args: argparse.Namespace, uploads: list[Upload]) -> Outcome:
     """Baseline visitor first, then all visitors at once; server memory read before, between and after."""
     timeout_ms = args.timeout * 1000
     deadline = time.monotonic() + args.time_limit
@@ -456,8 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     uploads = make_uploads(args.images_per_session + args.sessions - 1)
     with tempfile.TemporaryDirectory(prefix="deepfake-lens-load-") as scratch:
         log = Path(scratch) / "streamlit.log"
-        port = args.port or free_port()
-        with dashboard(model_dir, port=port, log=log, timeout_s=args.timeout) as server:
+        with dashboard_server(model_dir, port=args.port, log=log, startup_timeout=args.timeout) as server:
             outcome = asyncio.run(drive(server, args, uploads))
             passed = report(outcome, args, model_dir=model_dir, url=server.url)
             if not passed:
