@@ -101,7 +101,11 @@ class Detector:
 
     def probabilities(self, batch: np.ndarray, *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Calibrated class probabilities ``(N, C)`` for a prepared batch (temperature from the card)."""
-        return apply_temperature(self.raw_probabilities(batch, progress=progress), self.card.temperature)
+        return self.calibrate(self.raw_probabilities(batch, progress=progress))
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Uncalibrated softmax ``(N, C)`` -> calibrated probabilities, for callers that need both."""
+        return apply_temperature(raw, self.card.temperature)
 
     def p_fake(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Calibrated P(fake) ``(N,)`` for RGB uint8 images."""

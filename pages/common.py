@@ -264,10 +264,15 @@ def require_detector() -> Detector:
         st.stop()
 
 
+def _chosen_entry() -> ModelEntry | None:
+    """The sidebar's model entry, or None when the model folder holds no model."""
+    entries = find_models()
+    return _selected_entry(entries) if entries else None
+
+
 def require_card() -> ModelCard:
     """The chosen model's card, read without loading the weights when the card file exists."""
-    entries = find_models()
-    entry = _selected_entry(entries) if entries else None
+    entry = _chosen_entry()
     if entry is not None and entry.card is not None:
         return entry.card
     return require_detector().card
@@ -275,8 +280,7 @@ def require_card() -> ModelCard:
 
 def model_flags() -> str:
     """The ``deepfake-core`` options that select the sidebar's model ("" for the default model)."""
-    entries = find_models()
-    entry = _selected_entry(entries) if entries else None
+    entry = _chosen_entry()
     if entry is None or entry.path == default_model_dir() / f"{DEFAULT_MODEL_NAME}.keras":
         return ""
     path = shlex.quote(f"{_display_folder(entry.path.parent)}{entry.path.name}")

@@ -31,9 +31,8 @@ LogFn = Callable[[str], None]
 def _p_fake(detector: Detector, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated and raw P(fake) ``(N,)`` for RGB uint8 images."""
     raw = detector.raw_probabilities(detector.prepare(images))
-    calibrated = detector.probabilities(detector.prepare(images)) if detector.card.temperature != 1.0 else raw
     index = detector.card.fake_index
-    return calibrated[:, index], raw[:, index]
+    return detector.calibrate(raw)[:, index], raw[:, index]
 
 
 def load_history(model_path: str | Path) -> dict[str, list[float]] | None:
