@@ -28,7 +28,7 @@ import skimage.data
 from lime.lime_image import LimeImageExplainer
 
 from deepfake_core.architecture import build_model
-from deepfake_core.card import ModelCard
+from deepfake_core.card import architecture_card
 from deepfake_core.detector import Detector
 from deepfake_core.explain import explain
 from deepfake_core.intake import load_image
@@ -40,20 +40,7 @@ def _detector(path: Path | None) -> tuple[Detector, str]:
     if path.is_file():
         return load_detector(path), f"{path} (trained)"
     model = build_model(backbone="small_cnn", input_size=128)
-    card = ModelCard(
-        model_id="benchmark-random",
-        name="benchmark-random",
-        input_size=128,
-        channel_order="RGB",
-        value_scale="0..255",
-        labels=("Real", "Fake"),
-        fake_label="Fake",
-        architecture="small_cnn + attention (thesis head)",
-        backbone="small_cnn",
-        attention=True,
-        weights_file="(in memory)",
-        weights_sha256=None,
-    )
+    card = architecture_card(name="benchmark-random", backbone="small_cnn", input_size=128)
     return Detector(model, card), f"random-weight small_cnn 128 px, {model.count_params():,} parameters ({path} absent)"
 
 

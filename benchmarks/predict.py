@@ -48,7 +48,7 @@ def _median_ms(function, repeats: int) -> float:
 def _detector(which: str):
     """The detector to measure and a description of where its weights came from."""
     from deepfake_core.architecture import build_model
-    from deepfake_core.card import ModelCard
+    from deepfake_core.card import architecture_card
     from deepfake_core.detector import Detector
     from deepfake_core.loading import load_detector
 
@@ -56,19 +56,12 @@ def _detector(which: str):
     if which == "default" and default.is_file():
         return load_detector(default), f"trained model {default.relative_to(ROOT)}"
     backbone = "small_cnn" if which == "default" else "efficientnetb7"
-    card = ModelCard(
-        model_id=f"{backbone}-random",
+    card = architecture_card(
         name=backbone,
+        backbone=backbone,
         input_size=128,
         channel_order="RGB" if which == "default" else "BGR",
-        value_scale="0..255",
-        labels=("Fake", "Real"),
-        fake_label="Fake",
-        architecture=f"{backbone} + attention",
-        backbone=backbone,
-        attention=True,
-        weights_file="",
-        weights_sha256=None,
+        model_id=f"{backbone}-random",
     )
     return Detector(build_model(backbone=backbone, input_size=128), card), f"{backbone} + attention, random weights"
 

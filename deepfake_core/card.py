@@ -23,6 +23,7 @@ __all__ = [
     "CARD_SUFFIX",
     "CARD_VERSION",
     "ModelCard",
+    "architecture_card",
     "card_path_for",
     "file_sha256",
     "load_card",
@@ -113,6 +114,47 @@ class ModelCard:
             return cls(**values)
         except TypeError as exc:  # wrong value types that dataclass construction trips on
             raise ModelCardError(f"{source} is malformed: {exc}.") from exc
+
+
+def architecture_card(
+    *,
+    name: str,
+    backbone: str,
+    input_size: int,
+    attention: bool = True,
+    head: str = "thesis",
+    channel_order: ChannelOrder = "RGB",
+    labels: tuple[str, ...] = ("Fake", "Real"),
+    weights_file: str = "",
+    weights_sha256: str | None = None,
+    model_id: str | None = None,
+    **details: Any,
+) -> ModelCard:
+    """The card of a network from :func:`deepfake_core.architecture.build_model`.
+
+    Such a network takes 0..255 input and names its fake class "Fake"; training,
+    the benchmarks and the tests all card the models they build through this one
+    function, so ``model_id`` ("NAME-" + 12 hex digits of the weights' sha256)
+    and ``architecture`` read the same everywhere. ``details`` are the card's
+    optional fields (temperature, training, ...).
+    """
+    if model_id is None:
+        model_id = f"{name}-{weights_sha256[:12]}" if weights_sha256 else name
+    return ModelCard(
+        model_id=model_id,
+        name=name,
+        input_size=input_size,
+        channel_order=channel_order,
+        value_scale="0..255",
+        labels=tuple(labels),
+        fake_label="Fake",
+        architecture=f"{backbone}{' + attention' if attention else ''} ({head} head)",
+        backbone=backbone,
+        attention=attention,
+        weights_file=weights_file,
+        weights_sha256=weights_sha256,
+        **details,
+    )
 
 
 def _validate(card: ModelCard) -> list[str]:

@@ -104,8 +104,7 @@ def _write_rows(rows: list[dict], output_format: str) -> None:
 
 
 def _load_cli_detector(args: argparse.Namespace):
-    from deepfake_core.legacy import legacy_allowed_by_env
-    from deepfake_core.loading import load_detector
+    from deepfake_core.loading import legacy_allowed_by_env, load_detector
 
     return load_detector(args.model, allow_legacy=args.allow_legacy or legacy_allowed_by_env())
 

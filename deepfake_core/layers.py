@@ -4,6 +4,9 @@ The thesis saved its rescale step as a ``Lambda`` layer holding a pickled Python
 lambda: such a file only loads with ``safe_mode=False`` (it can run code) and
 breaks across Python versions ("bad marshal data"). Here it is a registered
 layer with no Python code in the saved file.
+
+:class:`ChannelGroupNormalization` exists for speed: it computes exactly what
+Keras' ``GroupNormalization`` computes, in less than half the CPU time.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["RescaleGAP"]
+__all__ = ["ChannelGroupNormalization", "RescaleGAP"]
 
 
 @keras.saving.register_keras_serializable(package="deepfake_lens")
@@ -36,3 +39,49 @@ class RescaleGAP(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="deepfake_lens")
+class ChannelGroupNormalization(keras.layers.GroupNormalization):
+    """Keras' ``GroupNormalization`` for channels-last images, computed from per-channel moments.
+
+    Keras reshapes ``(N, H, W, C)`` into ``(N, H, W, G, C/G)`` and reduces over
+    axes ``(1, 2, 4)``: a strided reduction that is slow on CPU. On the small
+    CNN's first 128x128x32 feature map it took 0.92 ms per image, 38 % of the
+    whole forward pass, and LIME runs that forward pass a thousand times. Here
+    the mean and variance of each channel over ``(H, W)`` (contiguous
+    reductions) are combined per group by the law of total variance, then each
+    (image, channel) gets one scale and one shift: 0.42 ms, same result to
+    float32 round-off (a few 1e-6). Same weights and config as the Keras layer,
+    so a model can swap one for the other.
+    """
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) != 4 or self.axis not in (-1, 3):
+            raise ValueError(
+                f"{type(self).__name__} normalises channels-last images (N, H, W, C); "
+                f"got input shape {input_shape} with axis={self.axis}"
+            )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        channels = inputs.shape[-1]
+        grouped = (-1, self.groups, channels // self.groups)
+        channel_mean = ops.mean(inputs, axis=(1, 2), keepdims=True)
+        channel_var = ops.mean(ops.square(inputs - channel_mean), axis=(1, 2), keepdims=True)
+        channel_mean = ops.reshape(channel_mean, grouped)
+        group_mean = ops.mean(channel_mean, axis=-1, keepdims=True)
+        group_var = ops.mean(
+            ops.reshape(channel_var, grouped) + ops.square(channel_mean - group_mean), axis=-1, keepdims=True
+        )
+
+        def per_channel(per_group):
+            return ops.reshape(ops.broadcast_to(per_group, ops.shape(channel_mean)), (-1, 1, 1, channels))
+
+        scale = per_channel(ops.rsqrt(group_var + self.epsilon))
+        if self.scale:
+            scale = scale * self.gamma
+        shift = -per_channel(group_mean) * scale
+        if self.center:
+            shift = shift + self.beta
+        return inputs * scale + shift

@@ -40,30 +40,25 @@ from deepfake_core.architecture import HEADS, _attention, build_model
 from deepfake_core.card import ModelCard, file_sha256
 from deepfake_core.detector import Detector
 from deepfake_core.errors import LegacyModelRefusedError, ModelLoadError
+from deepfake_core.loading import ALLOW_LEGACY_ENV
 
 __all__ = [
-    "ALLOW_LEGACY_ENV",
     "DEFAULT_LABELS",
     "LABELS_FILE",
     "LEGACY_CUSTOM_OBJECTS",
     "LegacyLabels",
     "LegacyLabelsWarning",
     "attention_block",
-    "legacy_allowed_by_env",
     "load_legacy_detector",
     "read_legacy_labels",
     "rescale_gap",
 ]
-
-ALLOW_LEGACY_ENV = "DEEPFAKE_LENS_ALLOW_LEGACY"
-"""Environment variable that opts in to the thesis' legacy files when set to 1 (or true/yes/on)."""
 
 LABELS_FILE = "label_transform.pkl"
 DEFAULT_LABELS: tuple[str, ...] = ("Fake", "Real")
 """The thesis app's fallback order: output 0 is Fake, output 1 is Real."""
 
 _FAKE_LABEL = "Fake"
-_TRUTHY = frozenset({"1", "true", "yes", "on"})
 _MAX_LABELS_BYTES = 1 << 20  # a LabelBinarizer pickle is well under 1 KiB; refuse memory bombs
 _MAX_ERROR_CHARS = 200
 
@@ -88,14 +83,6 @@ _ALLOWED_PICKLE_GLOBALS = frozenset(
 
 class LegacyLabelsWarning(UserWarning):
     """``label_transform.pkl`` was missing or unusable, so the thesis' default labels are used."""
-
-
-def legacy_allowed_by_env() -> bool:
-    """True when ``$DEEPFAKE_LENS_ALLOW_LEGACY`` opts in (``1``, ``true``, ``yes`` or ``on``).
-
-    The CLI and the dashboard read this so a deployment can opt in once instead of per call.
-    """
-    return os.environ.get(ALLOW_LEGACY_ENV, "").strip().lower() in _TRUTHY
 
 
 def rescale_gap(inputs: list[Any]) -> Any:

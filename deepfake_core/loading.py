@@ -22,17 +22,31 @@ if TYPE_CHECKING:
     from deepfake_core.detector import Detector
 
 __all__ = [
+    "ALLOW_LEGACY_ENV",
     "DEFAULT_MODEL_NAME",
     "LEGACY_MODEL_FILE",
     "ModelEntry",
     "default_model_dir",
     "find_models",
+    "legacy_allowed_by_env",
     "load_detector",
 ]
 
 DEFAULT_MODEL_NAME = "default"
 LEGACY_MODEL_FILE = "best_model_effatt.h5"
 _MODEL_DIR_ENV = "DEEPFAKE_LENS_MODEL_DIR"
+ALLOW_LEGACY_ENV = "DEEPFAKE_LENS_ALLOW_LEGACY"
+"""Environment variable that opts in to the thesis' legacy files when set to 1 (or true/yes/on)."""
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+
+
+def legacy_allowed_by_env() -> bool:
+    """True when ``$DEEPFAKE_LENS_ALLOW_LEGACY`` opts in (``1``, ``true``, ``yes`` or ``on``).
+
+    The CLI and the dashboard read this so a deployment can opt in once instead of per call. It
+    lives here, not in :mod:`deepfake_core.legacy`, because reading it must not import TensorFlow.
+    """
+    return os.environ.get(ALLOW_LEGACY_ENV, "").strip().lower() in _TRUTHY
 
 
 def default_model_dir() -> Path:

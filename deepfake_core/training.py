@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepfake_core.architecture import build_model
-from deepfake_core.card import ModelCard, card_path_for, file_sha256, save_card
+from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, save_card
 from deepfake_core.data import LABELS, ImageRecord, SplitManifest
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.calibration import fit_temperature
@@ -257,17 +257,14 @@ def _card(
     training: dict[str, Any] | None = None,
 ) -> ModelCard:
     attention = " + attention" if config.attention else ""
-    return ModelCard(
-        model_id=f"{name}-{sha256[:12]}" if sha256 else name,
+    return architecture_card(
         name=name,
-        input_size=config.input_size,
-        channel_order=config.channel_order,
-        value_scale="0..255",
-        labels=LABELS,
-        fake_label="Fake",
-        architecture=f"{config.backbone}{attention} ({config.head} head)",
         backbone=config.backbone,
+        input_size=config.input_size,
         attention=config.attention,
+        head=config.head,
+        channel_order=config.channel_order,
+        labels=LABELS,
         weights_file=weights_file,
         weights_sha256=sha256,
         temperature=temperature,

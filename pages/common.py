@@ -24,17 +24,24 @@ import streamlit as st
 from PIL import Image
 
 from deepfake_core.card import ModelCard, card_path_for
-from deepfake_core.detector import Detector, Prediction
 from deepfake_core.errors import DeepfakeLensError, ImageIntakeError
 from deepfake_core.evaluation.results import ResultsListing, list_results
 from deepfake_core.figures import probability_bar
 from deepfake_core.intake import image_sha256, load_image
-from deepfake_core.legacy import ALLOW_LEGACY_ENV, legacy_allowed_by_env
-from deepfake_core.loading import DEFAULT_MODEL_NAME, ModelEntry, default_model_dir, find_models, load_detector
+from deepfake_core.loading import (
+    ALLOW_LEGACY_ENV,
+    DEFAULT_MODEL_NAME,
+    ModelEntry,
+    default_model_dir,
+    find_models,
+    legacy_allowed_by_env,
+    load_detector,
+)
 
 if TYPE_CHECKING:
     from streamlit.navigation.page import StreamlitPage
 
+    from deepfake_core.detector import Detector, Prediction
     from deepfake_core.explain import Explanation, Legend
 
 __all__ = [

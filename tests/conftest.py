@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,34 +20,26 @@ import pytest
 from PIL import Image
 
 from deepfake_core.architecture import build_model
-from deepfake_core.card import ModelCard, card_path_for, file_sha256, save_card
+from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, save_card
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, save_results, thesis_reported_results
 
 TINY_SIZE = 32
 
 
-def tiny_card(
-    *, name: str = "default", sha256: str | None = None, channel_order: str = "RGB", **overrides
-) -> ModelCard:
-    """A card for the tiny test model (fields as training writes them)."""
-    values = dict(
+def tiny_card(*, name: str = "default", sha256: str | None = None, attention: bool = True, **overrides) -> ModelCard:
+    """A card for the tiny test model (as training writes it), with any field overridden."""
+    card = architecture_card(
         model_id=f"{name}-test",
         name=name,
-        input_size=TINY_SIZE,
-        channel_order=channel_order,
-        value_scale="0..255",
-        labels=("Fake", "Real"),
-        fake_label="Fake",
-        architecture="small_cnn + attention (thesis head)",
         backbone="small_cnn",
-        attention=True,
+        input_size=TINY_SIZE,
+        attention=attention,
         weights_file=f"{name}.keras",
         weights_sha256=sha256,
         description="tiny random-weight model built by the test suite",
     )
-    values.update(overrides)
-    return ModelCard(**values)
+    return replace(card, **overrides)
 
 
 def save_tiny_model(folder: Path, *, name: str = "default", seed: int = 0, attention: bool = True) -> Path:

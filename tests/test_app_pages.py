@@ -7,6 +7,9 @@ detector and results are keyed by path and file time, so folders never leak betw
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,6 +133,21 @@ def test_legacy_model_needs_the_sidebar_opt_in(tmp_path: Path, monkeypatch) -> N
 def test_no_legacy_checkbox_without_a_legacy_file(model_dir: Path) -> None:
     app = open_page("pages/classify.py")
     assert not app.sidebar.checkbox
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/evaluation.py", "pages/model.py"])
+def test_pages_without_the_model_do_not_import_tensorflow(model_dir: Path, page: str) -> None:
+    """TensorFlow is most of a cold start (~5 s, ~700 MB): only Classify and Explain may pay for it."""
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest; "
+        f"app = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout={TIMEOUT}).run(); "
+        f"app = app.switch_page({page!r}).run(); "
+        "assert not app.exception, app.exception; print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False"
 
 
 # --------------------------------------------------------------------------- classify

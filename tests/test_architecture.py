@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deepfake_core.architecture import ATTENTION_MASK_LAYER, BACKBONE_LAYER, FEATURES_LAYER, build_model
-from deepfake_core.layers import RescaleGAP
+from deepfake_core.layers import ChannelGroupNormalization, RescaleGAP
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,40 @@ def test_rescale_gap_is_attention_weighted_average():
     mask_mean = np.array([[0.5, 0.5]], dtype="float32")
     np.testing.assert_allclose(RescaleGAP()([features, mask_mean]), [[4.0, 8.0]])
     assert np.all(np.isfinite(RescaleGAP()([features, np.zeros_like(mask_mean)])))
+
+
+@pytest.mark.parametrize(
+    ("groups", "channels", "scale", "center"), [(8, 32, True, True), (2, 6, True, False), (4, 4, False, True)]
+)
+def test_channel_group_normalization_equals_keras_group_normalization(groups, channels, scale, center):
+    rng = np.random.default_rng(groups)
+    # Channels with very different means and spreads: the group statistics must combine them exactly.
+    x = rng.normal(size=(3, 9, 7, channels)) * rng.uniform(0.1, 20, channels) + rng.uniform(-50, 50, channels)
+    x = x.astype("float32")
+    config = {"groups": groups, "scale": scale, "center": center}
+    ours, reference = ChannelGroupNormalization(**config), keras.layers.GroupNormalization(**config)
+    ours.build(x.shape)
+    reference.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    ours.set_weights(weights)
+    reference.set_weights(weights)
+    np.testing.assert_allclose(ours(x), reference(x), atol=2e-5)
+
+
+def test_channel_group_normalization_normalises_each_group():
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(2, 16, 16, 8)) * 30 + 100).astype("float32")
+    normalised = ChannelGroupNormalization(groups=4, scale=False, center=False, epsilon=1e-9)(x).numpy()
+    per_group = normalised.reshape(2, 16 * 16, 4, 2).transpose(0, 2, 1, 3).reshape(2, 4, -1)
+    np.testing.assert_allclose(per_group.mean(axis=-1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(per_group.std(axis=-1), 1.0, atol=1e-4)
+
+
+def test_channel_group_normalization_needs_channels_last_images():
+    with pytest.raises(ValueError, match="channels-last images"):
+        ChannelGroupNormalization(groups=2).build((None, 10, 4))
+    with pytest.raises(ValueError, match="channels-last images"):
+        ChannelGroupNormalization(groups=2, axis=1).build((None, 4, 8, 8))
 
 
 @pytest.mark.parametrize(("head", "units"), [("thesis", 256), ("flask", 64)])

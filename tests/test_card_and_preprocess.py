@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import tiny_card
 
-from deepfake_core.card import ModelCard, card_path_for, load_card, save_card
+from deepfake_core.card import ModelCard, architecture_card, card_path_for, load_card, save_card
 from deepfake_core.errors import ModelCardError
 from deepfake_core.preprocess import prepare_batch, prepare_image, resize_square
 
@@ -18,6 +18,28 @@ def test_card_round_trip(tmp_path):
     path = save_card(card, tmp_path / "m.card.json")
     assert load_card(path) == card
     assert json.loads(path.read_text())["labels"] == ["Fake", "Real"]
+
+
+def test_architecture_card_names_the_model_after_its_weights():
+    card = architecture_card(
+        name="m",
+        backbone="efficientnetb0",
+        input_size=64,
+        attention=False,
+        head="flask",
+        weights_sha256="0123456789abcdef" * 4,
+        temperature=2.0,
+    )
+    assert card.model_id == "m-0123456789ab"
+    assert card.architecture == "efficientnetb0 (flask head)"
+    assert (card.value_scale, card.fake_label, card.labels, card.temperature) == (
+        "0..255",
+        "Fake",
+        ("Fake", "Real"),
+        2.0,
+    )
+    unsaved = architecture_card(name="draft", backbone="small_cnn", input_size=128)
+    assert unsaved.model_id == "draft" and unsaved.architecture == "small_cnn + attention (thesis head)"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from PIL import Image
 from scipy.special import softmax
 
 from deepfake_core.architecture import build_model
-from deepfake_core.card import ModelCard, file_sha256, save_card
+from deepfake_core.card import ModelCard, architecture_card, file_sha256, save_card
 from deepfake_core.detector import Detector
 from deepfake_core.errors import ExplanationError
 from deepfake_core.explain import (
@@ -39,19 +39,15 @@ FAST = {"lime": {"num_samples": 40, "segmentation": "slic", "batch_size": 16}}
 
 
 def _card(*, channel_order: str = "RGB", attention: bool = True, backbone: str = "small_cnn", **extra) -> ModelCard:
-    return ModelCard(
+    return architecture_card(
         model_id=f"tiny-{backbone}-{channel_order}",
         name="tiny",
-        input_size=SIZE,
-        channel_order=channel_order,
-        value_scale="0..255",
-        labels=LABELS,
-        fake_label="Fake",
-        architecture=backbone,
         backbone=backbone,
+        input_size=SIZE,
         attention=attention,
+        channel_order=channel_order,
+        labels=LABELS,
         weights_file="tiny.keras",
-        weights_sha256=None,
         **extra,
     )
 

@@ -32,15 +32,13 @@ from deepfake_core.card import file_sha256
 from deepfake_core.detector import Detector
 from deepfake_core.errors import LegacyModelRefusedError, ModelLoadError
 from deepfake_core.legacy import (
-    ALLOW_LEGACY_ENV,
     DEFAULT_LABELS,
     LABELS_FILE,
     LegacyLabelsWarning,
-    legacy_allowed_by_env,
     load_legacy_detector,
     read_legacy_labels,
 )
-from deepfake_core.loading import LEGACY_MODEL_FILE, load_detector
+from deepfake_core.loading import ALLOW_LEGACY_ENV, LEGACY_MODEL_FILE, legacy_allowed_by_env, load_detector
 
 INPUT_SIZE = 32
 BACKBONE = "small_cnn"

@@ -52,8 +52,8 @@ from deepfake_core.detector import Detector
 from deepfake_core.errors import ImageIntakeError
 from deepfake_core.explain import METHOD_NAMES, explain, legend, overlay
 from deepfake_core.intake import image_sha256, load_image
-from deepfake_core.legacy import ALLOW_LEGACY_ENV, LABELS_FILE, LegacyLabelsWarning
-from deepfake_core.loading import LEGACY_MODEL_FILE
+from deepfake_core.legacy import LABELS_FILE, LegacyLabelsWarning
+from deepfake_core.loading import ALLOW_LEGACY_ENV, LEGACY_MODEL_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR_ENV = "DEEPFAKE_LENS_MODEL_DIR"
