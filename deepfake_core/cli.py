@@ -9,67 +9,34 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from deepfake_core.errors import DeepfakeLensError, ImageIntakeError
+from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.explain.command import add_explain_parser
 
 __all__ = ["main"]
 
 
-def expand_inputs(patterns: Sequence[str]) -> list[Path]:
-    """Files, folders (searched recursively for images) and globs -> sorted unique paths.
-
-    A pattern that matches nothing is kept as-is, so it is reported as a failed
-    file instead of silently vanishing from the batch.
-    """
-    from deepfake_core.data import IMAGE_SUFFIXES
-
-    found: list[Path] = []
-    for pattern in patterns:
-        path = Path(pattern)
-        if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.exists():
-            found.append(path)
-        else:
-            matches = sorted(Path(match) for match in glob.glob(pattern, recursive=True))
-            found.extend(match for match in matches if match.is_file()) if matches else found.append(path)
-    return list(dict.fromkeys(found))
-
-
 def _prediction_rows(detector, paths: Sequence[Path], *, threshold: float | None, batch_size: int) -> Iterator[dict]:
-    """One output row per path, in order; intake failures become rows with an ``error``."""
+    """One output row per path, in order; files that cannot be read become rows with an ``error``."""
     from tqdm import tqdm
 
-    from deepfake_core.intake import image_sha256, load_image
+    from deepfake_core.inputs import input_batches
 
-    def flush(pending: list[tuple[Path, str, object]]) -> Iterator[dict]:
-        predictions = detector.predict_batch([image for _, _, image in pending], threshold=threshold)
-        for (path, sha, _), prediction in zip(pending, predictions, strict=False):
-            yield {"file": str(path), **_prediction_fields(prediction), "sha256": sha, "error": None}
-
-    pending: list[tuple[Path, str, object]] = []
-    for path in tqdm(paths, desc="classifying", unit="img", disable=len(paths) < 2, file=sys.stderr):
-        try:
-            data = path.read_bytes()
-            pending.append((path, image_sha256(data), load_image(data)))
-        except ImageIntakeError as exc:
-            yield from flush(pending)
-            pending = []
-            yield {"file": str(path), "error": f"{path.name}: {exc}"}
-        except OSError as exc:
-            yield from flush(pending)
-            pending = []
-            yield {"file": str(path), "error": f"{path.name}: cannot read the file ({exc.strerror or exc})."}
-        if len(pending) >= batch_size:
-            yield from flush(pending)
-            pending = []
-    yield from flush(pending)
+    with tqdm(total=len(paths), desc="classifying", unit="img", disable=len(paths) < 2, file=sys.stderr) as bar:
+        for batch in input_batches(paths, batch_size):
+            readable = [item for item in batch if item.error is None]
+            predictions = iter(detector.predict_batch([item.image for item in readable], threshold=threshold))
+            for item in batch:
+                if item.error is not None:
+                    yield {"file": str(item.path), "error": item.error}
+                else:
+                    fields = _prediction_fields(next(predictions))
+                    yield {"file": str(item.path), **fields, "sha256": item.sha256, "error": None}
+            bar.update(len(batch))
 
 
 def _prediction_fields(prediction) -> dict:
@@ -110,6 +77,8 @@ def _load_cli_detector(args: argparse.Namespace):
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from deepfake_core.inputs import expand_inputs
+
     paths = expand_inputs(args.paths)
     if not paths:
         print("error: no input files.", file=sys.stderr)
@@ -224,6 +193,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """argparse type for counts: a clear usage error instead of a traceback for 0 or less."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deepfake-core", description="Real-or-fake face detection from the command line."
@@ -247,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--head", default="thesis", choices=("thesis", "flask"))
     train.add_argument("--input-size", type=int, default=128)
     train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=5, help="EarlyStopping patience on validation loss")
     train.add_argument("--augment", action="store_true", help="flips, crops, JPEG re-compression, blur, noise")
@@ -264,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, help="model file (default: model/default.keras)")
     predict.add_argument("--allow-legacy", action="store_true", help="allow the thesis' H5 + pickle from model/")
     predict.add_argument("--threshold", type=float, default=None, help="P(fake) threshold (default: the card's)")
-    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--batch-size", type=_positive_int, default=32, help="images per model call (default 32)")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", dest="format", action="store_const", const="json", help="JSON list on stdout")
     output.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV on stdout")

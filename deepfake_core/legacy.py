@@ -8,12 +8,17 @@ executes (it loads only with ``safe_mode=False``), and a pickle can call any
 importable function. So these files are refused unless the user opts in, and
 even then only a file that really lies in the trusted model folder is read.
 
-Loading follows the thesis' Flask app: a full ``load_model`` first (with its
-``custom_objects``), else the architecture is rebuilt with
-:func:`~deepfake_core.architecture.build_model` and only the weights are read,
-trying the thesis' head (Dense 256) and then the Flask app's rebuild (Dense 64).
-A full load breaks with "bad marshal data" when the file was written by another
-Python version, because marshalled bytecode is version-specific.
+Loading reads as little code from the file as it can. First the architecture is
+rebuilt with :func:`~deepfake_core.architecture.build_model` and only the
+weights are read (the thesis' head, Dense 256, then the Flask app's rebuild,
+Dense 64): no code from the file runs, and the layers carry the names the
+explainers look up (``attention_mask``, ``backbone``). Only when the file's
+layers do not line up with the rebuild (e.g. a backbone saved flat rather than
+nested) does a full ``load_model`` run, with the thesis' ``custom_objects``; its
+weights are then moved into the rebuilt architecture when every shape fits and
+the two models agree on a probe batch, so explanations work there too. A full
+load breaks with "bad marshal data" when the file was written by another Python
+version, because marshalled bytecode is version-specific.
 
 The label pickle is read with an unpickler that resolves only the few globals a
 ``LabelBinarizer`` pickle names; anything else falls back to the thesis'
@@ -35,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from deepfake_core.architecture import HEADS, _attention, build_model
 from deepfake_core.card import ModelCard, file_sha256
@@ -61,6 +67,7 @@ DEFAULT_LABELS: tuple[str, ...] = ("Fake", "Real")
 _FAKE_LABEL = "Fake"
 _MAX_LABELS_BYTES = 1 << 20  # a LabelBinarizer pickle is well under 1 KiB; refuse memory bombs
 _MAX_ERROR_CHARS = 200
+_PROBE_IMAGES = 4  # random images on which a rebuilt model must reproduce a fully loaded one
 
 # Every global a LabelBinarizer pickle names, for pickle protocols 0 to 5 and NumPy 1.x or 2.x.
 # Protocols 0-2 use ``copy_reg``/``__builtin__`` (Python 2 names) and ``_codecs.encode`` for bytes;
@@ -175,14 +182,15 @@ def _resolve_inside(path: str | os.PathLike[str], trusted_dir: str | os.PathLike
 
 def _load_model(path: Path, *, backbone: str, input_size: int) -> tuple[keras.Model, str, list[str]]:
     """Try each route in turn; returns the model, the route that worked and the failures before it."""
-    attempts: list[tuple[str, Callable[[], keras.Model]]] = [("full load", partial(_load_full, path))]
-    attempts += [
+    attempts: list[tuple[str, Callable[[], tuple[keras.Model, str]]]] = [
         (f"weights-only ({head} head)", partial(_load_weights_only, path, backbone, input_size, head)) for head in HEADS
     ]
+    attempts.append(("full load", partial(_load_full, path, backbone)))
     failures = []
     for route, attempt in attempts:
         try:
-            return attempt(), route, failures
+            model, detail = attempt()
+            return model, route + detail, failures
         except Exception as exc:  # Keras, h5py and marshal raise many unrelated types for unreadable files
             failures.append(f"{route}: {_brief(exc)}")
     raise ModelLoadError(
@@ -191,18 +199,49 @@ def _load_model(path: Path, *, backbone: str, input_size: int) -> tuple[keras.Mo
     )
 
 
-def _load_full(path: Path) -> keras.Model:
-    """The whole saved model, custom objects and pickled lambda included (hence ``safe_mode=False``)."""
-    model = keras.models.load_model(path, custom_objects=LEGACY_CUSTOM_OBJECTS, compile=False, safe_mode=False)
-    _check_image_classifier(model)
-    return model
-
-
-def _load_weights_only(path: Path, backbone: str, input_size: int, head: str) -> keras.Model:
+def _load_weights_only(path: Path, backbone: str, input_size: int, head: str) -> tuple[keras.Model, str]:
     """Rebuild the architecture in code and read the weights only: no code from the file runs."""
     model = build_model(backbone=backbone, input_size=input_size, head=head)
     model.load_weights(path)
-    return model
+    return model, ""
+
+
+def _load_full(path: Path, backbone: str) -> tuple[keras.Model, str]:
+    """The whole saved model (custom objects and pickled lambda included, hence ``safe_mode=False``).
+
+    Its weights are moved into a rebuilt architecture when they fit (see :func:`_rebuilt_with_weights`).
+    """
+    loaded = keras.models.load_model(path, custom_objects=LEGACY_CUSTOM_OBJECTS, compile=False, safe_mode=False)
+    _check_image_classifier(loaded)
+    for head in HEADS:
+        rebuilt = _rebuilt_with_weights(loaded, backbone=backbone, head=head)
+        if rebuilt is not None:
+            return rebuilt, f", weights moved into the rebuilt architecture ({head} head)"
+    return loaded, " (layers keep the file's own names, so the attention mask and Grad-CAM are not available)"
+
+
+def _rebuilt_with_weights(loaded: keras.Model, *, backbone: str, head: str) -> keras.Model | None:
+    """``build_model``'s architecture holding ``loaded``'s weights, or None when they do not fit.
+
+    Keras lists a model's weights layer by layer in build order, whether the
+    backbone was saved nested or flat, so the two lists pair up one to one. The
+    result must reproduce ``loaded``'s outputs on a probe batch, so a list that
+    merely has matching shapes in a different order is never accepted.
+    """
+    input_size = int(loaded.input_shape[1])
+    rebuilt = build_model(backbone=backbone, input_size=input_size, head=head, num_classes=int(loaded.output_shape[-1]))
+    weights = loaded.get_weights()
+    if len(weights) != len(rebuilt.weights) or any(
+        tuple(value.shape) != tuple(variable.shape) for value, variable in zip(weights, rebuilt.weights, strict=True)
+    ):
+        return None
+    rebuilt.set_weights(weights)
+    # noise at several brightnesses, so the outputs differ between probe images
+    brightness = np.linspace(0.1, 1.0, _PROBE_IMAGES)[:, None, None, None]
+    noise = np.random.default_rng(0).uniform(0, 255, (_PROBE_IMAGES, input_size, input_size, 3))
+    probe = (noise * brightness).astype(np.float32)
+    expected = loaded(probe, training=False).numpy()
+    return rebuilt if np.allclose(rebuilt(probe, training=False).numpy(), expected, atol=1e-4) else None
 
 
 def _check_image_classifier(model: keras.Model) -> None:

@@ -9,7 +9,8 @@ import json
 import pytest
 from conftest import encode, face_like_image
 
-from deepfake_core.cli import expand_inputs, main
+from deepfake_core.cli import main
+from deepfake_core.inputs import expand_inputs
 
 
 @pytest.fixture

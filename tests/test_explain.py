@@ -26,8 +26,9 @@ from deepfake_core.explain import (
     METHOD_NAMES,
     METHODS,
     add_explain_parser,
-    attention_maps,
+    attention_results,
     explain,
+    explain_batch,
     overlay,
 )
 from deepfake_core.explain.gradcam import feature_gradients
@@ -230,10 +231,40 @@ def test_attention_is_class_independent_and_batchable(detector, image):
     real, fake = (_explain(detector, image, "attention", target_class=name) for name in LABELS)
     np.testing.assert_array_equal(real.heatmap, fake.heatmap)
     small = image[:20, :30].copy()
-    maps = attention_maps(detector, [image, small])
-    assert [m.shape for m in maps] == [image.shape[:2], small.shape[:2]]
-    np.testing.assert_allclose(maps[0], real.heatmap, atol=1e-6)
-    assert attention_maps(detector, []) == []
+    results = attention_results(detector, [image, small])
+    assert [result.heatmap.shape for result in results] == [image.shape[:2], small.shape[:2]]
+    np.testing.assert_allclose(results[0].heatmap, real.heatmap, atol=1e-6)
+    assert attention_results(detector, []) == []
+
+
+@pytest.mark.parametrize("method", ["attention", "gradcam"])
+def test_explain_batch_matches_explain_image_by_image(detector, image, method):
+    images = [image, image[:20, :30].copy(), np.ascontiguousarray(image[::-1])]
+    batch = explain_batch(detector, images, method=method, target_class="Fake", image_sha256s=["a" * 64, None, None])
+    for explained, picture in zip(batch, images, strict=True):
+        single = explain(detector, picture, method=method, target_class="Fake")
+        np.testing.assert_allclose(explained.heatmap, single.heatmap, atol=1e-5)
+        assert explained.verdict["p_fake"] == pytest.approx(single.verdict["p_fake"], abs=1e-6)
+        assert (explained.target_class, explained.params, explained.details) == (
+            single.target_class,
+            single.params,
+            single.details,
+        )
+    assert [e.image_sha256_source for e in batch] == ["upload", "pixels", "pixels"]
+    assert (
+        batch[0].image_sha256 == "a" * 64
+        and batch[1].image_sha256 == explain(detector, images[1], method=method).image_sha256
+    )
+    assert explain_batch(detector, [], method=method) == []
+
+
+def test_explain_batch_checks_its_arguments(detector, image):
+    with pytest.raises(ValueError, match="2 image hashes for 1 images"):
+        explain_batch(detector, [image], method="attention", image_sha256s=["a", "b"])
+    with pytest.raises(ExplanationError, match="does not take num_samples"):
+        explain_batch(detector, [image], method="attention", num_samples=10)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        explain_batch(detector, [image, image[..., 0]], method="attention")
 
 
 def test_attention_on_a_model_without_attention_says_what_to_do(image):
@@ -352,6 +383,37 @@ def test_cli_reruns_a_recorded_explanation(saved_model, image_file, tmp_path):
     changed = run("c", "--from-json", recorded, "--segmentation", "felzenszwalb", "--segmentation-param", "scale=50")
     assert changed["params"]["segmentation_params"] == {"scale": 50, "sigma": 0.5, "min_size": 50}
     assert changed["seed"] == 9 and changed["params"]["num_samples"] == 20
+
+
+def test_cli_explains_a_folder_and_reports_a_bad_file(detector, saved_model, image, tmp_path, capsys):
+    inputs = tmp_path / "inputs"
+    (inputs / "more").mkdir(parents=True)
+    Image.fromarray(image).save(inputs / "first.png")
+    Image.fromarray(np.ascontiguousarray(image[::-1])).save(inputs / "more" / "second.jpg", quality=95)
+    (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    code = _cli(str(inputs), "--method", "attention", "--model", str(saved_model), "--out-dir", str(out))
+    assert code == 1
+    assert sorted(path.name for path in out.iterdir()) == [
+        "first_attention.json",
+        "first_attention.png",
+        "second_attention.json",
+        "second_attention.png",
+    ]
+    captured = capsys.readouterr()
+    assert "error: broken.png:" in captured.err and "1 of 3 files could not be explained" in captured.err
+    record = json.loads((out / "second_attention.json").read_text())
+    assert record["image_sha256"] == hashlib.sha256((inputs / "more" / "second.jpg").read_bytes()).hexdigest()
+    decoded = np.asarray(Image.open(inputs / "more" / "second.jpg").convert("RGB"))
+    assert record["verdict"]["p_fake"] == pytest.approx(detector.predict(decoded).p_fake, abs=1e-5)
+
+
+def test_cli_refuses_inputs_whose_outputs_would_clash(saved_model, image, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(image).save(tmp_path / folder / "face.png")
+    with pytest.raises(ExplanationError, match=r"would both write face_<method>\.png"):
+        _cli(str(tmp_path / "a" / "face.png"), str(tmp_path / "b" / "face.png"), "--model", str(saved_model))
 
 
 def test_cli_refuses_lime_flags_for_other_methods(saved_model, image_file, tmp_path):

@@ -30,7 +30,8 @@ from deepfake_core import legacy
 from deepfake_core.architecture import BACKBONES, build_model
 from deepfake_core.card import file_sha256
 from deepfake_core.detector import Detector
-from deepfake_core.errors import LegacyModelRefusedError, ModelLoadError
+from deepfake_core.errors import ExplanationError, LegacyModelRefusedError, ModelLoadError
+from deepfake_core.explain import explain
 from deepfake_core.legacy import (
     DEFAULT_LABELS,
     LABELS_FILE,
@@ -58,13 +59,25 @@ RESCALE_FUNCTIONS: dict[str, Callable[[list[Any]], Any]] = {
     "lambda": lambda inputs: inputs[0] / inputs[1],  # saved as marshalled bytecode
     "named": RescaleGAP,  # saved as the name "RescaleGAP" only
 }
-HEAD_LAYERS = {"thesis": (0.25, 256), "flask": (0.5, 64)}  # first dropout rate, hidden units
+# first dropout rate, hidden units; "other" is a head neither rebuild has
+HEAD_LAYERS = {"thesis": (0.25, 256), "flask": (0.5, 64), "other": (0.25, 100)}
 
 
-def thesis_format_model(head: str, function: str) -> keras.Model:
-    """The thesis' model, layer by layer in its order, on the tiny backbone ``build_model`` uses."""
+def thesis_format_model(head: str, function: str, *, flat: bool = False) -> keras.Model:
+    """The thesis' model, layer by layer in its order, on the tiny backbone ``build_model`` uses.
+
+    ``flat`` applies the backbone's layers one by one instead of as a nested model, so
+    the file lists them at its top level and a weights-only load into the rebuild fails.
+    """
     image = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
-    features = layers.BatchNormalization()(BACKBONES[BACKBONE](INPUT_SIZE, None)(image))
+    backbone = BACKBONES[BACKBONE](INPUT_SIZE, None)
+    if flat:
+        x = image
+        for layer in backbone.layers[1:]:
+            x = layer(x)
+    else:
+        x = backbone(image)
+    features = layers.BatchNormalization()(x)
     x = layers.Dropout(0.5)(features)
     for filters in (256, 128, 128):
         x = layers.Conv2D(filters, 1, activation="relu")(x)
@@ -112,20 +125,20 @@ class ThesisFiles:
 
 @pytest.fixture(scope="module")
 def thesis_files(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., ThesisFiles]:
-    """``make(head, function)``: thesis files for that head and Lambda function, built once per module."""
+    """``make(head, function, flat)``: thesis files for that head, Lambda function and backbone layout, built once."""
     made: dict[tuple[str, str], ThesisFiles] = {}
 
-    def make(head: str = "thesis", function: str = "lambda") -> ThesisFiles:
-        if (head, function) not in made:
+    def make(head: str = "thesis", function: str = "lambda", flat: bool = False) -> ThesisFiles:
+        if (head, function, flat) not in made:
             keras.utils.set_random_seed(len(made))
-            model = thesis_format_model(head, function)
+            model = thesis_format_model(head, function, flat=flat)
             randomise_batchnorm(model, seed=len(made))
-            folder = tmp_path_factory.mktemp(f"model_{head}_{function}")
+            folder = tmp_path_factory.mktemp(f"model_{head}_{function}_{'flat' if flat else 'nested'}")
             model.save(folder / LEGACY_MODEL_FILE)
             write_label_pickle(folder / LABELS_FILE, ["Fake", "Real", "Fake"])
             expected = model(REFERENCE_BATCH, training=False).numpy()
-            made[head, function] = ThesisFiles(folder, folder / LEGACY_MODEL_FILE, expected)
-        return made[head, function]
+            made[head, function, flat] = ThesisFiles(folder, folder / LEGACY_MODEL_FILE, expected)
+        return made[head, function, flat]
 
     return make
 
@@ -231,21 +244,9 @@ def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
 # --- loading routes -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("function", sorted(RESCALE_FUNCTIONS))
-def test_full_load_reproduces_predictions(thesis_files: Callable[..., ThesisFiles], function: str) -> None:
-    files = thesis_files(function=function)
-    detector = load(files.h5)
-    assert detector.card.architecture == "small_cnn + attention (thesis, legacy H5; loaded via full load)"
-    assert_reproduces(detector, files)
-    if function == "named":  # only the name was saved: it resolved through our custom objects
-        assert detector.model.get_layer("RescaleGAP").function is legacy.rescale_gap
-
-
-@pytest.mark.parametrize(
-    ("head", "breakage"),
-    [("thesis", "bad-marshal"), ("flask", "bad-marshal"), ("thesis", "load-model-raises")],
-)
-def test_weights_only_fallback_reproduces_predictions(
+@pytest.mark.parametrize("head", ["thesis", "flask"])
+@pytest.mark.parametrize("breakage", ["none", "bad-marshal"])
+def test_weights_only_comes_first_and_runs_no_code_from_the_file(
     thesis_files: Callable[..., ThesisFiles],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -255,15 +256,57 @@ def test_weights_only_fallback_reproduces_predictions(
     files = thesis_files(head=head)
     h5 = copy_files(files, tmp_path / "model")
     if breakage == "bad-marshal":
-        break_lambda_bytecode(h5)
-        reason = "bad marshal data"
-    else:
-        monkeypatch.setattr(keras.models, "load_model", refuse_full_load)
-        reason = "RuntimeError"
+        break_lambda_bytecode(h5)  # unreadable code does not matter when no code is read
+    monkeypatch.setattr(keras.models, "load_model", refuse_full_load)
     detector = load(h5)
     assert detector.card.architecture.endswith(f"loaded via weights-only ({head} head))")
-    assert reason in detector.card.description
     assert_reproduces(detector, files)
+    if head == "flask":
+        assert "weights-only (thesis head): " in detector.card.description  # the failed attempt is recorded
+    assert detector.model.get_layer("attention_mask") is not None
+
+
+@pytest.mark.parametrize("function", sorted(RESCALE_FUNCTIONS))
+def test_a_flat_backbone_is_fully_loaded_then_moved_into_the_rebuild(
+    thesis_files: Callable[..., ThesisFiles], function: str
+) -> None:
+    files = thesis_files(function=function, flat=True)
+    detector = load(files.h5)
+    assert detector.card.architecture == (
+        "small_cnn + attention (thesis, legacy H5; loaded via full load, "
+        "weights moved into the rebuilt architecture (thesis head))"
+    )
+    assert "weights-only (thesis head): " in detector.card.description
+    assert_reproduces(detector, files)
+    image = np.random.default_rng(3).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    for method in ("attention", "gradcam"):  # the layers the explainers look up have their names
+        assert explain(detector, image, method=method).heatmap.shape == (40, 48)
+
+
+@pytest.mark.parametrize("function", sorted(RESCALE_FUNCTIONS))
+def test_a_file_that_fits_no_rebuild_keeps_its_own_layers(
+    thesis_files: Callable[..., ThesisFiles], function: str
+) -> None:
+    files = thesis_files(head="other", function=function)
+    detector = load(files.h5)
+    assert detector.card.architecture.startswith("small_cnn + attention (thesis, legacy H5; loaded via full load (")
+    assert_reproduces(detector, files)
+    if function == "named":  # only the name was saved: it resolved through our custom objects
+        assert detector.model.get_layer("RescaleGAP").function is legacy.rescale_gap
+    image = np.zeros((40, 48, 3), dtype=np.uint8)
+    with pytest.raises(ExplanationError, match="no attention branch"):
+        explain(detector, image, method="attention")
+    assert explain(detector, image, method="lime", num_samples=10, segmentation="slic").heatmap.shape == (40, 48)
+
+
+def test_a_flat_file_with_broken_code_names_every_attempt(
+    thesis_files: Callable[..., ThesisFiles], tmp_path: Path
+) -> None:
+    h5 = copy_files(thesis_files(flat=True), tmp_path / "model")
+    break_lambda_bytecode(h5)
+    with pytest.raises(ModelLoadError, match="bad marshal data") as error:
+        load(h5)
+    assert "weights-only (thesis head): " in str(error.value) and "full load: " in str(error.value)
 
 
 def test_reference_predictions_tell_models_apart(thesis_files: Callable[..., ThesisFiles]) -> None:

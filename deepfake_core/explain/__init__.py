@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "AgreementTable": "compare",
     "agreement": "compare",
     "iou": "compare",
-    "attention_maps": "attention",
+    "attention_results": "attention",
     "Explanation": "base",
     "top_fraction_mask": "base",
     "add_explain_parser": "command",
@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "METHODS": "registry",
     "MethodSpec": "registry",
     "explain": "registry",
+    "explain_batch": "registry",
 }
 
 __all__ = sorted(_EXPORTS)

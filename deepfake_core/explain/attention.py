@@ -21,7 +21,7 @@ from deepfake_core.detector import Detector
 from deepfake_core.errors import ExplanationError
 from deepfake_core.explain.base import ExplainContext, MapResult, ModelCache, upsample_unit_map
 
-__all__ = ["attention_map", "attention_maps"]
+__all__ = ["attention_map", "attention_results"]
 
 MaskFunction = Callable[[tf.Tensor], tf.Tensor]
 
@@ -43,25 +43,27 @@ def _build_mask_function(model: keras.Model) -> MaskFunction:
 _MASK_FUNCTIONS: ModelCache[MaskFunction] = ModelCache(_build_mask_function)
 
 
-def attention_maps(detector: Detector, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Attention masks of RGB ``uint8`` images, each ``float32 (H, W)`` in ``0..1`` at its image's size.
+def attention_results(detector: Detector, images: Sequence[np.ndarray]) -> list[MapResult]:
+    """Attention masks of many RGB ``uint8`` images, each ``float32 (H, W)`` in ``0..1`` at its image's size.
 
-    Images go through the preprocessing contract in batches of ``detector.batch_size``.
-    Raises :class:`ExplanationError` for a model without attention.
+    The images go through the preprocessing contract and the model together, in
+    batches of ``detector.batch_size``: what ``deepfake-core explain`` does for a
+    folder. Raises :class:`ExplanationError` for a model without attention.
     """
-    masks = _coarse_masks(detector, images)
-    return [upsample_unit_map(mask, image.shape[:2]) for mask, image in zip(masks, images, strict=True)]
+    return [
+        MapResult(
+            heatmap=upsample_unit_map(mask, image.shape[:2]),
+            signed=False,
+            meaning="0..1 sigmoid attention mask of the model (1 = fully attended); the same for every class",
+            details={"layer": ATTENTION_MASK_LAYER, "mask_shape": list(mask.shape)},
+        )
+        for mask, image in zip(_coarse_masks(detector, images), images, strict=True)
+    ]
 
 
 def attention_map(context: ExplainContext) -> MapResult:
     """The attention mask of ``context.image`` (the same for every target class)."""
-    coarse = _coarse_masks(context.detector, [context.image])[0]
-    return MapResult(
-        heatmap=upsample_unit_map(coarse, context.image.shape[:2]),
-        signed=False,
-        meaning="0..1 sigmoid attention mask of the model (1 = fully attended); the same for every class",
-        details={"layer": ATTENTION_MASK_LAYER, "mask_shape": list(coarse.shape)},
-    )
+    return attention_results(context.detector, [context.image])[0]
 
 
 def _coarse_masks(detector: Detector, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""``deepfake-core explain IMAGE``: one explanation as an overlay PNG and the dashboard's JSON record.
+"""``deepfake-core explain IMAGE ...``: per image, an overlay PNG and the dashboard's JSON record.
 
 The JSON is exactly :meth:`Explanation.to_json_dict`, the file the Explain page
 offers for download, and ``--from-json FILE`` reruns the method, class and
 parameters such a file records, so a dashboard result can be reproduced here.
+Many images (files, folders, globs) are read a batch at a time; the attention
+mask classifies and explains each batch in shared model calls.
 Only constants are imported at module level: TensorFlow loads when the command
 runs, not when ``deepfake-core --help`` builds the parser.
 """
@@ -14,12 +16,16 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepfake_core.errors import ExplanationError
 from deepfake_core.explain.defaults import HIDE_MODES, METHOD_NAMES, SEGMENTATIONS
 
 __all__ = ["add_explain_parser", "run_explain"]
+
+if TYPE_CHECKING:
+    from deepfake_core.explain.base import Explanation
+    from deepfake_core.inputs import InputImage
 
 _DEFAULT_METHOD = "gradcam"
 
@@ -49,12 +55,15 @@ def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     """Add the ``explain`` sub-command to ``subparsers``; it sets ``run=run_explain``."""
     parser = subparsers.add_parser(
         "explain",
-        help="explain a verdict: write <stem>_<method>.png (overlay) and <stem>_<method>.json",
-        description="Explain the detector's verdict on one image with LIME, the attention mask, Grad-CAM or "
-        "Grad-CAM++. Writes an overlay PNG and a JSON record with every parameter, the seed, the image's "
-        "sha256, the model id, the verdict and the time taken.",
+        help="explain verdicts: write <stem>_<method>.png (overlay) and <stem>_<method>.json per image",
+        description="Explain the detector's verdict on images with LIME, the attention mask, Grad-CAM or "
+        "Grad-CAM++. Writes, per image, an overlay PNG and a JSON record with every parameter, the seed, the "
+        "image's sha256, the model id, the verdict and the time taken. A file that cannot be read is reported "
+        "and skipped (exit status 1).",
     )
-    parser.add_argument("image", type=Path, help="PNG, JPEG, WebP or BMP file")
+    parser.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, WebP or BMP files, folders (searched recursively), globs"
+    )
     parser.add_argument("--method", choices=METHOD_NAMES, default=None, help=f"default: {_DEFAULT_METHOD}")
     parser.add_argument(
         "--model", type=Path, default=None, metavar="PATH", help="model file (default: model/default.keras)"
@@ -86,29 +95,61 @@ def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    """Compute the explanation, write the PNG and the JSON, print where; returns the exit code."""
-    from PIL import Image
-
-    from deepfake_core.explain.drawing import overlay
-    from deepfake_core.explain.registry import explain
-    from deepfake_core.intake import image_sha256, load_image
+    """Explain every input, write a PNG and a JSON per image, print where; returns the exit code."""
+    from deepfake_core.explain.registry import METHODS, explain_batch
+    from deepfake_core.inputs import expand_inputs, input_batches
     from deepfake_core.loading import load_detector
 
     method, target, params = _request(args)
-    image = load_image(args.image)
+    paths = expand_inputs(args.images)
+    _check_distinct_stems(paths)
     detector = load_detector(args.model, allow_legacy=args.allow_legacy)
-    explanation = explain(
-        detector,
-        image,
-        method=method,
-        target_class=target,
-        image_sha256=image_sha256(args.image),
-        progress=_progress_printer(method) if sys.stderr.isatty() else None,
-        **params,
-    )
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    png, record = (args.out_dir / f"{args.image.stem}_{method}{suffix}" for suffix in (".png", ".json"))
-    drawn = overlay(image, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
+    progress = _progress_printer(method) if sys.stderr.isatty() else None
+    # Maps are image-sized: only a method that shares model calls across images reads more than one at a time.
+    batch_size = detector.batch_size if METHODS[method].compute_batch is not None else 1
+    failed = 0
+    for batch in input_batches(paths, batch_size):
+        readable = [item for item in batch if item.error is None]
+        for item in batch:
+            if item.error is not None:
+                failed += 1
+                print(f"error: {item.error}", file=sys.stderr)
+        explanations = explain_batch(
+            detector,
+            [item.image for item in readable],
+            method=method,
+            target_class=target,
+            image_sha256s=[item.sha256 for item in readable],
+            progress=progress,
+            **params,
+        )
+        for item, explanation in zip(readable, explanations, strict=True):
+            _write_outputs(item, explanation, method, args)
+    if failed:
+        print(f"{failed} of {len(paths)} files could not be explained.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _check_distinct_stems(paths: list[Path]) -> None:
+    """Outputs are named after the input's stem: refuse inputs that would overwrite each other's."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        other = seen.setdefault(path.stem, path)
+        if other != path:
+            raise ExplanationError(
+                f"{other} and {path} would both write {path.stem}_<method>.png; explain them into different --out-dir."
+            )
+
+
+def _write_outputs(item: InputImage, explanation: Explanation, method: str, args: argparse.Namespace) -> None:
+    """The overlay PNG and the JSON record of one image, and a line saying what was written."""
+    from PIL import Image
+
+    from deepfake_core.explain.drawing import overlay
+
+    png, record = (args.out_dir / f"{item.path.stem}_{method}{suffix}" for suffix in (".png", ".json"))
+    drawn = overlay(item.image, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
     Image.fromarray(drawn).save(png)
     record.write_text(json.dumps(explanation.to_json_dict(), indent=2) + "\n", encoding="utf-8")
     verdict = explanation.verdict
@@ -117,7 +158,6 @@ def run_explain(args: argparse.Namespace) -> int:
         f"verdict {verdict['label']} (p_fake {verdict['p_fake']:.3f}); {method} explains "
         f"'{explanation.target_class}' in {explanation.seconds:.2f} s (model {explanation.model_id})"
     )
-    return 0
 
 
 def _request(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any]]:

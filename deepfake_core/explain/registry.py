@@ -4,12 +4,13 @@
 the verdict, resolves the class to explain (default: the predicted one), runs
 the method and wraps its map in an :class:`~deepfake_core.explain.base.Explanation`
 with the provenance (parameters actually used, seed, image hash, model id, time).
+``explain_batch`` does the same for many images, in batches where the method allows.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
@@ -17,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_core.detector import Detector
+from deepfake_core.detector import Detector, Prediction
 from deepfake_core.errors import ExplanationError
-from deepfake_core.explain.attention import attention_map
+from deepfake_core.explain.attention import attention_map, attention_results
 from deepfake_core.explain.base import (
     ExplainContext,
     Explanation,
@@ -32,7 +33,7 @@ from deepfake_core.explain.defaults import HIDE_MODES, LIME_DEFAULTS, SEGMENTATI
 from deepfake_core.explain.gradcam import gradcam_map
 from deepfake_core.explain.lime_explainer import lime_map
 
-__all__ = ["METHODS", "MethodSpec", "explain"]
+__all__ = ["METHODS", "MethodSpec", "explain", "explain_batch"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ class MethodSpec:
     """An explanation method: how to present it and run it.
 
     ``defaults`` names every parameter ``compute`` takes, with its default;
-    ``choices`` lists the allowed values of the categorical ones.
+    ``choices`` lists the allowed values of the categorical ones. ``compute_batch``
+    (images -> one result each) is set for methods that take no parameters and do
+    not depend on the class, so many images can share each model call.
     """
 
     name: str
@@ -50,6 +53,7 @@ class MethodSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     class_specific: bool = True
+    compute_batch: Callable[[Detector, Sequence[np.ndarray]], list[MapResult]] | None = None
 
 
 METHODS: Mapping[str, MethodSpec] = MappingProxyType(
@@ -69,6 +73,7 @@ METHODS: Mapping[str, MethodSpec] = MappingProxyType(
             summary="The model's own attention layer: where it pools its features from (same for every class).",
             compute=attention_map,
             class_specific=False,
+            compute_batch=attention_results,
         ),
         "gradcam": MethodSpec(
             name="gradcam",
@@ -107,33 +112,96 @@ def explain(
     """
     spec = _spec(method)
     _check_image(image)
-    unknown = sorted(set(params) - set(spec.defaults))
-    if unknown:
-        accepted = ", ".join(spec.defaults) or "no parameters"
-        raise ExplanationError(f"{spec.title} does not take {', '.join(unknown)} (it takes {accepted}).")
+    _check_params(spec, params)
     started = time.perf_counter()
     prediction = detector.predict(image)
-    labels = detector.card.labels
-    target_index = resolve_target(labels, target_class, prediction.label)
-    context = ExplainContext(detector, image, target_index, labels[target_index], progress)
+    target_index = resolve_target(detector.card.labels, target_class, prediction.label)
+    context = ExplainContext(detector, image, target_index, detector.card.labels[target_index], progress)
     result = spec.compute(context, **{**spec.defaults, **params})
+    return _explanation(
+        spec, detector, image, prediction, target_index, result, image_sha256, time.perf_counter() - started
+    )
+
+
+def explain_batch(
+    detector: Detector,
+    images: Sequence[np.ndarray],
+    *,
+    method: str,
+    target_class: str | int | None = None,
+    image_sha256s: Sequence[str | None] | None = None,
+    progress: ProgressCallback | None = None,
+    **params: Any,
+) -> list[Explanation]:
+    """:func:`explain` for each of ``images``, with the same method, class and parameters.
+
+    Methods with ``compute_batch`` (the attention mask) classify and explain the
+    images in shared model calls, and each explanation's ``seconds`` is its share
+    of the batch's time; the others run :func:`explain` image by image.
+    ``image_sha256s`` gives the raw files' hashes, in order.
+    """
+    spec = _spec(method)
+    hashes = list(image_sha256s) if image_sha256s is not None else [None] * len(images)
+    if len(hashes) != len(images):
+        raise ValueError(f"got {len(hashes)} image hashes for {len(images)} images")
+    if spec.compute_batch is None:
+        return [
+            explain(
+                detector, image, method=method, target_class=target_class, image_sha256=sha, progress=progress, **params
+            )
+            for image, sha in zip(images, hashes, strict=True)
+        ]
+    for image in images:
+        _check_image(image)
+    _check_params(spec, params)
+    if not images:
+        return []
+    started = time.perf_counter()
+    predictions = detector.predict_batch(images)
+    targets = [resolve_target(detector.card.labels, target_class, prediction.label) for prediction in predictions]
+    results = spec.compute_batch(detector, images)
+    share = (time.perf_counter() - started) / len(images)
+    return [
+        _explanation(spec, detector, image, prediction, target, result, sha, share)
+        for image, prediction, target, result, sha in zip(images, predictions, targets, results, hashes, strict=True)
+    ]
+
+
+def _explanation(
+    spec: MethodSpec,
+    detector: Detector,
+    image: np.ndarray,
+    prediction: Prediction,
+    target_index: int,
+    result: MapResult,
+    image_sha256: str | None,
+    seconds: float,
+) -> Explanation:
+    """Wrap a method's map with its provenance."""
     return Explanation(
         heatmap=np.asarray(result.heatmap, dtype=np.float32),
         method=spec.name,
-        target_class=labels[target_index],
+        target_class=detector.card.labels[target_index],
         target_index=target_index,
         params=dict(result.params),
         image_sha256=image_sha256 or pixels_sha256(image),
         image_sha256_source="upload" if image_sha256 else "pixels",
         model_id=detector.model_id,
         verdict=prediction.to_dict(),
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         signed=result.signed,
         meaning=result.meaning,
         details=dict(result.details),
         segments=result.segments,
         superpixel_weights=result.superpixel_weights,
     )
+
+
+def _check_params(spec: MethodSpec, params: Mapping[str, Any]) -> None:
+    unknown = sorted(set(params) - set(spec.defaults))
+    if unknown:
+        accepted = ", ".join(spec.defaults) or "no parameters"
+        raise ExplanationError(f"{spec.title} does not take {', '.join(unknown)} (it takes {accepted}).")
 
 
 def _spec(method: str) -> MethodSpec:
