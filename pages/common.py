@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from streamlit.navigation.page import StreamlitPage
 
     from deepfake_core.detector import Detector, Prediction
-    from deepfake_core.explain import Explanation, Legend
+    from deepfake_core.explain import DeletionCheck, Explanation, Legend
 
 __all__ = [
     "IMAGE_TYPES",
@@ -54,6 +54,7 @@ __all__ = [
     "cached_explanation",
     "classify_images",
     "compute_explanations",
+    "deletion_checks",
     "format_interval",
     "format_probability",
     "format_share",
@@ -99,6 +100,7 @@ _MODEL_KEY: Final = "model_name"
 _LEGACY_KEY: Final = "allow_legacy"
 _CLASSIFIED_KEY: Final = "classified"
 _EXPLANATIONS_KEY: Final = "explanations"
+_DELETION_KEY: Final = "deletion_checks"
 _MAX_EXPLANATIONS: Final = 12
 """Explanations kept per session; only the current image's are kept, as maps are image-sized."""
 
@@ -498,6 +500,24 @@ def compute_explanations(requests: Sequence[ExplanationRequest], detector: Detec
 def cached_explanation(request: ExplanationRequest, detector: Detector) -> Explanation | None:
     """The explanation computed earlier for ``request``, or None (then the page asks to press Explain)."""
     return st.session_state.get(_EXPLANATIONS_KEY, {}).get(request.key(detector))
+
+
+def deletion_checks(
+    requests: Sequence[ExplanationRequest], explanations: Sequence[Explanation], detector: Detector, image: np.ndarray
+) -> list[DeletionCheck]:
+    """The deletion check of the shown explanations, kept in session state until they change.
+
+    ``requests[i]`` made ``explanations[i]``. A slider move re-runs the page but must not re-run
+    the model on every hidden copy, so the last result is kept with the requests' keys.
+    """
+    from deepfake_core.explain import deletion_check
+
+    key = tuple(request.key(detector) for request in requests)
+    stored = st.session_state.get(_DELETION_KEY)
+    if stored is None or stored[0] != key:
+        stored = (key, deletion_check(detector, image, explanations))
+        st.session_state[_DELETION_KEY] = stored
+    return stored[1]
 
 
 def legend_strip(scale: Legend) -> np.ndarray:

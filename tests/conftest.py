@@ -23,6 +23,7 @@ from deepfake_core.architecture import build_model
 from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, save_card
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, save_results, thesis_reported_results
+from deepfake_core.explain.base import Explanation
 
 TINY_SIZE = 32
 
@@ -118,3 +119,22 @@ def encode(image: np.ndarray, fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def explanation_of(heatmap: np.ndarray, *, signed: bool = False, method: str = "gradcam", **extra) -> Explanation:
+    """A hand-made explanation with ``heatmap`` (provenance fields filled with fixed test values)."""
+    fields = {
+        "method": method,
+        "target_class": "Fake",
+        "target_index": 1,
+        "params": {"seed": 3} if signed else {},
+        "image_sha256": "ab" * 32,
+        "image_sha256_source": "upload",
+        "model_id": "tiny-123",
+        "verdict": {"label": "Fake", "p_fake": 0.9},
+        "seconds": 0.25,
+        "signed": signed,
+        "meaning": "test map",
+        **extra,
+    }
+    return Explanation(heatmap=np.asarray(heatmap, dtype=np.float32), **fields)

@@ -344,7 +344,7 @@ def test_explain_attention_overlay_with_downloads_and_command(explain_sample: Ap
 def test_explain_lime_and_agreement_and_opacity_redraws_without_recomputing(
     explain_sample: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deepfake_core.explain import registry
+    from deepfake_core.explain import faithfulness, registry
 
     calls: list[str] = []
 
@@ -352,25 +352,33 @@ def test_explain_lime_and_agreement_and_opacity_redraws_without_recomputing(
         calls.append(kwargs["method"])
         return original(*args, **kwargs)
 
-    original = registry.explain
+    def counting_check(*args, **kwargs):
+        calls.append("deletion check")
+        return original_check(*args, **kwargs)
+
+    original, original_check = registry.explain, faithfulness.deletion_check
     monkeypatch.setattr(registry, "explain", counting_explain)
+    monkeypatch.setattr(faithfulness, "deletion_check", counting_check)
     app = explain_sample
     app.multiselect(key="explain-methods").set_value(["attention", "lime"]).run()
     app.number_input(key="lime-samples").set_value(20).run()
     app.button[0].click().run()
     assert not app.exception
-    assert sorted(calls) == ["attention", "lime"]
-    assert [item.value for item in app.subheader][:2] == [
+    assert sorted(calls) == ["attention", "deletion check", "lime"]
+    assert [item.value for item in app.subheader][:3] == [
         "Do the methods agree?",
+        "Do the maps point at the evidence?",
         "LIME's most influential superpixels",
     ]
     assert list(app.dataframe[0].value.columns) == ["first", "second", "iou"]
-    superpixels = app.dataframe[1].value
+    checks = app.dataframe[1].value
+    assert checks["method"].tolist() == ["attention", "lime"] and checks["P(class)"].between(0, 1).all()
+    superpixels = app.dataframe[2].value
     assert len(superpixels) >= 1 and set(superpixels.columns) == {"superpixel", "weight", "effect"}
     first_overlay = app.get("image")[1].value
     app.slider(key="explain-opacity").set_value(0.9).run()
     assert not app.exception
-    assert sorted(calls) == ["attention", "lime"]  # cached: only the overlay was re-drawn
+    assert sorted(calls) == ["attention", "deletion check", "lime"]  # cached: only the overlay was re-drawn
     assert app.get("image")[1].value != first_overlay
     assert "--opacity 0.90" in app.code[0].value
 

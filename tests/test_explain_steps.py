@@ -8,9 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import explanation_of
 
 from deepfake_core.errors import ExplanationError
-from deepfake_core.explain import Explanation, agreement, colorize, iou, legend, overlay, top_fraction_mask
+from deepfake_core.explain import agreement, colorize, iou, legend, overlay, top_fraction_mask
 from deepfake_core.explain.base import pixels_sha256, resolve_target, upsample_unit_map
 from deepfake_core.explain.gradcam import (
     channel_weights,
@@ -23,24 +24,6 @@ from deepfake_core.explain.gradcam import (
 
 # Two channels on a 2x2 map, as (h, w, k).
 FEATURES = np.stack([[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]]], axis=-1)
-
-
-def _explanation(heatmap: np.ndarray, *, signed: bool = False, method: str = "gradcam", **extra) -> Explanation:
-    fields = {
-        "method": method,
-        "target_class": "Fake",
-        "target_index": 1,
-        "params": {"seed": 3} if signed else {},
-        "image_sha256": "ab" * 32,
-        "image_sha256_source": "upload",
-        "model_id": "tiny-123",
-        "verdict": {"label": "Fake", "p_fake": 0.9},
-        "seconds": 0.25,
-        "signed": signed,
-        "meaning": "test map",
-        **extra,
-    }
-    return Explanation(heatmap=np.asarray(heatmap, dtype=np.float32), **fields)
 
 
 # --- Grad-CAM steps ---------------------------------------------------------------------------------------------
@@ -148,9 +131,9 @@ def test_iou_identical_disjoint_and_partial():
 def test_agreement_table_on_constructed_maps():
     table = agreement(
         [
-            _explanation(_rows(0, 2), method="gradcam"),
-            _explanation(_rows(1, 3), method="gradcam++"),
-            _explanation(_rows(0, 2) - _rows(2, 10), signed=True, method="lime"),
+            explanation_of(_rows(0, 2), method="gradcam"),
+            explanation_of(_rows(1, 3), method="gradcam++"),
+            explanation_of(_rows(0, 2) - _rows(2, 10), signed=True, method="lime"),
         ]
     )
     assert table.names == ("gradcam", "gradcam++", "lime")
@@ -160,15 +143,15 @@ def test_agreement_table_on_constructed_maps():
 
 
 def test_agreement_names_repeated_methods_by_class_and_reports_undefined_iou_as_none():
-    empty = _explanation(np.zeros((10, 10)), method="gradcam")
-    table = agreement([empty, _explanation(np.zeros((10, 10)), method="gradcam", target_class="Real")])
+    empty = explanation_of(np.zeros((10, 10)), method="gradcam")
+    table = agreement([empty, explanation_of(np.zeros((10, 10)), method="gradcam", target_class="Real")])
     assert table.names == ("gradcam (Fake)", "gradcam (Real)")
     assert table.rows() == [{"first": "gradcam (Fake)", "second": "gradcam (Real)", "iou": None}]
 
 
 def test_agreement_refuses_explanations_of_different_images():
     with pytest.raises(ValueError, match="one image"):
-        agreement([_explanation(_rows(0, 2)), _explanation(np.zeros((5, 5)))])
+        agreement([explanation_of(_rows(0, 2)), explanation_of(np.zeros((5, 5)))])
 
 
 # --- drawing ----------------------------------------------------------------------------------------------------
@@ -180,7 +163,7 @@ def image() -> np.ndarray:
 
 
 def test_overlay_dtype_shape_and_opacity_ends(image):
-    explanation = _explanation(np.linspace(0, 1, 120).reshape(10, 12))
+    explanation = explanation_of(np.linspace(0, 1, 120).reshape(10, 12))
     drawn = overlay(image, explanation)
     assert drawn.dtype == np.uint8 and drawn.shape == image.shape
     np.testing.assert_array_equal(overlay(image, explanation, opacity=0.0), image)
@@ -190,7 +173,7 @@ def test_overlay_dtype_shape_and_opacity_ends(image):
 
 def test_signed_maps_use_a_diverging_scale_centred_on_zero():
     heatmap = np.array([[-2.0, 0.0, 1.0]])
-    explanation = _explanation(heatmap, signed=True, method="lime")
+    explanation = explanation_of(heatmap, signed=True, method="lime")
     scale = legend(explanation)
     assert (scale.colormap, scale.vmin, scale.vmax) == ("RdBu_r", -2.0, 2.0)
     assert "supports 'Fake'" in scale.high and "against 'Fake'" in scale.low
@@ -198,19 +181,19 @@ def test_signed_maps_use_a_diverging_scale_centred_on_zero():
     assert colours[0, 0, 2] > colours[0, 0, 0]  # negative: blue
     assert colours[0, 2, 0] > colours[0, 2, 2]  # positive: red
     assert colours[0, 1].min() > 200  # zero: near white
-    assert legend(_explanation(heatmap[:, 1:])).colormap == "jet"
+    assert legend(explanation_of(heatmap[:, 1:])).colormap == "jet"
 
 
 def test_legend_gradient_strip():
-    strip = legend(_explanation(np.zeros((2, 2))), colormap="viridis").gradient(16)
+    strip = legend(explanation_of(np.zeros((2, 2))), colormap="viridis").gradient(16)
     assert strip.shape == (1, 16, 3) and strip.dtype == np.uint8
 
 
 def test_overlay_boundaries_only_for_segmented_explanations(image):
     segments = np.zeros((10, 12), dtype=np.int32)
     segments[:, 6:] = 1
-    plain = _explanation(np.zeros((10, 12)), signed=True, method="lime")
-    segmented = _explanation(np.zeros((10, 12)), signed=True, method="lime", segments=segments)
+    plain = explanation_of(np.zeros((10, 12)), signed=True, method="lime")
+    segmented = explanation_of(np.zeros((10, 12)), signed=True, method="lime", segments=segments)
     np.testing.assert_array_equal(overlay(image, plain, boundaries=True), overlay(image, plain))
     with_edges = overlay(image, segmented, boundaries=True)
     assert with_edges.dtype == np.uint8
@@ -221,16 +204,16 @@ def test_overlay_boundaries_only_for_segmented_explanations(image):
 
 def test_overlay_rejects_another_images_map_and_bad_opacity(image):
     with pytest.raises(ValueError, match="draw it on the image"):
-        overlay(image[:5], _explanation(np.zeros((10, 12))))
+        overlay(image[:5], explanation_of(np.zeros((10, 12))))
     with pytest.raises(ValueError, match="opacity"):
-        overlay(image, _explanation(np.zeros((10, 12))), opacity=1.5)
+        overlay(image, explanation_of(np.zeros((10, 12))), opacity=1.5)
 
 
 # --- the record -------------------------------------------------------------------------------------------------
 
 
 def test_to_json_dict_is_json_and_has_provenance():
-    explanation = _explanation(
+    explanation = explanation_of(
         np.array([[0.5, -0.25]]), signed=True, method="lime", superpixel_weights=((1, 0.5), (0, -0.25))
     )
     record = json.loads(json.dumps(explanation.to_json_dict()))
@@ -242,7 +225,7 @@ def test_to_json_dict_is_json_and_has_provenance():
 
 
 def test_heatmap_is_read_only():
-    explanation = _explanation(np.zeros((2, 2)))
+    explanation = explanation_of(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="read-only"):
         explanation.heatmap[0, 0] = 1.0
 

@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     "agreement": "compare",
     "iou": "compare",
     "attention_results": "attention",
+    "DeletionCheck": "faithfulness",
+    "deletion_check": "faithfulness",
     "Explanation": "base",
     "top_fraction_mask": "base",
     "add_explain_parser": "command",

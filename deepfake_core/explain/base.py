@@ -38,6 +38,7 @@ __all__ = [
     "MapResult",
     "ModelCache",
     "ProgressCallback",
+    "blurred",
     "pixels_sha256",
     "resolve_target",
     "top_fraction_mask",
@@ -212,3 +213,16 @@ def upsample_unit_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """
     resized = cv2.resize(np.asarray(values, dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
     return np.clip(resized, 0.0, 1.0).reshape(shape)
+
+
+BLUR_SIGMA_FRACTION = 1 / 16
+"""Gaussian sigma of the blur that hides pixels, as a fraction of the image side (8 px at 128 px)."""
+
+
+def blurred(image: np.ndarray) -> np.ndarray:
+    """A Gaussian-blurred copy of a square ``uint8`` image: what "hidden" pixels show.
+
+    LIME's "blur" hide mode and the deletion check hide pixels the same way: the
+    blur keeps colours and layout but removes the fine detail generator artefacts live in.
+    """
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=max(1.0, image.shape[0] * BLUR_SIGMA_FRACTION))

@@ -17,7 +17,7 @@ import numpy as np
 
 from deepfake_core.explain.base import Explanation, top_fraction_mask
 
-__all__ = ["AgreementTable", "agreement", "iou"]
+__all__ = ["AgreementTable", "agreement", "explanation_names", "iou"]
 
 
 def iou(first: np.ndarray, second: np.ndarray) -> float:
@@ -60,14 +60,19 @@ def agreement(explanations: Sequence[Explanation], *, fraction: float = 0.2) -> 
     """
     if len({(item.image_sha256, item.heatmap.shape) for item in explanations}) > 1:
         raise ValueError("agreement compares explanations of one image; these were computed for different images")
-    methods = [item.method for item in explanations]
-    names = tuple(
-        f"{item.method} ({item.target_class})" if methods.count(item.method) > 1 else item.method
-        for item in explanations
-    )
+    names = explanation_names(explanations)
     masks = [top_fraction_mask(item.heatmap, fraction) for item in explanations]
     matrix = np.array([[iou(first, second) for second in masks] for first in masks], dtype=float)
     return AgreementTable(names=names, fraction=fraction, matrix=matrix.reshape(len(masks), len(masks)))
+
+
+def explanation_names(explanations: Sequence[Explanation]) -> tuple[str, ...]:
+    """Table names: the method, with the target class appended when a method appears more than once."""
+    methods = [item.method for item in explanations]
+    return tuple(
+        f"{item.method} ({item.target_class})" if methods.count(item.method) > 1 else item.method
+        for item in explanations
+    )
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -31,20 +31,16 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import cv2
 import numpy as np
 from lime.lime_image import LimeImageExplainer
 from skimage.segmentation import felzenszwalb, quickshift, slic
 
 from deepfake_core.errors import ExplanationError
-from deepfake_core.explain.base import ExplainContext, MapResult, ProgressCallback
+from deepfake_core.explain.base import ExplainContext, MapResult, ProgressCallback, blurred
 from deepfake_core.explain.defaults import HIDE_MODES, SEGMENTATIONS
 from deepfake_core.preprocess import resize_square
 
 __all__ = ["lime_map", "segment"]
-
-_BLUR_SIGMA_FRACTION = 1 / 16
-"""Gaussian sigma of the "blur" hide mode, as a fraction of the explained side (8 px at 128 px)."""
 
 _SEGMENTERS: Mapping[str, Callable[..., np.ndarray]] = MappingProxyType(
     {
@@ -183,7 +179,7 @@ def _hide_color(image: np.ndarray, hide: str) -> np.ndarray | int | None:
     if hide == "black":
         return 0
     if hide == "blur":
-        return cv2.GaussianBlur(image, (0, 0), sigmaX=max(1.0, image.shape[0] * _BLUR_SIGMA_FRACTION))
+        return blurred(image)
     raise ExplanationError(f"Unknown hide mode {hide!r}: choose one of {HIDE_MODES}.")
 
 
