@@ -65,10 +65,12 @@ class ChannelGroupNormalization(keras.layers.GroupNormalization):
         super().build(input_shape)
 
     def call(self, inputs):
-        channels = inputs.shape[-1]
+        # Statistics in float32, as Keras' layer does: float16 overflows in the variance (a no-op for float32).
+        x = ops.cast(inputs, "float32")
+        channels = x.shape[-1]
         grouped = (-1, self.groups, channels // self.groups)
-        channel_mean = ops.mean(inputs, axis=(1, 2), keepdims=True)
-        channel_var = ops.mean(ops.square(inputs - channel_mean), axis=(1, 2), keepdims=True)
+        channel_mean = ops.mean(x, axis=(1, 2), keepdims=True)
+        channel_var = ops.mean(ops.square(x - channel_mean), axis=(1, 2), keepdims=True)
         channel_mean = ops.reshape(channel_mean, grouped)
         group_mean = ops.mean(channel_mean, axis=-1, keepdims=True)
         group_var = ops.mean(
@@ -80,8 +82,8 @@ class ChannelGroupNormalization(keras.layers.GroupNormalization):
 
         scale = per_channel(ops.rsqrt(group_var + self.epsilon))
         if self.scale:
-            scale = scale * self.gamma
+            scale = scale * ops.cast(self.gamma, "float32")
         shift = -per_channel(group_mean) * scale
         if self.center:
-            shift = shift + self.beta
-        return inputs * scale + shift
+            shift = shift + ops.cast(self.beta, "float32")
+        return ops.cast(x * scale + shift, self.compute_dtype)

@@ -14,7 +14,15 @@ import pandas as pd
 import streamlit as st
 
 from deepfake_core.errors import DeepfakeLensError
-from deepfake_core.explain import LIME_DEFAULTS, METHOD_NAMES, METHODS, agreement, legend, overlay
+from deepfake_core.explain import (
+    LIME_DEFAULTS,
+    METHOD_NAMES,
+    METHODS,
+    agreement,
+    comparison_record,
+    legend,
+    overlay,
+)
 from deepfake_core.intake import load_image
 from pages import common
 
@@ -215,7 +223,15 @@ if ready:
             + (" --boundaries" if boundaries and explanation.segments is not None else ""),
             language="bash",
         )
+    st.download_button(
+        "Comparison JSON (agreement and deletion check)",
+        json.dumps(comparison_record(ready, checks), indent=2),
+        file_name=f"{stem}_comparison.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+    )
     st.caption(
-        "The JSON holds every parameter, the seed, the image's sha256 and the model id; `--from-json` reruns "
-        "exactly that explanation from the command line."
+        "Each method's JSON holds every parameter, the seed, the image's sha256 and the model id; `--from-json` "
+        "reruns exactly that explanation from the command line."
     )

@@ -334,7 +334,11 @@ def test_explain_attention_overlay_with_downloads_and_command(explain_sample: Ap
     assert not app.info
     original, attention = image_captions(app)[:2]
     assert original == "Original" and attention.startswith("Attention mask (")
-    assert [button.label for button in app.get("download_button")] == ["Attention mask PNG", "Attention mask JSON"]
+    assert [button.label for button in app.get("download_button")] == [
+        "Attention mask PNG",
+        "Attention mask JSON",
+        "Comparison JSON (agreement and deletion check)",
+    ]
     assert app.code[0].value == (
         "deepfake-core explain astronaut.png --method attention --from-json astronaut_attention.json --opacity 0.50"
     )

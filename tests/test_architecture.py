@@ -68,6 +68,15 @@ def test_channel_group_normalization_equals_keras_group_normalization(groups, ch
     np.testing.assert_allclose(ours(x), reference(x), atol=2e-5)
 
 
+def test_channel_group_normalization_computes_statistics_in_float32_under_mixed_precision():
+    x = (np.random.default_rng(2).normal(size=(2, 8, 8, 4)) * 300).astype("float16")  # squares overflow float16
+    config = {"groups": 2, "dtype": "mixed_float16"}
+    ours, reference = ChannelGroupNormalization(**config), keras.layers.GroupNormalization(**config)
+    out, expected = ours(x), reference(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    assert np.all(np.isfinite(out)) and np.allclose(out, expected, atol=1e-2)
+
+
 def test_channel_group_normalization_normalises_each_group():
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(2, 16, 16, 8)) * 30 + 100).astype("float32")

@@ -10,7 +10,7 @@ from keras import layers
 
 from deepfake_core.card import architecture_card
 from deepfake_core.detector import Detector
-from deepfake_core.explain import deletion_check
+from deepfake_core.explain import comparison_record, deletion_check
 from deepfake_core.preprocess import resize_square
 
 SIZE = 32
@@ -89,3 +89,25 @@ def test_random_reference_is_seeded_and_arguments_are_checked(detail_detector, i
         deletion_check(detail_detector, image[:20], [explanation])
     with pytest.raises(ValueError, match="random_draws"):
         deletion_check(detail_detector, image, [explanation], random_draws=0)
+
+
+def test_comparison_record_names_the_maps_and_holds_both_checks(detail_detector, image):
+    maps = [
+        explanation_of(_quarter_map(top=True, left=True), target_index=0),
+        explanation_of(
+            _quarter_map(top=True, left=True) + _quarter_map(top=True, left=False),
+            target_index=0,
+            method="lime",
+            signed=True,
+        ),
+    ]
+    checks = deletion_check(detail_detector, image, maps, fraction=0.25)
+    record = comparison_record(maps, checks)
+    assert record["format"] == "deepfake-lens/explanation-comparison"
+    assert [item["name"] for item in record["explanations"]] == ["gradcam", "lime"]
+    assert record["explanations"][1]["params"] == {"seed": 3}
+    assert record["agreement"]["matrix"][0][1] == pytest.approx(0.5)  # the top-left quarter within the top half
+    assert [check["name"] for check in record["deletion_check"]] == ["gradcam", "lime"]
+    assert comparison_record(maps[:1], checks[:1])["agreement"] is None
+    with pytest.raises(ValueError, match="at least one"):
+        comparison_record([], [])

@@ -18,6 +18,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "AgreementTable": "compare",
     "agreement": "compare",
+    "comparison_record": "compare",
     "iou": "compare",
     "attention_results": "attention",
     "DeletionCheck": "faithfulness",

@@ -4,6 +4,8 @@ Each explanation is reduced to :func:`~deepfake_core.explain.base.top_fraction_m
 (its top 20 % by default, positive values only, so LIME contributes the
 superpixels that support the target class) and every pair is compared by
 intersection over union: 1 = the same pixels, 0 = disjoint.
+:func:`comparison_record` puts the agreement and the deletion check of one image's
+explanations into one JSON-ready record (the Explain page's "comparison" download).
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deepfake_core.explain.base import Explanation, top_fraction_mask
 
-__all__ = ["AgreementTable", "agreement", "explanation_names", "iou"]
+if TYPE_CHECKING:
+    from deepfake_core.explain.faithfulness import DeletionCheck
+
+__all__ = ["COMPARISON_FORMAT", "AgreementTable", "agreement", "comparison_record", "explanation_names", "iou"]
+
+COMPARISON_FORMAT = "deepfake-lens/explanation-comparison"
 
 
 def iou(first: np.ndarray, second: np.ndarray) -> float:
@@ -64,6 +71,31 @@ def agreement(explanations: Sequence[Explanation], *, fraction: float = 0.2) -> 
     masks = [top_fraction_mask(item.heatmap, fraction) for item in explanations]
     matrix = np.array([[iou(first, second) for second in masks] for first in masks], dtype=float)
     return AgreementTable(names=names, fraction=fraction, matrix=matrix.reshape(len(masks), len(masks)))
+
+
+def comparison_record(explanations: Sequence[Explanation], checks: Sequence[DeletionCheck]) -> dict[str, Any]:
+    """One image's explanations compared: agreement (with two or more) and deletion checks, JSON-ready.
+
+    Each explanation's own record (``Explanation.to_json_dict``) holds how it was
+    made; this one names them by method and class, as the tables do.
+    """
+    if not explanations:
+        raise ValueError("comparison_record needs at least one explanation")
+    table = agreement(explanations) if len(explanations) > 1 else None
+    first = explanations[0]
+    return {
+        "format": COMPARISON_FORMAT,
+        "format_version": 1,
+        "image_sha256": first.image_sha256,
+        "model_id": first.model_id,
+        "verdict": dict(first.verdict),
+        "explanations": [
+            {"name": name, "method": item.method, "target_class": item.target_class, "params": dict(item.params)}
+            for name, item in zip(explanation_names(explanations), explanations, strict=True)
+        ],
+        "agreement": table.to_dict() if table is not None else None,
+        "deletion_check": [check.to_dict() for check in checks],
+    }
 
 
 def explanation_names(explanations: Sequence[Explanation]) -> tuple[str, ...]:
