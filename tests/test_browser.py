@@ -8,6 +8,7 @@ Screenshots of every page go to a temporary folder, printed at the end (``pytest
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -89,6 +90,10 @@ def test_classify_evaluate_and_explain_in_chromium(server, tmp_path_factory: pyt
             expect(page.get_by_text("model default-test")).to_be_visible()
             expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)
             screenshot(page, shots / "2-classify.png")
+            with page.expect_download(timeout=TIMEOUT_MS) as download:  # encoded only when clicked
+                page.get_by_role("button", name="Download JSON").click()
+            rows = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+            assert [row["file"] for row in rows] == ["face.png"] and 0.0 <= rows[0]["p_fake"] <= 1.0
 
             harness.open_from_sidebar(page, "Home", heading="deepfake-lens", timeout_ms=TIMEOUT_MS)
             expect(page.get_by_text("Limitations — read before trusting a verdict.")).to_be_visible()
