@@ -130,8 +130,8 @@ for column, explanation in zip(columns[1:], ready, strict=True):
         st.image(common.legend_strip(scale), width="stretch")
         st.caption(f"← {scale.low} · {scale.high} →  \n{explanation.meaning} ({explanation.seconds:.2f} s)")
 
-if len(ready) > 1:
-    table = agreement(ready)
+table = agreement(ready) if len(ready) > 1 else None
+if table is not None:
     st.subheader("Do the methods agree?")
     st.dataframe(
         pd.DataFrame(table.rows()),
@@ -225,7 +225,7 @@ if ready:
         )
     st.download_button(
         "Comparison JSON (agreement and deletion check)",
-        json.dumps(comparison_record(ready, checks), indent=2),
+        json.dumps(comparison_record(ready, checks, table), indent=2),
         file_name=f"{stem}_comparison.json",
         mime="application/json",
         on_click="ignore",

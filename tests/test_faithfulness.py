@@ -10,7 +10,7 @@ from keras import layers
 
 from deepfake_core.card import architecture_card
 from deepfake_core.detector import Detector
-from deepfake_core.explain import comparison_record, deletion_check
+from deepfake_core.explain import agreement, comparison_record, deletion_check
 from deepfake_core.preprocess import resize_square
 
 SIZE = 32
@@ -102,12 +102,14 @@ def test_comparison_record_names_the_maps_and_holds_both_checks(detail_detector,
         ),
     ]
     checks = deletion_check(detail_detector, image, maps, fraction=0.25)
-    record = comparison_record(maps, checks)
+    record = comparison_record(maps, checks, agreement(maps))
     assert record["format"] == "deepfake-lens/explanation-comparison"
     assert [item["name"] for item in record["explanations"]] == ["gradcam", "lime"]
     assert record["explanations"][1]["params"] == {"seed": 3}
     assert record["agreement"]["matrix"][0][1] == pytest.approx(0.5)  # the top-left quarter within the top half
     assert [check["name"] for check in record["deletion_check"]] == ["gradcam", "lime"]
-    assert comparison_record(maps[:1], checks[:1])["agreement"] is None
+    assert comparison_record(maps[:1], checks[:1], None)["agreement"] is None
+    with pytest.raises(ValueError, match="not these explanations"):
+        comparison_record(maps[::-1], checks, agreement(maps))
     with pytest.raises(ValueError, match="at least one"):
-        comparison_record([], [])
+        comparison_record([], [], None)

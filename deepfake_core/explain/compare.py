@@ -73,15 +73,21 @@ def agreement(explanations: Sequence[Explanation], *, fraction: float = 0.2) -> 
     return AgreementTable(names=names, fraction=fraction, matrix=matrix.reshape(len(masks), len(masks)))
 
 
-def comparison_record(explanations: Sequence[Explanation], checks: Sequence[DeletionCheck]) -> dict[str, Any]:
-    """One image's explanations compared: agreement (with two or more) and deletion checks, JSON-ready.
+def comparison_record(
+    explanations: Sequence[Explanation], checks: Sequence[DeletionCheck], table: AgreementTable | None
+) -> dict[str, Any]:
+    """One image's explanations compared: ``agreement(explanations)`` and their deletion checks, JSON-ready.
 
-    Each explanation's own record (``Explanation.to_json_dict``) holds how it was
-    made; this one names them by method and class, as the tables do.
+    ``table`` is the agreement the caller already computed and showed (``None`` for
+    a single map), so the masks are not ranked again. Each explanation's own record
+    (``Explanation.to_json_dict``) holds how it was made; this one names them by
+    method and class, as the tables do.
     """
     if not explanations:
         raise ValueError("comparison_record needs at least one explanation")
-    table = agreement(explanations) if len(explanations) > 1 else None
+    names = explanation_names(explanations)
+    if table is not None and table.names != names:
+        raise ValueError(f"the agreement table compares {table.names}, not these explanations {names}")
     first = explanations[0]
     return {
         "format": COMPARISON_FORMAT,
@@ -91,7 +97,7 @@ def comparison_record(explanations: Sequence[Explanation], checks: Sequence[Dele
         "verdict": dict(first.verdict),
         "explanations": [
             {"name": name, "method": item.method, "target_class": item.target_class, "params": dict(item.params)}
-            for name, item in zip(explanation_names(explanations), explanations, strict=True)
+            for name, item in zip(names, explanations, strict=True)
         ],
         "agreement": table.to_dict() if table is not None else None,
         "deletion_check": [check.to_dict() for check in checks],
