@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from deepfake_core.errors import ModelCardError
+from deepfake_core.faces.spec import FaceCropSpec
 
 __all__ = [
     "CARD_SUFFIX",
@@ -46,7 +47,9 @@ class ModelCard:
     ``input_size`` is the square side in pixels; images are resized to
     ``(input_size, input_size)`` with OpenCV (area interpolation when shrinking,
     bilinear when enlarging), put in ``channel_order`` and scaled to
-    ``value_scale`` as float32. ``labels[i]`` names output ``i``.
+    ``value_scale`` as float32. ``labels[i]`` names output ``i``. With
+    ``face_crop`` set, the model judges aligned face crops (one per face) made as
+    that section says, not whole images; without it, the whole image.
     """
 
     model_id: str
@@ -69,6 +72,7 @@ class ModelCard:
     limitations: tuple[str, ...] = ()
     licences: tuple[str, ...] = ()
     legacy: bool = False
+    face_crop: FaceCropSpec | None = None
     card_version: int = CARD_VERSION
 
     def __post_init__(self) -> None:
@@ -110,6 +114,8 @@ class ModelCard:
         for key in ("labels", "limitations", "licences"):
             if key in values:
                 values[key] = tuple(values[key])
+        if values.get("face_crop") is not None:
+            values["face_crop"] = FaceCropSpec.from_dict(values["face_crop"])
         try:
             return cls(**values)
         except TypeError as exc:  # wrong value types that dataclass construction trips on
@@ -173,6 +179,8 @@ def _validate(card: ModelCard) -> list[str]:
         problems.append(f"threshold must lie in [0, 1], got {card.threshold!r}")
     if not float(card.temperature) > 0.0:
         problems.append(f"temperature must be positive, got {card.temperature!r}")
+    if card.face_crop is not None and not isinstance(card.face_crop, FaceCropSpec):
+        problems.append(f"face_crop must be a FaceCropSpec or absent, got {type(card.face_crop).__name__}")
     return problems
 
 

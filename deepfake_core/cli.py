@@ -8,7 +8,6 @@ Sub-commands: ``predict`` (files, folders, globs), ``explain``, ``split``,
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -20,36 +19,67 @@ from deepfake_core.explain.command import add_explain_parser
 __all__ = ["main"]
 
 
-def _prediction_rows(detector, paths: Sequence[Path], *, threshold: float | None, batch_size: int) -> Iterator[dict]:
-    """One output row per path, in order; files that cannot be read become rows with an ``error``."""
+def _prediction_rows(
+    detector, paths: Sequence[Path], *, threshold: float | None, batch_size: int, faces: str
+) -> Iterator[dict]:
+    """One output row per judged face (or whole image), in order.
+
+    A file that cannot be read, or has no face, becomes one row with an
+    ``error``; a face too small to judge becomes a row with its box and an ``error``.
+    """
     from tqdm import tqdm
 
     from deepfake_core.inputs import input_batches
+    from deepfake_core.judge import judge_photos
 
     with tqdm(total=len(paths), desc="classifying", unit="img", disable=len(paths) < 2, file=sys.stderr) as bar:
         for batch in input_batches(paths, batch_size):
             readable = [item for item in batch if item.error is None]
-            predictions = iter(detector.predict_batch([item.image for item in readable], threshold=threshold))
+            verdicts = iter(judge_photos(detector, [item.image for item in readable], faces=faces, threshold=threshold))
             for item in batch:
                 if item.error is not None:
                     yield {"file": str(item.path), "error": item.error}
-                else:
-                    fields = _prediction_fields(next(predictions))
-                    yield {"file": str(item.path), **fields, "sha256": item.sha256, "error": None}
+                    continue
+                photo = next(verdicts)
+                if photo.no_face:
+                    yield {"file": str(item.path), "sha256": item.sha256, "error": f"{item.path.name}: {photo.failure}"}
+                for verdict in photo.faces:
+                    yield {"file": str(item.path), **_face_fields(verdict), "sha256": item.sha256}
             bar.update(len(batch))
 
 
-def _prediction_fields(prediction) -> dict:
+def _face_fields(verdict) -> dict:
+    fields: dict = {"face": verdict.number}
+    if verdict.face is not None:
+        detection = verdict.face.detection.to_dict()
+        fields.update(box=detection["box"], face_score=detection["score"])
+    if verdict.prediction is None:
+        return {**fields, "error": verdict.reason}
+    prediction = verdict.prediction
     return {
+        **fields,
         "label": prediction.label,
         "p_fake": round(prediction.p_fake, 6),
         "confidence": round(prediction.confidence, 6),
         "threshold": prediction.threshold,
         "model_id": prediction.model_id,
+        "error": None,
     }
 
 
-_COLUMNS = ("file", "label", "p_fake", "confidence", "threshold", "model_id", "sha256", "error")
+_COLUMNS = (
+    "file",
+    "face",
+    "box",
+    "face_score",
+    "label",
+    "p_fake",
+    "confidence",
+    "threshold",
+    "model_id",
+    "sha256",
+    "error",
+)
 
 
 def _write_rows(rows: list[dict], output_format: str) -> None:
@@ -57,17 +87,21 @@ def _write_rows(rows: list[dict], output_format: str) -> None:
         json.dump([{key: row.get(key) for key in _COLUMNS} for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif output_format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({key: row.get(key) for key in _COLUMNS} for row in rows)
+        from deepfake_core.export import rows_to_csv
+
+        sys.stdout.write(rows_to_csv(rows, _COLUMNS))
     else:
         width = max([len("file"), *(len(row["file"]) for row in rows)])
-        print(f"{'file':<{width}}  {'verdict':<7}  {'P(fake)':>7}  confidence")
+        print(f"{'file':<{width}}  {'face':>4}  {'verdict':<7}  {'P(fake)':>7}  confidence")
         for row in rows:
+            face = "" if row.get("face") is None else str(row["face"])
             if row.get("error"):
-                print(f"{row['file']:<{width}}  {'ERROR':<7}  {row['error']}")
+                print(f"{row['file']:<{width}}  {face:>4}  {'-':<7}  {row['error']}")
             else:
-                print(f"{row['file']:<{width}}  {row['label']:<7}  {row['p_fake']:>7.3f}  {row['confidence']:.3f}")
+                print(
+                    f"{row['file']:<{width}}  {face:>4}  {row['label']:<7}  {row['p_fake']:>7.3f}  "
+                    f"{row['confidence']:.3f}"
+                )
 
 
 def _load_cli_detector(args: argparse.Namespace):
@@ -84,11 +118,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print("error: no input files.", file=sys.stderr)
         return 2
     detector = _load_cli_detector(args)
-    rows = list(_prediction_rows(detector, paths, threshold=args.threshold, batch_size=args.batch_size))
+    if detector.card.face_crop is None and args.faces != "none":
+        print(f"note: model {detector.model_id} has no face step; each whole image is judged.", file=sys.stderr)
+    rows = list(
+        _prediction_rows(detector, paths, threshold=args.threshold, batch_size=args.batch_size, faces=args.faces)
+    )
     _write_rows(rows, args.format)
-    failed = sum(1 for row in rows if row.get("error"))
+    judged = {row["file"] for row in rows if not row.get("error")}
+    failed = len({str(path) for path in paths} - judged)
     if failed:
-        print(f"{failed} of {len(rows)} files could not be classified.", file=sys.stderr)
+        print(f"{failed} of {len(paths)} files got no verdict (see the error column).", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -108,6 +147,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         false_alarm_root=args.false_alarm_data,
         training_history=load_history(args.model),
         seed=args.seed,
+        cache_dir=args.cache_dir,
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_results(results, args.out)
@@ -139,6 +179,9 @@ def _print_summary(results: dict) -> None:
     """The headline figures, per kind and for the hard pair, as the closing notes quote them."""
     metrics = results["metrics"]
     ece = results["calibration"]["ece"]
+    if results.get("faces"):
+        for kind, entry in results["faces"]["coverage"].items():
+            print(f"  face found  {kind:<20} {entry['with_face']}/{entry['n']} ({entry['share']:.1%})")
     print(f"{results['model_name']} on {results['data']['n_images']} {results['data']['split']} images:")
     print(
         f"  accuracy {metrics['accuracy']:.4f}  balanced {metrics['balanced_accuracy']:.4f}  "
@@ -156,11 +199,11 @@ def _print_summary(results: dict) -> None:
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    from deepfake_core.data import make_split, scan_dataset, write_manifest
+    from deepfake_core.data import make_split, read_groups, scan_dataset, write_manifest
 
     records = scan_dataset(args.data)
     fractions = tuple(args.fractions)
-    splits = make_split(records, fractions=fractions, seed=args.seed)
+    splits = make_split(records, fractions=fractions, seed=args.seed, groups=read_groups(args.data))
     manifest = write_manifest(
         splits, args.out, root_name=args.data.rstrip("/").split("/")[-1], seed=args.seed, fractions=fractions
     )
@@ -187,8 +230,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         kind_balance=args.kind_balance,
         seed=args.seed,
         backbone_weights=args.backbone_weights,
+        face_crop=args.face_crop,
     )
-    result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name)
+    result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
     return 0
 
@@ -235,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--backbone-weights", default=None, help="local weights file for the backbone (nothing is downloaded)"
     )
+    train.add_argument(
+        "--face-crop", action="store_true", help="judge aligned face crops (the face step), not whole images"
+    )
+    train.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")
     predict.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or glob patterns")
@@ -242,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--allow-legacy", action="store_true", help="allow the thesis' H5 + pickle from model/")
     predict.add_argument("--threshold", type=float, default=None, help="P(fake) threshold (default: the card's)")
     predict.add_argument("--batch-size", type=_positive_int, default=32, help="images per model call (default 32)")
+    predict.add_argument(
+        "--faces",
+        choices=("all", "largest", "none"),
+        default="all",
+        help="judge every face (default), the largest face, or the whole image without the face step",
+    )
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", dest="format", action="store_const", const="json", help="JSON list on stdout")
     output.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV on stdout")
@@ -257,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-robustness", action="store_true", help="skip the perturbation suite")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--update-card", action="store_true", help="store the headline test metrics in the card")
+    evaluate.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
     evaluate.set_defaults(run=_cmd_evaluate)
 
     reported = commands.add_parser("reported", help="write the thesis' reported figures as a results entry")

@@ -6,7 +6,9 @@ Two layouts are read: flat ``ROOT/{Real,Fake}/*`` and the thesis'
 root or its parent, or else from the file-name prefix, because per-kind metrics
 are the only honest ones on data with shortcuts. A split is stratified by
 label *and* kind, seeded, and written to a manifest whose sha256 goes into the
-model card, so evaluation can prove which images it never trained on.
+model card, so evaluation can prove which images it never trained on. Images
+that share a source (DFDC face swaps and the real frames of the same video, named
+in a ``*_videos.tsv`` table) stay on one side of the split together.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "SplitManifest",
     "load_manifest",
     "make_split",
+    "read_groups",
     "scan_dataset",
     "write_manifest",
 ]
@@ -72,6 +75,24 @@ def _read_kinds(root: Path) -> dict[str, str]:
                 rows = csv.DictReader(handle, delimiter="\t")
                 return {str((folder / row["file"]).resolve()): row["kind"] for row in rows if row.get("kind")}
     return {}
+
+
+def read_groups(root: str | os.PathLike[str]) -> dict[str, str]:
+    """Image id -> source group (e.g. the DFDC video) from ``*_videos.tsv`` tables in ``root`` or its parent.
+
+    Each table has the columns ``file`` (relative to the table's folder) and
+    ``source_video``; a group is named ``TABLE:VIDEO`` so tables cannot collide.
+    """
+    root = Path(root).resolve()
+    groups: dict[str, str] = {}
+    for folder in (root, root.parent):
+        for table in sorted(folder.glob("*_videos.tsv")):
+            with table.open(newline="", encoding="utf-8") as handle:
+                for row in csv.DictReader(handle, delimiter="\t"):
+                    path = (folder / row["file"]).resolve()
+                    if row.get("source_video") and path.is_relative_to(root):
+                        groups[path.relative_to(root).as_posix()] = f"{table.stem}:{row['source_video']}"
+    return groups
 
 
 def _kind_from_name(name: str, label: str) -> str:
@@ -116,31 +137,47 @@ def make_split(
     *,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 0,
+    groups: dict[str, str] | None = None,
 ) -> dict[str, list[ImageRecord]]:
     """Seeded split stratified by (label, kind); a layout's own Train/Validation/Test wins.
 
     Within each (label, kind) group the images are shuffled with ``seed`` and cut
     at the fractions, so every kind (even one with a few dozen images) appears in
-    every split in proportion.
+    every split in proportion. Images named in ``groups`` (id -> source group) are
+    split by group instead: the groups are shuffled and cut at the fractions, and
+    every image of a group goes where its group went, whatever its label or kind.
     """
     if abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
         raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
     if all(record.split for record in records):
         return {name: [r for r in records if r.split == name] for name in SPLITS}
-    groups: dict[tuple[str, str], list[ImageRecord]] = defaultdict(list)
+    groups = groups or {}
+    strata: dict[tuple[str, str], list[ImageRecord]] = defaultdict(list)
     for record in records:
-        groups[(record.label, record.kind)].append(record)
+        if record.id not in groups:
+            strata[(record.label, record.kind)].append(record)
     splits: dict[str, list[ImageRecord]] = {name: [] for name in SPLITS}
-    for key in sorted(groups):
-        members = sorted(groups[key], key=lambda record: record.id)
+    for key in sorted(strata):
+        members = sorted(strata[key], key=lambda record: record.id)
         random.Random(f"{seed}:{key[0]}:{key[1]}").shuffle(members)
-        n_train = round(len(members) * fractions[0])
-        n_val = round(len(members) * fractions[1])
-        for name, part in zip(
-            SPLITS, (members[:n_train], members[n_train : n_train + n_val], members[n_train + n_val :]), strict=False
-        ):
+        for name, part in zip(SPLITS, _cut(members, fractions), strict=True):
             splits[name].extend(ImageRecord(r.id, r.label, r.kind, name) for r in part)
+    grouped = sorted({groups[record.id] for record in records if record.id in groups})
+    random.Random(f"{seed}:groups").shuffle(grouped)
+    split_of_group = {
+        group: name for name, part in zip(SPLITS, _cut(grouped, fractions), strict=True) for group in part
+    }
+    for record in records:
+        if record.id in groups:
+            name = split_of_group[groups[record.id]]
+            splits[name].append(ImageRecord(record.id, record.label, record.kind, name))
     return {name: sorted(part, key=lambda record: record.id) for name, part in splits.items()}
+
+
+def _cut(members: list, fractions: tuple[float, float, float]) -> tuple[list, list, list]:
+    n_train = round(len(members) * fractions[0])
+    n_val = round(len(members) * fractions[1])
+    return members[:n_train], members[n_train : n_train + n_val], members[n_train + n_val :]
 
 
 @dataclass(frozen=True)

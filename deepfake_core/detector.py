@@ -131,6 +131,13 @@ class Detector:
         probabilities = self.probabilities(self.prepare(images), progress=progress)
         return [self._verdict(row, threshold) for row in probabilities]
 
+    def at_threshold(self, prediction: Prediction, threshold: float) -> Prediction:
+        """The same probabilities judged at another threshold: no model call (a threshold slider's step)."""
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+        row = np.array([prediction.probabilities[name] for name in self.card.labels], dtype=np.float64)
+        return self._verdict(row, float(threshold))
+
     def _verdict(self, row: np.ndarray, threshold: float) -> Prediction:
         labels = self.card.labels
         fake_index = self.card.fake_index

@@ -16,7 +16,7 @@ import numpy as np
 
 from deepfake_core.data import IMAGE_SUFFIXES
 from deepfake_core.errors import ImageIntakeError
-from deepfake_core.intake import image_sha256, load_image
+from deepfake_core.intake import image_sha256, load_image, read_source_bytes
 
 __all__ = ["InputImage", "expand_inputs", "input_batches", "read_input"]
 
@@ -51,14 +51,16 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
 
 
 def read_input(path: Path) -> InputImage:
-    """Read and decode one file; intake and file-system errors become a message naming the file."""
+    """Read and decode one file; intake and file-system errors become a message naming the file.
+
+    The bytes come from intake's hardened reader, so a named pipe, a device or a
+    file over the size limit is refused with a message instead of hanging the batch.
+    """
     try:
-        data = path.read_bytes()
+        data = read_source_bytes(path)
         return InputImage(path, image=load_image(data), sha256=image_sha256(data))
     except ImageIntakeError as exc:
         return InputImage(path, error=f"{path.name}: {exc}")
-    except OSError as exc:
-        return InputImage(path, error=f"{path.name}: cannot read the file ({exc.strerror or exc}).")
 
 
 def input_batches(paths: Sequence[Path], batch_size: int) -> Iterator[list[InputImage]]:

@@ -7,8 +7,15 @@ cannot disagree about size, channel order or value scale.
 
 Contract (also written in every model card):
 
+* face step, only for a card with a ``face_crop`` section: each face of the
+  photo is found and aligned into an ``S x S`` crop by
+  :func:`deepfake_core.faces.finder.crop_faces` as that section says, and the
+  crops (never the whole photo) are what the steps below receive. Prediction
+  (:func:`deepfake_core.judge.judge_photos`), training and evaluation
+  (:mod:`deepfake_core.face_data`) and the explainers all take their crops from
+  that one function;
 * input: ``uint8`` array ``(H, W, 3)`` in RGB order, as returned by
-  :func:`deepfake_core.intake.load_image`;
+  :func:`deepfake_core.intake.load_image` (or an aligned crop of one);
 * resize to ``(S, S)`` with ``S = card.input_size`` (the whole image is
   stretched to a square, as in the thesis; no crop), OpenCV ``INTER_AREA`` when
   shrinking and ``INTER_LINEAR`` when enlarging;

@@ -5,6 +5,9 @@ restored, ReduceLROnPlateau, batch 32). Images stream from disk through
 ``tf.data``; each is decoded by :func:`deepfake_core.intake.load_image`,
 optionally augmented, and fed through the card's
 :func:`deepfake_core.preprocess.prepare_image` — the same path prediction uses.
+With the face step on (``face_crop``), the images are the aligned crops of
+:mod:`deepfake_core.face_data`, made by the same code as at prediction time;
+images without a face are left out and counted per kind in the card.
 
 Two additions serve generalisation on this data: per-kind sample weights (the
 small, hard kinds such as ``ffhq`` and ``stylegan2_tpdne`` would otherwise be
@@ -32,28 +35,57 @@ from deepfake_core.card import ModelCard, architecture_card, card_path_for, file
 from deepfake_core.data import LABELS, ImageRecord, SplitManifest
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.calibration import fit_temperature
+from deepfake_core.face_data import FaceCropIndex, build_face_crops
+from deepfake_core.faces.spec import FaceCropSpec
 from deepfake_core.intake import load_image
 from deepfake_core.perturb import AugmentConfig, augment
 from deepfake_core.preprocess import prepare_image
 
-__all__ = ["TrainConfig", "TrainResult", "kind_weights", "make_dataset", "train"]
+__all__ = ["TrainConfig", "TrainResult", "data_licences", "kind_weights", "limitations", "make_dataset", "train"]
 
 LogFn = Callable[[str], None]
 
-DATA_LICENCES = (
-    "CelebA: non-commercial research purposes only (CelebA dataset agreement).",
-    "FFHQ: Creative Commons BY-NC-SA 4.0 (images under their own licences); non-commercial research.",
-    "Generated faces (gan256, StyleGAN, StyleGAN2 / thispersondoesnotexist): synthetic images from public repos.",
-)
-LIMITATIONS = (
-    "Trained only on fully generated (GAN) faces vs real face photos; it has never seen face-swap, "
-    "face-reenactment or diffusion-model fakes (the thesis' OpenForensics data had face swaps).",
-    "Trained on tight face crops; on full-frame photos of people it is outside its training distribution "
-    "(see the false-alarm rate on people photos).",
-    "Real faces come mostly from CelebA: background, framing and source resolution differ between the "
-    "easy kinds (celeba vs gan256), so per-kind metrics (above all ffhq vs stylegan2_tpdne) are the honest ones.",
-    "A probability, not proof: use it as one piece of evidence.",
-)
+_KIND_LICENCES = {
+    "celeba": "CelebA: non-commercial research purposes only (CelebA dataset agreement).",
+    "ffhq": "FFHQ: Creative Commons BY-NC-SA 4.0 (images under their own licences); non-commercial research.",
+    "utkface": "UTKFace: non-commercial research purposes only.",
+    "real_dfdc": "DFDC (Deepfake Detection Challenge) frames: research use only (DFDC terms).",
+    "faceswap_dfdc": "DFDC (Deepfake Detection Challenge) frames: research use only (DFDC terms).",
+    "sd21": "SDFD (Stable Diffusion 2.1 faces): a research data set published without a licence.",
+}
+_GENERATED_NOTE = "Other generated or manipulated faces: from public repositories named per file in SOURCES.tsv."
+
+
+def data_licences(kinds: Sequence[str]) -> tuple[str, ...]:
+    """The licence lines a model card needs for training data of these kinds (restrictive ones named)."""
+    named = {_KIND_LICENCES[kind] for kind in kinds if kind in _KIND_LICENCES}
+    others = [kind for kind in kinds if kind not in _KIND_LICENCES]
+    return (*sorted(named), *([_GENERATED_NOTE] if others else []))
+
+
+def limitations(train_records: Sequence[ImageRecord], *, face_crop: bool) -> tuple[str, ...]:
+    """What a model trained on these records has and has not seen, in the card's words."""
+    fakes = sorted({record.kind for record in train_records if record.label == "Fake"})
+    reals = sorted({record.kind for record in train_records if record.label == "Real"})
+    seen = (
+        f"Fakes seen in training: {', '.join(fakes)}. Real faces seen: {', '.join(reals)}. Generators and "
+        "manipulations outside these (newer diffusion models, other face-swap or reenactment tools) were never "
+        "seen: verdicts on them are much less reliable than the test figures suggest."
+    )
+    framing = (
+        "Judges aligned face crops (about eyebrows to chin): faces the detector misses (strong profile, heavy "
+        "blur, extreme close-ups) get no verdict, and the rest of the picture is never judged."
+        if face_crop
+        else "Judges the whole image, trained on tight face crops: on full-frame photos of people it is outside "
+        "its training distribution (see the false-alarm rate on people photos)."
+    )
+    return (
+        seen,
+        framing,
+        "Per-kind metrics (above all ffhq vs stylegan2_tpdne, same real distribution the GAN imitates) are the "
+        "honest ones: the easy kinds differ in more than realness (backdrop, framing, source resolution).",
+        "A probability, not proof: use it as one piece of evidence.",
+    )
 
 
 @dataclass(frozen=True)
@@ -74,6 +106,7 @@ class TrainConfig:
     seed: int = 0
     backbone_weights: str | None = None
     channel_order: str = "RGB"
+    face_crop: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -116,9 +149,16 @@ def make_dataset(
     augment_config: AugmentConfig | None = None,
     weights: dict[str, float] | None = None,
     seed: int = 0,
+    crops: FaceCropIndex | None = None,
 ) -> tf.data.Dataset:
-    """Stream ``(image batch, label index[, sample weight])`` from disk under ``card``'s contract."""
-    paths = [str(record.path(root)) for record in records]
+    """Stream ``(image batch, label index[, sample weight])`` from disk under ``card``'s contract.
+
+    With ``crops`` (required when the card has a ``face_crop`` section) each
+    record's aligned face crop is read instead of its image; every record must have one.
+    """
+    if card.face_crop is not None and crops is None:
+        raise ValueError("this card judges aligned face crops: pass the crops of build_face_crops")
+    paths = [str(crops.crops[record.id] if crops is not None else record.path(root)) for record in records]
     targets = np.array([card.labels.index(record.label) for record in records], dtype=np.int32)
     sample_weights = np.array([(weights or {}).get(record.kind, 1.0) for record in records], dtype=np.float32)
     rng = np.random.default_rng(seed)
@@ -164,14 +204,36 @@ def train(
     *,
     name: str | None = None,
     log: LogFn = print,
+    cache_dir: str | Path | None = None,
 ) -> TrainResult:
-    """Train on ``manifest``'s train split, calibrate on validation, write ``output`` (.keras) + card + history."""
+    """Train on ``manifest``'s train split, calibrate on validation, write ``output`` (.keras) + card + history.
+
+    ``cache_dir`` holds the aligned face crops when ``config.face_crop`` is on
+    (default: :func:`deepfake_core.face_data.default_cache_dir`).
+    """
     keras.utils.set_random_seed(config.seed)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     name = name or output.name.removesuffix(".keras")
-    draft = _card(config, name=name, weights_file=output.name, sha256=None)
     train_records, val_records = manifest.splits["train"], manifest.splits["validation"]
+    draft = _card(config, train_records, name=name, weights_file=output.name, sha256=None)
+    crops, face_coverage = None, None
+    if draft.face_crop is not None:
+        crops = build_face_crops(
+            [*train_records, *val_records],
+            data_root,
+            draft.face_crop,
+            size=draft.input_size,
+            cache_dir=cache_dir,
+            log=log,
+        )
+        face_coverage = {
+            "train": crops.coverage(train_records),
+            "validation": crops.coverage(val_records),
+        }
+        train_records = [record for record in train_records if record.id in crops.crops]
+        val_records = [record for record in val_records if record.id in crops.crops]
+        log(f"face step: {len(crops.misses)} images without a usable face are left out")
     weights = kind_weights(train_records, config.kind_balance) if config.kind_balance > 0 else None
     log(f"training {name}: {len(train_records)} train / {len(val_records)} validation images; kind weights {weights}")
     train_data = make_dataset(
@@ -183,8 +245,9 @@ def train(
         augment_config=config.augment_config if config.augment else None,
         weights=weights,
         seed=config.seed,
+        crops=crops,
     )
-    val_data = make_dataset(val_records, data_root, draft, batch_size=64, shuffle=False)
+    val_data = make_dataset(val_records, data_root, draft, batch_size=64, shuffle=False, crops=crops)
 
     model = build_model(
         backbone=config.backbone,
@@ -223,6 +286,7 @@ def train(
     model.save(output)
     card = _card(
         config,
+        train_records,
         name=name,
         weights_file=output.name,
         sha256=file_sha256(output),
@@ -234,6 +298,7 @@ def train(
             "split_counts": manifest.counts(),
             "config": config.to_dict(),
             "kind_weights": weights,
+            "face_coverage": face_coverage,
             "epochs_run": len(history.get("loss", [])),
             "seconds": round(seconds, 1),
             "parameters": int(model.count_params()),
@@ -249,6 +314,7 @@ def train(
 
 def _card(
     config: TrainConfig,
+    train_records: Sequence[ImageRecord],
     *,
     name: str,
     weights_file: str,
@@ -257,6 +323,7 @@ def _card(
     training: dict[str, Any] | None = None,
 ) -> ModelCard:
     attention = " + attention" if config.attention else ""
+    faces = " aligned" if config.face_crop else ""
     return architecture_card(
         name=name,
         backbone=config.backbone,
@@ -268,8 +335,9 @@ def _card(
         weights_file=weights_file,
         weights_sha256=sha256,
         temperature=temperature,
-        description=f"{config.backbone}{attention} trained from scratch on face crops (real vs GAN-generated).",
+        description=f"{config.backbone}{attention} trained from scratch on{faces} face crops (real vs generated).",
+        face_crop=FaceCropSpec() if config.face_crop else None,
         training=training or {},
-        limitations=LIMITATIONS,
-        licences=DATA_LICENCES,
+        limitations=limitations(train_records, face_crop=config.face_crop),
+        licences=data_licences(sorted({record.kind for record in train_records})),
     )

@@ -1,13 +1,24 @@
-"""Classify: upload images (or pick samples), get a verdict, P(fake) and confidence for each."""
+"""Classify: upload images (or pick samples), get a verdict, P(fake) and confidence for each face (or image).
+
+A model with a face step (``face_crop`` on its card) judges every face on its own: the photo is
+shown with numbered boxes, then one card per face. A picture without a face gets no verdict.
+"""
 
 from __future__ import annotations
 
 import json
 
-import pandas as pd
 import streamlit as st
 
+from deepfake_core.export import rows_to_csv
+from deepfake_core.faces.finder import FACE_MODES
 from pages import common
+
+FACE_CHOICES = {  # how the page names deepfake_core's face modes
+    "all": "Every face",
+    "largest": "The largest face",
+    "none": "The whole image (no face step)",
+}
 
 common.page_setup()
 st.title("Classify")
@@ -17,7 +28,7 @@ uploads = st.file_uploader(
     "Upload face images",
     type=common.IMAGE_TYPES,
     accept_multiple_files=True,
-    help=f"PNG, JPEG or WebP, up to {st.get_option('server.maxUploadSize')} MB each; "
+    help=f"PNG, JPEG, WebP or BMP, up to {st.get_option('server.maxUploadSize')} MB each; "
     f"at most {common.MAX_IMAGES} images per run.",
 )
 samples = st.multiselect(
@@ -26,6 +37,21 @@ samples = st.multiselect(
     format_func=lambda name: f"{name}: {common.SAMPLES[name][1]}",
 )
 threshold = common.threshold_slider(detector.card.threshold, scope=detector.model_id)
+if detector.card.face_crop is not None:
+    faces = st.radio(
+        "Faces",
+        FACE_MODES,
+        format_func=FACE_CHOICES.__getitem__,
+        horizontal=True,
+        key="classify-faces",
+        help="This model was trained on aligned face crops: it finds every face, aligns it and judges each one "
+        "on its own, and a picture without a face gets no verdict. 'The largest face' judges only the biggest "
+        "face; 'The whole image' skips the face step and judges the whole picture, which the model was not "
+        "trained on (its verdict is then much less reliable).",
+    )
+else:
+    faces = "none"
+    st.caption("This model has no face step: it judges each whole image, whatever it shows.")
 
 inputs = common.upload_inputs(uploads) + common.sample_inputs(samples)
 if not inputs:
@@ -37,28 +63,58 @@ if len(inputs) > common.MAX_IMAGES:
     )
     inputs = inputs[: common.MAX_IMAGES]
 
-results = common.classify_images(inputs, detector, threshold=threshold)
+results = common.classify_images(inputs, detector, threshold=threshold, faces=faces)
 
 for index, result in enumerate(results):
-    if result.prediction is None:
-        st.error(f"**{result.source.name}**: {result.error}", icon=":material/broken_image:")
+    name = result.source.name
+    photo = result.photo
+    if photo is None:
+        st.error(f"**{name}**: {result.error}", icon=":material/broken_image:")
         continue
-    prediction = result.prediction
     with st.container(border=True):
-        picture, details = st.columns([1, 3], vertical_alignment="center")
-        picture.image(result.thumbnail, caption=result.source.name)
-        with details:
-            common.show_verdict(prediction, result.source, key=f"probability-bar-{index}")
+        if not photo.face_step:  # the whole image was judged: one verdict, as for models without a face step
+            picture, details = st.columns([1, 3], vertical_alignment="center")
+            picture.image(result.picture, caption=name)
+            with details:
+                common.show_verdict(photo.faces[0].prediction, result.source, key=f"probability-bar-{index}")
+            continue
+        found = f"{photo.faces_found} face{'' if photo.faces_found == 1 else 's'} found"
+        if len(photo.faces) < photo.faces_found:
+            found += ", the largest judged"
+        st.image(result.picture, caption=f"{name}: {found}", width=480)
+        if photo.no_face:
+            st.warning(
+                f"No face found in **{name}**, so there is no Real/Fake verdict: this model judges faces only. "
+                "Try a photo where the face is clearly visible, or choose 'The whole image' under Faces.",
+                icon=":material/person_off:",
+            )
+        for verdict in photo.faces:
+            with st.container(border=True):
+                if verdict.prediction is None:  # too small to judge: no crop was made
+                    st.info(f"Face {verdict.number} was not judged: {verdict.reason}", icon=":material/info:")
+                    continue
+                crop, details = st.columns([1, 4], vertical_alignment="center")
+                crop.image(verdict.image, caption=f"Face {verdict.number}: what the model saw", width="stretch")
+                with details:
+                    common.show_verdict(
+                        verdict.prediction,
+                        result.source,
+                        key=f"probability-bar-{index}-{verdict.number}",
+                        face=verdict.number,
+                    )
 
-rows = [result.row() for result in results]
+rows = [row for result in results for row in result.rows()]
+face_step = any(result.photo is not None and result.photo.face_step for result in results)
 st.subheader("All results")
-table = pd.DataFrame(
-    rows, columns=["file", "verdict", "p_fake", "confidence", "threshold", "sha256", "model_id", "error"]
-)
+table = common.results_table(rows)
 st.dataframe(
     table,
     hide_index=True,
+    column_order=[column for column in common.ROW_COLUMNS if face_step or column not in ("face", "box", "face_score")],
     column_config={
+        "face": st.column_config.NumberColumn("Face", help="Faces are numbered from the largest, as in the boxes."),
+        "box": st.column_config.TextColumn("Box", help="x y width height, in the photo's pixels."),
+        "face_score": st.column_config.NumberColumn("Face score", format="%.3f", help="The face detector's score."),
         "p_fake": st.column_config.ProgressColumn("P(fake)", min_value=0.0, max_value=1.0, format="percent"),
         "confidence": st.column_config.NumberColumn("Confidence", format="percent"),
         "threshold": st.column_config.NumberColumn("Threshold", format="%.2f"),
@@ -67,7 +123,7 @@ st.dataframe(
 csv_column, json_column = st.columns(2)
 csv_column.download_button(
     "Download CSV",
-    table.to_csv(index=False),
+    rows_to_csv(rows, common.ROW_COLUMNS),
     file_name="deepfake-lens-results.csv",
     mime="text/csv",
     on_click="ignore",

@@ -14,18 +14,21 @@ import io
 import json
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import numpy as np
+import pandas as pd
 import skimage.data
 import streamlit as st
 from PIL import Image
 
 from deepfake_core.card import ModelCard, card_path_for
-from deepfake_core.errors import DeepfakeLensError, ImageIntakeError
+from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.evaluation.results import ResultsListing, list_results
+from deepfake_core.faces.align import working_copy
+from deepfake_core.faces.draw import draw_face_boxes
 from deepfake_core.figures import probability_bar
 from deepfake_core.intake import image_sha256, load_image
 from deepfake_core.loading import (
@@ -43,18 +46,24 @@ if TYPE_CHECKING:
 
     from deepfake_core.detector import Detector, Prediction
     from deepfake_core.explain import DeletionCheck, Explanation, Legend
+    from deepfake_core.faces.finder import Face
+    from deepfake_core.judge import FaceVerdict, PhotoVerdicts
 
 __all__ = [
     "IMAGE_TYPES",
     "MAX_IMAGES",
+    "ROW_COLUMNS",
     "SAMPLES",
     "Classified",
     "ExplanationRequest",
     "ImageInput",
+    "boxed_photo",
     "cached_explanation",
     "classify_images",
     "compute_explanations",
     "deletion_checks",
+    "display_copy",
+    "explanation_record",
     "format_interval",
     "format_probability",
     "format_share",
@@ -62,10 +71,12 @@ __all__ = [
     "legend_strip",
     "model_flags",
     "page_setup",
+    "photo_faces",
     "png_writer",
     "require_card",
     "require_detector",
     "results_folder_hint",
+    "results_table",
     "run_app",
     "sample_inputs",
     "show_verdict",
@@ -75,7 +86,7 @@ __all__ = [
     "upload_inputs",
 ]
 
-IMAGE_TYPES: Final = ["png", "jpg", "jpeg", "webp"]
+IMAGE_TYPES: Final = ["png", "jpg", "jpeg", "webp", "bmp"]
 """Extensions the uploaders offer; ``load_image`` still checks the content, not the name."""
 
 _MULTIPART_OVERHEAD_BYTES: Final = 1024 * 1024
@@ -87,6 +98,15 @@ public demo has under 1 GB for every visitor together. Larger batches belong to 
 
 THUMBNAIL_SIDE: Final = 192
 """Longest side of the stored thumbnails (pixels), so results never hold full-size images."""
+
+BOXED_PICTURE_SIDE: Final = 512
+"""Longest side of the stored photo with numbered face boxes: large enough to tell the faces apart."""
+
+FACE_THUMBNAIL_SIDE: Final = 160
+"""Longest side of the stored face crops (the crops a model sees may be larger)."""
+
+DISPLAY_SIDE: Final = 1024
+"""Longest side of pictures drawn for display only (e.g. an overlay pasted back onto the photo)."""
 
 SAMPLES: Final[dict[str, tuple[str, str]]] = {
     "astronaut": ("astronaut.png", "NASA portrait of Eileen Collins: a real photo of a face"),
@@ -101,6 +121,7 @@ _LEGACY_KEY: Final = "allow_legacy"
 _CLASSIFIED_KEY: Final = "classified"
 _EXPLANATIONS_KEY: Final = "explanations"
 _DELETION_KEY: Final = "deletion_checks"
+_FACES_KEY: Final = "explain_faces"
 _MAX_EXPLANATIONS: Final = 12
 """Explanations kept per session; only the current image's are kept, as maps are image-sized."""
 
@@ -246,7 +267,8 @@ def _render_sidebar() -> None:
             st.markdown(f"**{card.name}** · `{card.model_id}`  \n{card.architecture}")
             st.caption(
                 f"Input {card.input_size}x{card.input_size} {card.channel_order}, float32 in {card.value_scale} · "
-                f"threshold {card.threshold:.2f} · temperature {card.temperature:.2f}"
+                f"threshold {card.threshold:.2f} · temperature {card.temperature:.2f} · "
+                + ("judges each face" if card.face_crop is not None else "judges the whole image")
             )
 
 
@@ -354,63 +376,171 @@ def upload_inputs(files: Sequence[Any] | None) -> list[ImageInput]:
     return [ImageInput.from_bytes(file.name, file.getvalue()) for file in files or ()]
 
 
+ROW_COLUMNS: Final = (
+    "file",
+    "face",
+    "box",
+    "face_score",
+    "verdict",
+    "p_fake",
+    "confidence",
+    "threshold",
+    "sha256",
+    "model_id",
+    "error",
+)
+"""The results table's and downloads' columns: one row per face (or per whole image, or per failed file)."""
+
+
 @dataclass(frozen=True)
 class Classified:
-    """One input's outcome: a prediction and a thumbnail, or the intake error to show instead."""
+    """One input's outcome: the verdicts on its faces (or whole image) and a picture, or the error to show.
+
+    ``picture`` is a display copy: a thumbnail, with a numbered box per face when the face step
+    ran. The face crops in ``photo`` are thumbnails too, so a session never keeps full-size pixels.
+    """
 
     source: ImageInput
-    prediction: Prediction | None
-    thumbnail: np.ndarray | None
+    model_id: str
+    photo: PhotoVerdicts | None
+    picture: np.ndarray | None
     error: str | None
+    plain: np.ndarray | None = None
+    """The display copy without boxes (face step only), to draw the boxes again at another threshold."""
+    plain_scale: float = 1.0
+    """``plain``'s pixels per photo pixel."""
 
-    def row(self) -> dict[str, Any]:
-        """One row of the results table and downloads."""
-        base = {"file": self.source.name, "sha256": self.source.sha256}
-        if self.prediction is None:
-            return {**base, "verdict": None, "error": self.error}
-        return {**base, "verdict": self.prediction.label, **self.prediction.to_dict(), "error": None}
+    def at_threshold(self, detector: Detector, threshold: float) -> Classified:
+        """This outcome judged at ``threshold`` from its stored probabilities: no detection, no model call."""
+        if self.photo is None:
+            return self
+        from deepfake_core.judge import at_threshold
+
+        photo = at_threshold(self.photo, detector, threshold)
+        picture = draw_face_boxes(self.plain, photo, box_scale=self.plain_scale) if self.plain is not None else None
+        return replace(self, photo=photo, picture=self.picture if picture is None else picture)
+
+    @property
+    def judged(self) -> bool:
+        """True when at least one face (or the whole image) got a verdict."""
+        return self.photo is not None and self.photo.failure is None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Rows of the results table and downloads (:data:`ROW_COLUMNS`): one per face, or one with the error."""
+        base = {"file": self.source.name, "sha256": self.source.sha256, "model_id": self.model_id}
+        if self.photo is None or self.photo.no_face:
+            error = self.error if self.photo is None else self.photo.failure
+            return [_row(base, error=error)]
+        return [_face_row(base, verdict) for verdict in self.photo.faces]
 
 
-def _thumbnail(image: np.ndarray) -> np.ndarray:
+def results_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a table: boxes as ``x y w h`` text, as the command line and the CSV write them."""
+    table = pd.DataFrame(list(rows), columns=list(ROW_COLUMNS))
+    table["box"] = table["box"].map(lambda box: " ".join(f"{value:g}" for value in box) if box else None)
+    return table
+
+
+def _row(base: dict[str, Any], **values: Any) -> dict[str, Any]:
+    return {column: values.get(column, base.get(column)) for column in ROW_COLUMNS}
+
+
+def _face_row(base: dict[str, Any], verdict: FaceVerdict) -> dict[str, Any]:
+    face: dict[str, Any] = {}
+    if verdict.face is not None:
+        detection = verdict.face.detection.to_dict()
+        face = {"face": verdict.number, "box": detection["box"], "face_score": detection["score"]}
+    prediction = verdict.prediction
+    if prediction is None:
+        return _row(base, **face, error=verdict.reason)
+    return _row(
+        base,
+        **face,
+        verdict=prediction.label,
+        p_fake=prediction.p_fake,
+        confidence=prediction.confidence,
+        threshold=prediction.threshold,
+        model_id=prediction.model_id,
+    )
+
+
+def _thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     """A small display copy, so session state never keeps full-size decoded pixels."""
     picture = Image.fromarray(image)
-    picture.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    picture.thumbnail((side, side))
     return np.asarray(picture)
 
 
-def classify_images(inputs: Sequence[ImageInput], detector: Detector, *, threshold: float) -> list[Classified]:
+def display_copy(image: np.ndarray) -> np.ndarray:
+    """``image`` shrunk to at most :data:`DISPLAY_SIDE` pixels on its long side, for showing only."""
+    return _thumbnail(image, DISPLAY_SIDE)
+
+
+def boxed_photo(image: np.ndarray, photo: PhotoVerdicts) -> np.ndarray:
+    """A display copy of ``image`` with a numbered box per face of ``photo`` (see :func:`draw_face_boxes`)."""
+    return draw_face_boxes(image, photo, max_side=BOXED_PICTURE_SIDE)
+
+
+def _slim(photo: PhotoVerdicts) -> PhotoVerdicts:
+    """``photo`` with every face crop replaced by a thumbnail, for keeping in session state."""
+    faces = [
+        replace(verdict, face=replace(verdict.face, crop=_thumbnail(verdict.face.crop, FACE_THUMBNAIL_SIDE)))
+        if verdict.face is not None and verdict.face.crop is not None
+        else verdict
+        for verdict in photo.faces
+    ]
+    return replace(photo, faces=faces)
+
+
+def _outcome(item: ImageInput, detector: Detector, *, faces: str) -> Classified:
+    """Decode, judge (at the card's threshold) and shrink one input; an unusable file becomes an error entry."""
+    from deepfake_core.judge import judge_photos  # imports TensorFlow: only pages that classify pay for it
+
+    try:
+        image = load_image(item.data)
+        [photo] = judge_photos(detector, [image], faces=faces)
+    except DeepfakeLensError as error:
+        return Classified(item, detector.model_id, None, None, str(error))
+    if not photo.face_step:
+        return Classified(item, detector.model_id, _slim(photo), _thumbnail(image), None)
+    plain, scale = working_copy(image, BOXED_PICTURE_SIDE)
+    picture = draw_face_boxes(plain, photo, box_scale=scale)
+    return Classified(item, detector.model_id, _slim(photo), picture, None, plain=plain, plain_scale=scale)
+
+
+def classify_images(
+    inputs: Sequence[ImageInput], detector: Detector, *, threshold: float, faces: str = "all"
+) -> list[Classified]:
     """Classify ``inputs`` with a progress bar; a file that is not a usable image becomes an error entry.
 
-    Images are decoded, predicted and dropped one at a time, so memory holds one full-size image
-    however many are uploaded. Outcomes are kept in session state by (model, threshold, file): adding
-    a file to the uploader classifies only that file, and the Explain page can offer these images.
+    ``faces`` is ``"all"``, ``"largest"`` or ``"none"`` (the whole image; always so for a model
+    without a face step). Images are decoded, judged and dropped one at a time, so memory holds
+    one full-size image however many are uploaded. Outcomes are kept in session state by (model,
+    faces, file) at the card's threshold: adding a file classifies only that file, a threshold step
+    re-judges the stored probabilities without any model call, and the Explain page can offer
+    these images.
     """
+    faces = faces if detector.card.face_crop is not None else "none"  # one cache entry, whatever was asked
     previous = st.session_state.get(_CLASSIFIED_KEY, {})
-    keys = [(detector.model_id, threshold, item.sha256, item.name) for item in inputs]
-    missing = [item for key, item in zip(keys, inputs, strict=True) if key not in previous]
+    keys = [(detector.model_id, faces, item.sha256, item.name) for item in inputs]
+    missing = [(key, item) for key, item in zip(keys, inputs, strict=True) if key not in previous]
     bar = st.progress(0.0, text="Classifying...") if len(missing) > 1 else None
     fresh = {}
-    for done, item in enumerate(missing, start=1):
-        try:
-            image = load_image(item.data)
-        except ImageIntakeError as error:
-            outcome = Classified(item, None, None, str(error))
-        else:
-            outcome = Classified(item, detector.predict(image, threshold=threshold), _thumbnail(image), None)
-        fresh[(detector.model_id, threshold, item.sha256, item.name)] = outcome
+    for done, (key, item) in enumerate(missing, start=1):
+        fresh[key] = _outcome(item, detector, faces=faces)
         if bar is not None:
             bar.progress(done / len(missing), text=f"Classified {done} of {len(missing)}")
     if bar is not None:
         bar.empty()
     current = {key: previous.get(key) or fresh[key] for key in keys}
     st.session_state[_CLASSIFIED_KEY] = current
-    return list(current.values())
+    return [outcome.at_threshold(detector, threshold) for outcome in current.values()]
 
 
 def last_classified() -> list[ImageInput]:
-    """Images the Classify page decoded successfully in this session, for the Explain page."""
+    """Images the Classify page judged in this session (at least one verdict), for the Explain page."""
     outcomes = st.session_state.get(_CLASSIFIED_KEY, {})
-    return [outcome.source for outcome in outcomes.values() if outcome.prediction is not None]
+    return [outcome.source for outcome in outcomes.values() if outcome.judged]
 
 
 def format_probability(value: float) -> str:
@@ -422,11 +552,11 @@ def format_probability(value: float) -> str:
     return f"{value:.1%}"
 
 
-def show_verdict(prediction: Prediction, source: ImageInput, *, key: str) -> None:
-    """One image's verdict, the same on Classify and Explain: badge, P(fake) bar, confidence, threshold.
+def show_verdict(prediction: Prediction, source: ImageInput, *, key: str, face: int | None = None) -> None:
+    """One verdict, the same on Classify and Explain: badge, P(fake) bar, confidence, threshold.
 
-    The caption names the image's sha256 and the model id, so a shown result can be traced and
-    reproduced. ``key`` names the bar chart and must be unique on the page.
+    The caption names the image's sha256, the face (when a face was judged) and the model id, so a
+    shown result can be traced and reproduced. ``key`` names the bar chart and must be unique on the page.
     """
     if prediction.is_fake:
         st.badge(f"Verdict: {prediction.label}", icon=":material/warning:", color="red")
@@ -439,7 +569,8 @@ def show_verdict(prediction: Prediction, source: ImageInput, *, key: str) -> Non
         f"P(fake) **{format_probability(prediction.p_fake)}** · calibrated confidence in this verdict "
         f"**{format_probability(prediction.confidence)}** · threshold {prediction.threshold:.2f}"
     )
-    st.caption(f"`{source.name}` · sha256 `{source.sha256}` · model `{prediction.model_id}`")
+    where = f"`{source.name}`" + (f" · face {face}" if face is not None else "")
+    st.caption(f"{where} · sha256 `{source.sha256}` · model `{prediction.model_id}`")
 
 
 # --------------------------------------------------------------------------- explanations
@@ -447,20 +578,59 @@ def show_verdict(prediction: Prediction, source: ImageInput, *, key: str) -> Non
 
 @dataclass(frozen=True)
 class ExplanationRequest:
-    """One map to compute: which image, method and class, with which parameters."""
+    """One map to compute: which image (and which of its faces), method and class, with which parameters.
+
+    ``face`` is the face's number when the map explains that face's aligned crop (a model with a
+    face step), ``None`` when it explains the whole image.
+    """
 
     source: ImageInput
     method: str
     target: str
     params: dict[str, Any]
+    face: int | None = None
 
-    def key(self, detector: Detector) -> tuple[str, str, str, str, str]:
-        """What an explanation depends on: (image sha256, model id, method, class, parameters)."""
-        return self.source.sha256, detector.model_id, self.method, self.target, json.dumps(self.params, sort_keys=True)
+    def key(self, detector: Detector) -> tuple[str, str, str, str, str, int | None]:
+        """What an explanation depends on: (image sha256, model id, method, class, parameters, face)."""
+        params = json.dumps(self.params, sort_keys=True)
+        return self.source.sha256, detector.model_id, self.method, self.target, params, self.face
+
+
+def photo_faces(detector: Detector, source: ImageInput, image: np.ndarray, *, threshold: float) -> PhotoVerdicts:
+    """Every face of ``image`` with its aligned crop and verdict, found once per (model, image, threshold).
+
+    For the Explain page of a model with a face step: moving the opacity slider or ticking a box
+    re-runs the page but must not run the face detector again. Only the current image's faces are
+    kept (their crops are model-input sized).
+    """
+    from deepfake_core.judge import judge_photos
+
+    key = (detector.model_id, source.sha256, threshold)
+    stored = st.session_state.get(_FACES_KEY)
+    if stored is None or stored[0] != key:
+        [photo] = judge_photos(detector, [image], faces="all", threshold=threshold)
+        stored = (key, photo)
+        st.session_state[_FACES_KEY] = stored
+    return stored[1]
+
+
+def explanation_record(explanation: Explanation, face: Face | None = None, *, faces_found: int = 0) -> dict[str, Any]:
+    """An explanation's JSON record, as ``deepfake-core explain`` writes it.
+
+    For a face's aligned crop the record also names the face (number, box, landmarks and score in
+    photo pixels, the faces found, the crop size and the photo -> crop matrix), so ``--from-json``
+    explains the same face of the photo again.
+    """
+    record = explanation.to_json_dict()
+    if face is not None and face.crop is not None and face.matrix is not None:
+        record["face"] = face.record(faces_found=faces_found, crop_size=int(explanation.heatmap.shape[0]))
+    return record
 
 
 def compute_explanations(requests: Sequence[ExplanationRequest], detector: Detector, image: np.ndarray) -> None:
     """Compute the requests not cached yet (LIME with a progress bar); errors are shown per method.
+
+    ``image`` is what the requests explain: the photo, or the aligned crop of their face.
 
     The cache lives in session state and keeps only the current image's maps (at most
     ``_MAX_EXPLANATIONS``), since each map is as large as the image.
@@ -484,7 +654,7 @@ def compute_explanations(requests: Sequence[ExplanationRequest], detector: Detec
                 image,
                 method=request.method,
                 target_class=request.target,
-                image_sha256=request.source.sha256,
+                image_sha256=request.source.sha256,  # for a face crop too, as the command line records it
                 progress=progress,
                 **request.params,
             )

@@ -1,7 +1,9 @@
 """Explain: where the model looked, with its attention mask, Grad-CAM and LIME side by side.
 
 Explanations are computed when the visitor presses "Explain" and cached per (image sha256, model,
-method, class, parameters), so moving the opacity slider only re-draws the overlays.
+method, class, parameters, face), so moving the opacity slider only re-draws the overlays. A model
+with a face step judges aligned face crops, so it is a face's crop that is explained (the largest
+face unless another is chosen); its overlays can also be drawn back onto the photo.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from deepfake_core.explain import (
     legend,
     overlay,
 )
+from deepfake_core.faces.align import paste_back
 from deepfake_core.intake import load_image
 from pages import common
 
@@ -58,7 +61,38 @@ except DeepfakeLensError as error:
 
 # --------------------------------------------------------------------------- how to explain it
 threshold = common.threshold_slider(card.threshold, scope=detector.model_id)
-prediction = detector.predict(image, threshold=threshold)
+face = None  # the face whose aligned crop is explained, for a model with a face step
+faces_found = 0
+explained = image  # what the model sees and the maps explain: the photo, or the face's crop
+if card.face_crop is None:
+    prediction = detector.predict(image, threshold=threshold)
+else:
+    photo = common.photo_faces(detector, item, image, threshold=threshold)
+    if photo.no_face:
+        st.warning(
+            f"No face found in **{item.name}**, so there is nothing to explain: this model judges faces only. "
+            "Pick a photo where a face is clearly visible.",
+            icon=":material/person_off:",
+        )
+        st.stop()
+    if photo.failure:
+        st.warning(f"**{item.name}**: {photo.failure}", icon=":material/person_off:")
+        st.stop()
+    judged = photo.judged
+    number = judged[0].number
+    if len(judged) > 1:
+        number = st.selectbox(
+            "Face",
+            [verdict.number for verdict in judged],
+            format_func=lambda number: f"Face {number}" + (" (the largest)" if number == judged[0].number else ""),
+            key="explain-face",
+            help="Faces are numbered from the largest, as in the boxes on the photo. The model judged each face's "
+            "aligned crop on its own, so each has its own explanation.",
+        )
+    chosen = next(verdict for verdict in judged if verdict.number == number)
+    face, prediction, explained, faces_found = chosen.face, chosen.prediction, chosen.image, photo.faces_found
+    found = f"{photo.faces_found} face{'' if photo.faces_found == 1 else 's'} found"
+    st.image(common.boxed_photo(image, photo), caption=f"{item.name}: {found}; explaining face {number}", width=360)
 available = [name for name in METHOD_NAMES if card.attention or name != "attention"]
 methods = st.multiselect(
     "Methods",
@@ -98,28 +132,41 @@ with st.expander("LIME settings"):
         ),
         "seed": st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=LIME_DEFAULTS["seed"]),
     }
+face_number = face.number if face is not None else None
 requests = [
-    common.ExplanationRequest(item, method, target, lime_params if method == "lime" else {}) for method in methods
+    common.ExplanationRequest(item, method, target, lime_params if method == "lime" else {}, face=face_number)
+    for method in methods
 ]
 if st.button("Explain", type="primary", icon=":material/visibility:", disabled=not methods):
-    common.compute_explanations(requests, detector, image)
+    common.compute_explanations(requests, detector, explained)
 explanations = [common.cached_explanation(request, detector) for request in requests]
 ready_requests = [request for request, found in zip(requests, explanations, strict=True) if found is not None]
 ready = [explanation for explanation in explanations if explanation is not None]
 
 # --------------------------------------------------------------------------- what it shows
-common.show_verdict(prediction, item, key="explain-probability-bar")
-st.markdown(f"Explaining the class **{target}**.")
+common.show_verdict(prediction, item, key="explain-probability-bar", face=face_number)
+if face is None:
+    st.markdown(f"Explaining the class **{target}**.")
+else:
+    st.markdown(f"Explaining the class **{target}** for face {face_number}, on the aligned crop the model judged.")
 if len(ready) < len(requests):
     st.info("Press **Explain** to compute the chosen methods with these settings (LIME takes longest).")
 opacity = st.slider("Overlay opacity", min_value=0.0, max_value=1.0, value=0.5, step=0.05, key="explain-opacity")
 boundaries = st.checkbox("Draw LIME's superpixel edges", value=False)
+on_photo = face is not None and st.checkbox(
+    "Show on the photo",
+    value=False,
+    key="explain-on-photo",
+    help="Also draw each overlay back onto the photo, at the face's place and angle.",
+)
 
 columns = st.columns(1 + len(ready))
-columns[0].image(image, caption="Original", width="stretch")
+columns[0].image(
+    explained, caption="Original" if face is None else f"Face {face_number}: what the model saw", width="stretch"
+)
 drawn = {}
 for column, explanation in zip(columns[1:], ready, strict=True):
-    drawn[explanation.method] = overlay(image, explanation, opacity=opacity, boundaries=boundaries)
+    drawn[explanation.method] = overlay(explained, explanation, opacity=opacity, boundaries=boundaries)
     scale = legend(explanation)
     with column:
         st.image(
@@ -129,6 +176,16 @@ for column, explanation in zip(columns[1:], ready, strict=True):
         )
         st.image(common.legend_strip(scale), width="stretch")
         st.caption(f"← {scale.low} · {scale.high} →  \n{explanation.meaning} ({explanation.seconds:.2f} s)")
+if on_photo and ready:
+    columns = st.columns(1 + len(ready))
+    columns[0].image(common.display_copy(image), caption=f"The photo ({item.name})", width="stretch")
+    for column, explanation in zip(columns[1:], ready, strict=True):
+        pasted = paste_back(image, drawn[explanation.method], face.matrix, crop_size=card.input_size)
+        column.image(
+            common.display_copy(pasted),
+            caption=f"{METHODS[explanation.method].title} on the photo (face {face_number})",
+            width="stretch",
+        )
 
 table = agreement(ready) if len(ready) > 1 else None
 if table is not None:
@@ -144,7 +201,7 @@ if table is not None:
     )
 
 if ready:
-    checks = common.deletion_checks(ready_requests, ready, detector, image)
+    checks = common.deletion_checks(ready_requests, ready, detector, explained)
     st.subheader("Do the maps point at the evidence?")
     st.dataframe(
         pd.DataFrame(
@@ -197,6 +254,8 @@ if lime is not None and lime.superpixel_weights:
 if ready:
     st.subheader("Downloads and the command line")
     stem = Path(item.name).stem  # the CLI names its files <image stem>_<method>.png/.json too
+    if face is not None:
+        stem += f"_face{face_number}"
     model_flag = common.model_flags()
     for explanation in ready:
         name = f"{stem}_{explanation.method}"
@@ -211,7 +270,7 @@ if ready:
         )
         json_column.download_button(
             f"{METHODS[explanation.method].title} JSON",
-            json.dumps(explanation.to_json_dict(), indent=2),
+            json.dumps(common.explanation_record(explanation, face, faces_found=faces_found), indent=2),
             file_name=f"{name}.json",
             mime="application/json",
             on_click="ignore",
@@ -232,6 +291,8 @@ if ready:
         icon=":material/download:",
     )
     st.caption(
-        "Each method's JSON holds every parameter, the seed, the image's sha256 and the model id; `--from-json` "
-        "reruns exactly that explanation from the command line."
+        "Each method's JSON holds every parameter, the seed, the image's sha256 and the model id"
+        + ("" if face is None else f", and which face it explains (face {face_number}, where it is on the photo)")
+        + "; `--from-json` reruns exactly that explanation from the command line."
+        + ("" if face is None else " The PNG is the overlay on the face's aligned crop.")
     )

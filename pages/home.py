@@ -18,8 +18,10 @@ st.warning(
     "- Trained on **GAN-generated face crops** (StyleGAN-style faces) against real face photos. It was "
     "not trained on face swaps, edited photos, diffusion images or video frames, and it says nothing "
     "reliable about them.\n"
-    "- Works on a **single, roughly centred face**. Group photos, full scenes, cartoons and non-faces "
-    "get a verdict anyway, and that verdict is meaningless.\n"
+    "- A model **with a face step** (see the Model page) finds every face, aligns it and judges **each face** "
+    "on its own; a picture without a face gets no verdict at all. A model **without** one judges the whole "
+    "image: it works on a **single, roughly centred face**, and group photos, full scenes, cartoons and "
+    "non-faces get a verdict anyway, which is meaningless.\n"
     "- The output is **a probability, not proof**. Use it to prioritise what a person looks at, never as "
     "evidence on its own.",
     icon=":material/warning:",
@@ -29,13 +31,13 @@ st.subheader("Pages")
 pages = (
     (
         "pages/classify.py",
-        "Upload one or many images (or try a sample) and get a verdict, P(fake), the "
-        "calibrated confidence and a table you can download.",
+        "Upload one or many images (or try a sample) and get a verdict, P(fake) and the "
+        "calibrated confidence for each face (or the whole image), and a table you can download.",
     ),
     (
         "pages/explain.py",
-        "See where the model looked: its attention mask, Grad-CAM and LIME, side by side, "
-        "with downloads and the matching command line.",
+        "See where the model looked: its attention mask, Grad-CAM and LIME, side by side, on the face it "
+        "judged (and back on the photo), with downloads and the matching command line.",
     ),
     (
         "pages/evaluation.py",

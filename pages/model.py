@@ -54,6 +54,12 @@ st.dataframe(
                 "field": "attention branch",
                 "value": "yes (its mask is shown on the Explain page)" if card.attention else "no",
             },
+            {
+                "field": "face step",
+                "value": "yes: each face is found, aligned and judged on its own (see the preprocessing contract)"
+                if card.face_crop is not None
+                else "none: the whole image is judged",
+            },
             {"field": "weights file", "value": card.weights_file},
             {"field": "weights sha256", "value": card.weights_sha256 or "not recorded"},
         ]
@@ -62,12 +68,21 @@ st.dataframe(
 )
 
 st.subheader("Preprocessing contract")
+if card.face_crop is None:
+    resize = (
+        f"2. **Resize** the whole image to **{card.input_size} x {card.input_size}** (stretched, no crop; OpenCV "
+        "area interpolation when shrinking, bilinear when enlarging).\n"
+    )
+else:
+    resize = (
+        f"2. **Face step**: {card.face_crop.describe()}. Each face is judged on its own, as an aligned "
+        f"**{card.input_size} x {card.input_size}** crop; a picture without a face gets no verdict.\n"
+    )
 st.markdown(
-    f"1. **Input**: an RGB `uint8` image `(H, W, 3)`, decoded from the file's content (EXIF rotation applied, "
+    "1. **Input**: an RGB `uint8` image `(H, W, 3)`, decoded from the file's content (EXIF rotation applied, "
     "transparency on white).\n"
-    f"2. **Resize** the whole image to **{card.input_size} x {card.input_size}** (stretched, no crop; OpenCV area "
-    "interpolation when shrinking, bilinear when enlarging).\n"
-    f"3. **Channel order** {card.channel_order}, **values** `float32` in **{card.value_scale}**.\n"
+    + resize
+    + f"3. **Channel order** {card.channel_order}, **values** `float32` in **{card.value_scale}**.\n"
     f"4. **Outputs**, in order: {', '.join(f'`{label}`' for label in card.labels)}; softmax divided by "
     f"temperature **{card.temperature:.3f}** (calibration).\n"
     f"5. **Verdict** `{card.fake_label}` when P({card.fake_label}) ≥ **{card.threshold:.2f}**."

@@ -24,6 +24,7 @@ from deepfake_core.card import ModelCard, architecture_card, card_path_for, file
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, save_results, thesis_reported_results
 from deepfake_core.explain.base import Explanation
+from deepfake_core.faces.spec import FaceCropSpec
 
 TINY_SIZE = 32
 
@@ -43,8 +44,13 @@ def tiny_card(*, name: str = "default", sha256: str | None = None, attention: bo
     return replace(card, **overrides)
 
 
-def save_tiny_model(folder: Path, *, name: str = "default", seed: int = 0, attention: bool = True) -> Path:
-    """Build, save and card a tiny model in ``folder``; returns the ``.keras`` path."""
+def save_tiny_model(
+    folder: Path, *, name: str = "default", seed: int = 0, attention: bool = True, face_crop: bool = False
+) -> Path:
+    """Build, save and card a tiny model in ``folder``; returns the ``.keras`` path.
+
+    With ``face_crop`` the card carries the default face step, so the model judges aligned face crops.
+    """
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -52,7 +58,8 @@ def save_tiny_model(folder: Path, *, name: str = "default", seed: int = 0, atten
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.keras"
     model.save(path)
-    save_card(tiny_card(name=name, sha256=file_sha256(path), attention=attention), card_path_for(path))
+    extra = {"face_crop": FaceCropSpec()} if face_crop else {}
+    save_card(tiny_card(name=name, sha256=file_sha256(path), attention=attention, **extra), card_path_for(path))
     return path
 
 
@@ -98,6 +105,59 @@ def tiny_detector(tiny_model_dir: Path) -> Detector:
     from deepfake_core.loading import load_detector
 
     return load_detector(tiny_model_dir / "default.keras")
+
+
+@pytest.fixture(scope="session")
+def tiny_face_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder whose default model has the face step (``face_crop`` in its card)."""
+    folder = tmp_path_factory.mktemp("face_model")
+    save_tiny_model(folder, face_crop=True)
+    (folder / "evaluation").mkdir()
+    save_results(synthetic_results(), folder / "evaluation" / "default.json")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_face_detector(tiny_face_model_dir: Path) -> Detector:
+    from deepfake_core.loading import load_detector
+
+    return load_detector(tiny_face_model_dir / "default.keras")
+
+
+def astronaut() -> np.ndarray:
+    """scikit-image's astronaut (512 x 512, public domain): one real face, as a package ships it."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+def four_faces() -> np.ndarray:
+    """A 1024 x 1024 photo with four faces: the astronaut tiled 2 x 2."""
+    image = astronaut()
+    return np.vstack([np.hstack([image, image]), np.hstack([image, image])])
+
+
+def no_face_pictures() -> dict[str, np.ndarray]:
+    """Pictures without a face: a cat, a coffee cup, a text screenshot and a landscape-like gradient."""
+    from PIL import ImageDraw
+    from skimage import data
+
+    screenshot = Image.new("RGB", (640, 360), "white")
+    draw = ImageDraw.Draw(screenshot)
+    for line in range(12):
+        draw.text(
+            (20, 20 + 26 * line), f"Line {line}: the quick brown fox jumps over the lazy dog 0123456789", fill="black"
+        )
+    rows = np.linspace(0, 1, 300)[:, None, None]
+    sky, ground = np.array([110, 160, 230]), np.array([60, 120, 50])
+    landscape = np.where(rows < 0.55, sky * (1 - rows * 0.5), ground * (1.2 - rows * 0.4)) * np.ones((1, 500, 1))
+    landscape += np.random.default_rng(0).normal(0, 6, landscape.shape)
+    return {
+        "cat": data.chelsea(),
+        "coffee": data.coffee(),
+        "screenshot": np.asarray(screenshot),
+        "landscape": np.clip(landscape, 0, 255).astype(np.uint8),
+    }
 
 
 def face_like_image(height: int = 48, width: int = 40, *, seed: int = 0) -> np.ndarray:

@@ -12,13 +12,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import encode, face_like_image, save_tiny_model
+from conftest import (
+    astronaut,
+    encode,
+    explanation_of,
+    face_like_image,
+    four_faces,
+    no_face_pictures,
+    save_tiny_model,
+)
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from deepfake_core.detector import Detector
 
 ROOT = Path(__file__).resolve().parent.parent
+ROW_COLUMNS = [
+    *("file", "face", "box", "face_score", "verdict", "p_fake", "confidence", "threshold", "sha256", "model_id"),
+    "error",
+]
 PAGES = ("pages/home.py", "pages/classify.py", "pages/explain.py", "pages/evaluation.py", "pages/model.py")
 THRESHOLD_KEY = "threshold:default-test"
 TIMEOUT = 120  # seconds; the first run imports TensorFlow and loads the model on a shared 2-core machine
@@ -216,13 +230,13 @@ def test_a_bad_file_gets_its_own_error_and_the_others_are_classified(classify: A
 
 def test_adding_a_file_classifies_only_that_file(classify: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
     predicted: list[tuple[int, ...]] = []
-    original = Detector.predict
+    original = Detector.predict_batch
 
-    def counting_predict(self, image, **kwargs):
-        predicted.append(image.shape)
-        return original(self, image, **kwargs)
+    def counting_predict(self, images, **kwargs):
+        predicted.extend(image.shape for image in images)
+        return original(self, images, **kwargs)
 
-    monkeypatch.setattr(Detector, "predict", counting_predict)
+    monkeypatch.setattr(Detector, "predict_batch", counting_predict)
     first, second = ("first.png", png(1), "image/png"), ("second.png", png(2, height=64), "image/png")
     classify.file_uploader[0].set_value([first]).run()
     classify.file_uploader[0].set_value([first, second]).run()
@@ -294,6 +308,7 @@ def test_model_page_renders_the_card_and_the_comparison(model_dir: Path) -> None
     assert app.header[0].value == "default"
     architecture = app.dataframe[0].value
     assert "small_cnn + attention (thesis head)" in set(architecture["value"])
+    assert architecture.loc[architecture["field"] == "face step", "value"].item() == "none: the whole image is judged"
     contract = next(item.value for item in app.markdown if item.value.startswith("1. **Input**"))
     assert "**32 x 32**" in contract and "RGB" in contract and "0..255" in contract
     comparison = app.dataframe[-1].value
@@ -437,3 +452,243 @@ def test_the_model_chosen_in_the_sidebar_holds_on_every_page(tmp_path: Path, mon
         assert app.sidebar.selectbox[0].value == "other"
     app.switch_page("pages/model.py").run()
     assert app.header[0].value == "other"
+
+
+# --------------------------------------------------------------------------- models with a face step
+# The tiny face model's card has a face_crop section: every photo goes through MTCNN (~0.2-1 s per photo on
+# this machine), so these tests upload few, real photos: the astronaut (one face), the astronaut tiled 2 x 2
+# (four faces), a cat and a text screenshot (no face).
+
+
+@pytest.fixture
+def face_model_dir(tiny_face_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tiny_face_model_dir))
+    monkeypatch.delenv("DEEPFAKE_LENS_ALLOW_LEGACY", raising=False)
+    return tiny_face_model_dir
+
+
+@pytest.fixture(scope="module")
+def four_faces_png() -> bytes:
+    return encode(four_faces(), "PNG")
+
+
+def upload(app: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    app.file_uploader[0].set_value([(name, data, "image/png") for name, data in files]).run()
+    assert not app.exception
+    return app
+
+
+def test_a_face_model_judges_every_face_with_a_card_and_a_row_each(face_model_dir: Path, four_faces_png) -> None:
+    app = open_page("pages/classify.py")
+    assert app.radio(key="classify-faces").value == "all"
+    assert "aligned face crops" in app.radio(key="classify-faces").help
+    upload(app, ("group.png", four_faces_png))
+    assert not app.error and not app.warning
+    assert len(verdicts(app)) == 4
+    captions = image_captions(app)
+    assert captions == ["group.png: 4 faces found", *(f"Face {number}: what the model saw" for number in range(1, 5))]
+    assert all(f"`group.png` · face {number} · sha256" in " ".join(c.value for c in app.caption) for number in (1, 4))
+    table = app.dataframe[0].value
+    assert list(table.columns) == ROW_COLUMNS
+    assert table["face"].tolist() == [1, 2, 3, 4]
+    assert table["error"].isna().all() and table["verdict"].isin(["Real", "Fake"]).all()
+    assert table["face_score"].between(0.9, 1.0).all()
+    x, y, width, height = (float(value) for value in table["box"][0].split())
+    assert 0 <= x < 1024 and 0 <= y < 1024 and 60 < width < 200 and 60 < height < 200
+
+
+def test_a_picture_without_a_face_gets_a_message_and_no_verdict(face_model_dir: Path) -> None:
+    pictures = no_face_pictures()
+    app = upload(
+        open_page("pages/classify.py"),
+        ("cat.png", encode(pictures["cat"])),
+        ("screenshot.png", encode(pictures["screenshot"])),
+    )
+    assert not app.error
+    assert verdicts(app) == []
+    messages = [item.value for item in app.warning]
+    assert len(messages) == 2
+    assert messages[0].startswith("No face found in **cat.png**") and "no Real/Fake verdict" in messages[0]
+    assert messages[1].startswith("No face found in **screenshot.png**")
+    table = app.dataframe[0].value
+    assert table["file"].tolist() == ["cat.png", "screenshot.png"]
+    assert table["verdict"].isna().all() and table["face"].isna().all()
+    assert table["error"].str.startswith("no face found").all()
+    assert table["model_id"].tolist() == ["default-test"] * 2
+
+
+def test_faces_largest_judges_one_face_and_whole_image_judges_the_picture(face_model_dir: Path, four_faces_png) -> None:
+    app = upload(open_page("pages/classify.py"), ("group.png", four_faces_png))
+    app.radio(key="classify-faces").set_value("largest").run()
+    assert not app.exception
+    assert len(verdicts(app)) == 1
+    assert image_captions(app) == ["group.png: 4 faces found, the largest judged", "Face 1: what the model saw"]
+    assert app.dataframe[0].value["face"].tolist() == [1]
+    app.radio(key="classify-faces").set_value("none").run()
+    assert not app.exception
+    assert len(verdicts(app)) == 1
+    assert image_captions(app) == ["group.png"]
+    table = app.dataframe[0].value
+    assert len(table) == 1 and table["face"].isna().all() and table["verdict"].notna().all()
+
+
+def test_a_face_too_small_to_judge_gets_its_reason_not_a_verdict(face_model_dir: Path) -> None:
+    small = np.asarray(Image.fromarray(astronaut()).resize((128, 128), Image.Resampling.LANCZOS))
+    app = upload(open_page("pages/classify.py"), ("small.png", encode(small)))
+    assert verdicts(app) == []
+    assert app.info[0].value.startswith("Face 1 was not judged: face 1 is") and "px this model judges" in (
+        app.info[0].value
+    )
+    table = app.dataframe[0].value
+    assert table["face"].tolist() == [1] and table["verdict"].isna().all()
+    assert "under the 40 px" in table["error"][0]
+
+
+def test_a_model_without_a_face_step_has_no_faces_choice(classify: AppTest) -> None:
+    assert not classify.radio
+    assert any("no face step" in item.value for item in classify.caption)
+
+
+def test_face_step_shows_on_the_sidebar_model_and_home_pages(face_model_dir: Path) -> None:
+    app = open_page("pages/model.py")
+    assert not app.exception
+    assert any("judges each face" in item.value for item in app.sidebar.caption)
+    architecture = app.dataframe[0].value
+    face_step = architecture.loc[architecture["field"] == "face step", "value"].item()
+    assert face_step.startswith("yes: each face is found, aligned and judged")
+    contract = next(item.value for item in app.markdown if item.value.startswith("1. **Input**"))
+    assert "**Face step**: faces found by mtcnn 1.0.0" in contract and "faces under 40 px are not judged" in contract
+    assert "aligned **32 x 32** crop" in contract
+    app.switch_page("pages/home.py").run()
+    assert "judges **each face**" in app.warning[0].value
+
+
+@pytest.fixture
+def explain_face_sample(face_model_dir: Path) -> AppTest:
+    """The Explain page of the face model with the astronaut sample (one face) chosen."""
+    app = open_page("pages/explain.py")
+    app.radio[0].set_value("A built-in sample").run()
+    assert not app.exception
+    return app
+
+
+def test_explain_a_face_explains_its_crop_and_draws_it_on_the_photo(explain_face_sample: AppTest) -> None:
+    app = explain_face_sample
+    assert "explain-face" not in [widget.key for widget in app.selectbox]  # one face: nothing to choose
+    app.multiselect(key="explain-methods").set_value(["attention"]).run()
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    captions = [caption for caption in image_captions(app) if caption]  # the legend strip has none
+    assert captions[:2] == ["astronaut.png: 1 face found; explaining face 1", "Face 1: what the model saw"]
+    assert captions[2].startswith("Attention mask (") and len(captions) == 3
+    assert "for face 1, on the aligned crop" in " ".join(item.value for item in app.markdown)
+    assert any("`astronaut.png` · face 1 · sha256" in item.value for item in app.caption)
+    assert app.code[0].value == (
+        "deepfake-core explain astronaut.png --method attention --from-json astronaut_face1_attention.json "
+        "--opacity 0.50"
+    )
+    assert app.get("download_button")[0].label == "Attention mask PNG"
+    app.checkbox(key="explain-on-photo").check().run()
+    assert not app.exception
+    photo, on_photo = app.get("image")[-2:]
+    assert photo.captions == ["The photo (astronaut.png)"]
+    assert on_photo.captions == ["Attention mask on the photo (face 1)"]
+    assert on_photo.value != photo.value  # the overlay is drawn on it
+
+
+def test_explain_chooses_among_faces_and_keeps_each_faces_map(
+    face_model_dir: Path, four_faces_png, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deepfake_core.explain import registry
+
+    explained: list[tuple[int, ...]] = []
+    original = registry.explain
+
+    def counting_explain(detector, image, **kwargs):
+        explained.append(image.shape)
+        return original(detector, image, **kwargs)
+
+    monkeypatch.setattr(registry, "explain", counting_explain)
+    app = open_page("pages/explain.py")
+    app.file_uploader(key="explain-upload").set_value(("group.png", four_faces_png, "image/png")).run()
+    choice = app.selectbox(key="explain-face")
+    assert choice.options == ["Face 1 (the largest)", "Face 2", "Face 3", "Face 4"] and choice.value == 1
+    app.multiselect(key="explain-methods").set_value(["gradcam"]).run()
+    app.button[0].click().run()
+    app.selectbox(key="explain-face").set_value(3).run()
+    assert "Press **Explain**" in app.info[0].value  # face 3 has no map yet: the key names the face
+    app.button[0].click().run()
+    assert not app.exception
+    assert image_captions(app)[1] == "Face 3: what the model saw"
+    assert "--from-json group_face3_gradcam.json" in app.code[0].value
+    app.selectbox(key="explain-face").set_value(1).run()
+    assert not app.exception and not app.info  # face 1's map is still there
+    assert explained == [(32, 32, 3), (32, 32, 3)]  # each face's aligned crop, explained once
+
+
+def test_explain_a_picture_without_a_face_says_so(face_model_dir: Path) -> None:
+    app = open_page("pages/explain.py")
+    cat = encode(no_face_pictures()["cat"])
+    app.file_uploader(key="explain-upload").set_value(("cat.png", cat, "image/png")).run()
+    assert not app.exception and not app.error
+    assert app.warning[0].value.startswith("No face found in **cat.png**, so there is nothing to explain")
+    assert not app.button  # stopped before the methods
+
+
+def test_a_face_explanation_record_names_the_face_as_the_command_line_does() -> None:
+    from deepfake_core.faces.finder import Face, FaceDetection
+    from pages.common import explanation_record
+
+    matrix = np.array([[0.5, 0.1, -20.0], [-0.1, 0.5, -30.0]])
+    detection = FaceDetection(box=(40.0, 50.0, 64.0, 80.0), landmarks=np.arange(10.0).reshape(5, 2), score=0.987654)
+    face = Face(2, detection, crop=np.zeros((32, 32, 3), np.uint8), matrix=matrix, too_small=False)
+    explanation = explanation_of(np.zeros((32, 32)))
+    assert "face" not in explanation_record(explanation)
+    record = explanation_record(explanation, face, faces_found=3)
+    assert record["face"] == {
+        "number": 2,
+        "box": [40.0, 50.0, 64.0, 80.0],
+        "landmarks": [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [8.0, 9.0]],
+        "score": 0.9877,
+        "faces_found": 3,
+        "crop_size": 32,
+        "photo_to_crop": [[0.5, 0.1, -20.0], [-0.1, 0.5, -30.0]],
+    }
+    assert record["method"] == explanation.method and record["image_sha256"] == explanation.image_sha256
+
+
+def test_a_threshold_step_rejudges_stored_faces_without_detection_or_model_calls(
+    face_model_dir: Path, four_faces_png, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deepfake_core.faces.finder import FaceFinder
+
+    app = upload(open_page("pages/classify.py"), ("group.png", four_faces_png))
+    assert len(verdicts(app)) == 4
+    calls: list[str] = []
+    original_predict, original_detect = Detector.predict_batch, FaceFinder.detect_batch
+
+    def counting_predict(self, images, **kwargs):
+        calls.append("model")
+        return original_predict(self, images, **kwargs)
+
+    def counting_detect(self, images):
+        calls.append("detector")
+        return original_detect(self, images)
+
+    monkeypatch.setattr(Detector, "predict_batch", counting_predict)
+    monkeypatch.setattr(FaceFinder, "detect_batch", counting_detect)
+    for threshold, expected in ((0.0, "Fake"), (1.0, "Real")):
+        app.slider(key=THRESHOLD_KEY).set_value(threshold).run()
+        assert not app.exception
+        assert verdicts(app) == [expected] * 4
+        assert app.dataframe[0].value["verdict"].tolist() == [expected] * 4
+    assert calls == []
+
+
+def test_a_bmp_upload_is_accepted_and_classified(classify: AppTest) -> None:
+    from pages.common import IMAGE_TYPES
+
+    assert "bmp" in IMAGE_TYPES
+    classify.file_uploader[0].set_value([("photo.bmp", encode(face_like_image(seed=4), "BMP"), "image/bmp")]).run()
+    assert not classify.exception and not classify.error
+    assert len(verdicts(classify)) == 1

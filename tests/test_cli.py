@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
-from conftest import encode, face_like_image
+from conftest import encode, face_like_image, four_faces, no_face_pictures
 
 from deepfake_core.cli import main
 from deepfake_core.inputs import expand_inputs
@@ -55,7 +56,7 @@ def test_predict_csv_with_a_bad_file_reports_it_and_fails(capsys, tiny_model_dir
     args = ["predict", str(image_folder / "a.png"), str(bad), str(empty), str(image_folder / "nested" / "b.jpg")]
     code, out, err = _run(capsys, *args, "--model", str(tiny_model_dir / "default.keras"), "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 1 and "2 of 4 files could not be classified" in err
+    assert code == 1 and "2 of 4 files got no verdict" in err
     assert [bool(row["error"]) for row in rows] == [False, True, True, False]
     assert rows[2]["error"].startswith("empty.jpg:") and "empty" in rows[2]["error"]
     assert rows[3]["label"] in ("Real", "Fake")
@@ -104,3 +105,104 @@ def test_reported_command_writes_a_loadable_reported_entry(capsys, tmp_path):
     results = load_results(tmp_path / "thesis.json")
     assert code == 0 and results["kind"] == "reported" and "not reproduced" in out
     assert any(row["accuracy"] == 0.9615 for row in results["table"])
+
+
+# --- predict with the face step -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def face_pictures(tmp_path_factory):
+    """A photo with four faces (1024 px) and a cat, as PNG files."""
+    folder = tmp_path_factory.mktemp("face_pictures")
+    (folder / "four.png").write_bytes(encode(four_faces()))
+    (folder / "cat.png").write_bytes(encode(no_face_pictures()["cat"]))
+    return folder
+
+
+def _predict(capsys, model_dir, *paths, flags=()):
+    return _run(capsys, "predict", *map(str, paths), "--model", str(model_dir / "default.keras"), *flags)
+
+
+def _predict_json(capsys, model_dir, *paths, flags=()):
+    code, out, err = _predict(capsys, model_dir, *paths, flags=flags)
+    return code, json.loads(out), err
+
+
+def test_predict_gives_one_row_per_face_with_its_box(capsys, tiny_face_model_dir, face_pictures):
+    code, rows, err = _predict_json(capsys, tiny_face_model_dir, face_pictures / "four.png", flags=["--json"])
+    assert code == 0 and "no face step" not in err
+    assert [row["face"] for row in rows] == [1, 2, 3, 4]
+    tiles = set()
+    for row in rows:
+        x, y, width, height = row["box"]
+        assert 60 < width < 120 and 80 < height < 140 and row["face_score"] > 0.9
+        assert row["label"] in ("Real", "Fake") and 0 <= row["p_fake"] <= 1 and row["error"] is None
+        assert row["file"].endswith("four.png") and len(row["sha256"]) == 64
+        tiles.add((x // 512, y // 512))
+    assert tiles == {(0, 0), (0, 1), (1, 0), (1, 1)}
+
+
+def test_predict_a_picture_without_a_face_is_an_error_row_and_fails(capsys, tiny_face_model_dir, face_pictures):
+    paths = (face_pictures / "cat.png", face_pictures / "four.png")
+    code, rows, err = _predict_json(capsys, tiny_face_model_dir, *paths, flags=["--json", "--faces", "largest"])
+    assert code == 1 and "1 of 2 files got no verdict" in err
+    cat, four = rows
+    assert cat["file"].endswith("cat.png") and cat["error"].startswith("cat.png: no face found")
+    assert cat["label"] is None and cat["box"] is None and len(cat["sha256"]) == 64
+    assert four["face"] == 1 and four["label"] in ("Real", "Fake")  # --faces largest: one row for four faces
+
+
+def test_predict_faces_none_judges_the_whole_image(capsys, tiny_face_model_dir, tiny_face_detector, face_pictures):
+    code, rows, _ = _predict_json(
+        capsys,
+        tiny_face_model_dir,
+        face_pictures / "cat.png",
+        flags=["--json", "--faces", "none"],
+    )
+    (row,) = rows
+    assert code == 0 and row["face"] is None and row["box"] is None and row["error"] is None
+    whole = tiny_face_detector.predict(no_face_pictures()["cat"])
+    assert row["label"] == whole.label and row["p_fake"] == pytest.approx(whole.p_fake, abs=1e-5)
+
+
+def test_predict_csv_has_face_and_box_columns(capsys, tiny_face_model_dir, face_pictures):
+    code, out, _ = _predict(
+        capsys, tiny_face_model_dir, face_pictures / "four.png", flags=["--csv", "--faces", "largest"]
+    )
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and out.splitlines()[0].startswith("file,face,box,face_score,label")
+    assert row["face"] == "1" and len(row["box"].split()) == 4 and float(row["face_score"]) > 0.9
+
+
+def test_predict_with_a_model_without_face_step_notes_it_and_judges_whole_images(capsys, tiny_model_dir, face_pictures):
+    code, rows, err = _predict_json(
+        capsys, tiny_model_dir, face_pictures / "cat.png", face_pictures / "four.png", flags=["--json"]
+    )
+    assert code == 0 and "note: model default-test has no face step; each whole image is judged." in err
+    assert [row["face"] for row in rows] == [None, None]
+    assert all(row["label"] in ("Real", "Fake") and row["box"] is None for row in rows)
+
+
+def test_predict_table_shows_the_face_number(capsys, tiny_face_model_dir, face_pictures):
+    code, out, _ = _predict(capsys, tiny_face_model_dir, face_pictures / "four.png", flags=["--faces", "largest"])
+    header, line = out.splitlines()
+    assert code == 0 and header.split()[:3] == ["file", "face", "verdict"] and line.split()[1] == "1"
+
+
+def test_predict_refuses_a_named_pipe_instead_of_hanging(capsys, tiny_model_dir, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    code, rows, _ = _predict_json(capsys, tiny_model_dir, fifo, flags=["--json"])
+    assert code == 1 and "not a regular file" in rows[0]["error"]
+
+
+def test_predict_csv_defuses_formula_file_names(capsys, tiny_model_dir, tmp_path, monkeypatch):
+    from conftest import encode, face_like_image
+
+    monkeypatch.chdir(tmp_path)
+    Path("=HYPERLINK(1).png").write_bytes(encode(face_like_image()))
+    code, out, _ = _predict(capsys, tiny_model_dir, "=HYPERLINK(1).png", flags=["--csv"])
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and row["file"] == "'=HYPERLINK(1).png"

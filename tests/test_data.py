@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepfake_core.data import load_manifest, make_split, scan_dataset, write_manifest
+from deepfake_core.data import load_manifest, make_split, read_groups, scan_dataset, write_manifest
 from deepfake_core.errors import DataSetError
 
 KINDS = {"Real": {"celeba": 30, "ffhq": 10}, "Fake": {"gan256": 30, "stylegan2_tpdne": 10}}
@@ -105,3 +105,61 @@ def test_missing_or_empty_data_folder(tmp_path, make):
 def test_bad_fractions(flat_root):
     with pytest.raises(ValueError, match="sum to 1"):
         make_split(scan_dataset(flat_root), fractions=(0.5, 0.1, 0.1))
+
+
+def _write_video_table(folder, rows, name="dfdc_videos.tsv"):
+    lines = ["file\tsource_video", *(f"{file}\t{video}" for file, video in rows)]
+    (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_read_groups_from_tables_in_the_root_and_its_parent(flat_root):
+    _write_video_table(flat_root, [("Real/celeba_0000.jpg", "v1"), ("Fake/gan256_0000.jpg", "v1")])
+    _write_video_table(
+        flat_root.parent,
+        [
+            ("faces/Real/ffhq_0001.jpg", "v1"),  # another table's v1: another group
+            ("faces/Real/ffhq_0002.jpg", ""),  # no video: not grouped
+            ("elsewhere/x.jpg", "v9"),  # outside the data root: ignored
+        ],
+        name="other_videos.tsv",
+    )
+    assert read_groups(flat_root) == {
+        "Real/celeba_0000.jpg": "dfdc_videos:v1",
+        "Fake/gan256_0000.jpg": "dfdc_videos:v1",
+        "Real/ffhq_0001.jpg": "other_videos:v1",
+    }
+    assert read_groups(flat_root.parent / "nothing-here") == {}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_split_keeps_every_image_of_a_video_on_one_side(flat_root, seed):
+    """Twelve videos, each with real and fake frames of two kinds: a video never straddles two splits."""
+    rows = []
+    for video in range(12):
+        rows += [(f"Real/celeba_{video * 2 + offset:04d}.jpg", f"video{video}") for offset in range(2)]
+        rows += [(f"Fake/gan256_{video * 2 + offset:04d}.jpg", f"video{video}") for offset in range(2)]
+        rows.append((f"Fake/stylegan2_tpdne_{video % 10:04d}.jpg", f"video{video}") if video < 10 else ("", ""))
+    _write_video_table(flat_root, [row for row in rows if row[0]])
+    records = scan_dataset(flat_root)
+    groups = read_groups(flat_root)
+    assert len(groups) == 58
+    splits = make_split(records, seed=seed, groups=groups)
+    ids = [r.id for part in splits.values() for r in part]
+    assert len(ids) == len(set(ids)) == 80
+    where = {r.id: name for name, part in splits.items() for r in part}
+    by_video: dict[str, set[str]] = {}
+    for image, video in groups.items():
+        by_video.setdefault(video, set()).add(where[image])
+    assert all(len(sides) == 1 for sides in by_video.values()), by_video
+    assert Counter(next(iter(sides)) for sides in by_video.values()) == {"train": 10, "validation": 1, "test": 1}
+    # images outside any video are still stratified by label and kind
+    ungrouped_train = Counter(r.kind for r in splits["train"] if r.id not in groups)
+    assert ungrouped_train == {"celeba": 5, "ffhq": 8, "gan256": 5}  # 80 % of the 6, 10 and 6 images left
+    assert make_split(records, seed=seed, groups=groups) == splits
+
+
+def test_without_groups_the_same_images_can_straddle_splits(flat_root):
+    """The check above can fail: the plain stratified split ignores videos."""
+    pairs = [(f"Real/celeba_{index:04d}.jpg", f"Fake/gan256_{index:04d}.jpg") for index in range(30)]
+    where = {r.id: name for name, part in make_split(scan_dataset(flat_root), seed=0).items() for r in part}
+    assert any(where[real] != where[fake] for real, fake in pairs)

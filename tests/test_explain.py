@@ -11,9 +11,11 @@ import weakref
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
+from conftest import astronaut, four_faces, no_face_pictures
 from PIL import Image
 from scipy.special import softmax
 
@@ -430,3 +432,136 @@ def test_cached_functions_do_not_keep_a_model_alive(image):
     del model
     gc.collect()
     assert reference() is None
+
+
+# --- the CLI with a model that judges faces ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def face_photos(tmp_path_factory) -> Path:
+    """Four faces (1024 px), one astronaut, a too-small astronaut (face ~35 px) and a cat, as PNG files."""
+    folder = tmp_path_factory.mktemp("face_photos")
+    pictures = {
+        "four": four_faces(),
+        "astro": astronaut(),
+        "small": cv2.resize(astronaut(), (200, 200), interpolation=cv2.INTER_AREA),
+        "cat": no_face_pictures()["cat"],
+    }
+    for name, picture in pictures.items():
+        Image.fromarray(picture).save(folder / f"{name}.png")
+    return folder
+
+
+def _face_model(folder: Path) -> str:
+    return str(folder / "default.keras")
+
+
+def test_cli_explains_each_face_of_a_face_model_and_fails_a_photo_without(
+    tiny_face_model_dir, tiny_face_detector, face_photos, tmp_path, capsys
+):
+    from deepfake_core.faces.align import similarity_transform, template_points
+    from deepfake_core.judge import judge_photos
+
+    photos = [str(face_photos / "four.png"), str(face_photos / "cat.png")]
+    code = _cli(*photos, "--method", "gradcam", "--model", _face_model(tiny_face_model_dir), "--out-dir", str(tmp_path))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f"four_face{number}_gradcam.{suffix}" for number in range(1, 5) for suffix in ("json", "png")
+    ]
+    assert "error: cat.png: no face found" in captured.err and "--faces none" in captured.err
+    assert "1 of 2 files could not be explained" in captured.err and "face 3: verdict" in captured.out
+    (judged,) = judge_photos(tiny_face_detector, [np.asarray(Image.open(face_photos / "four.png"))])
+    for verdict in judged.faces:
+        record = json.loads((tmp_path / f"four_face{verdict.number}_gradcam.json").read_text())
+        face = record["face"]
+        assert face["number"] == verdict.number and face["faces_found"] == 4 and face["crop_size"] == SIZE
+        assert face["box"] == verdict.face.detection.to_dict()["box"] and face["score"] > 0.9
+        assert record["image_shape"] == [SIZE, SIZE] and record["image_sha256_source"] == "upload"
+        assert record["image_sha256"] == hashlib.sha256((face_photos / "four.png").read_bytes()).hexdigest()
+        assert record["verdict"]["p_fake"] == pytest.approx(verdict.prediction.p_fake, abs=1e-5)
+        matrix, landmarks = np.array(face["photo_to_crop"]), np.array(face["landmarks"])
+        fitted = similarity_transform(landmarks, template_points(SIZE, 2.0))  # the recorded landmarks' own fit
+        np.testing.assert_allclose(
+            landmarks @ matrix[:, :2].T + matrix[:, 2], landmarks @ fitted[:, :2].T + fitted[:, 2], atol=0.05
+        )
+        assert np.asarray(Image.open(tmp_path / f"four_face{verdict.number}_gradcam.png")).shape == (SIZE, SIZE, 3)
+
+
+def test_cli_batched_method_and_largest_face(tiny_face_model_dir, face_photos, tmp_path):
+    photos = [str(face_photos / name) for name in ("four.png", "astro.png")]
+    model = _face_model(tiny_face_model_dir)
+    assert (
+        _cli(*photos, "--method", "attention", "--faces", "largest", "--model", model, "--out-dir", str(tmp_path)) == 0
+    )
+    assert sorted(path.name for path in tmp_path.glob("*.json")) == [
+        "astro_face1_attention.json",
+        "four_face1_attention.json",
+    ]
+    assert json.loads((tmp_path / "four_face1_attention.json").read_text())["face"]["faces_found"] == 4
+
+
+def test_cli_faces_none_explains_the_whole_image(tiny_face_model_dir, face_photos, tmp_path):
+    model = _face_model(tiny_face_model_dir)
+    assert _cli(str(face_photos / "cat.png"), "--faces", "none", "--model", model, "--out-dir", str(tmp_path)) == 0
+    record = json.loads((tmp_path / "cat_gradcam.json").read_text())
+    assert "face" not in record and record["image_shape"] == [300, 451]
+
+
+def test_cli_too_small_face_is_a_failed_file(tiny_face_model_dir, face_photos, tmp_path, capsys):
+    code = _cli(str(face_photos / "small.png"), "--model", _face_model(tiny_face_model_dir), "--out-dir", str(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 1 and list(tmp_path.iterdir()) == []
+    assert "small.png: no face here is big enough to judge: face 1 is" in err and "under the 40 px" in err
+
+
+def test_cli_from_json_re_explains_the_recorded_face(tiny_face_model_dir, face_photos, tmp_path):
+    model, four = _face_model(tiny_face_model_dir), str(face_photos / "four.png")
+    lime = ["--method", "lime", "--samples", "20", "--segmentation", "slic", "--seed", "4"]
+    assert _cli(four, *lime, "--model", model, "--out-dir", str(tmp_path / "a")) == 0
+    recorded = tmp_path / "a" / "four_face3_lime.json"
+    assert _cli(four, "--from-json", str(recorded), "--model", model, "--out-dir", str(tmp_path / "b")) == 0
+    assert sorted(path.name for path in (tmp_path / "b").iterdir()) == ["four_face3_lime.json", "four_face3_lime.png"]
+    first, again = (json.loads(path.read_text()) for path in (recorded, tmp_path / "b" / "four_face3_lime.json"))
+    assert again["face"] == first["face"] and again["superpixel_weights"] == first["superpixel_weights"]
+    assert again["params"] == first["params"] and again["verdict"] == first["verdict"]
+    # --faces given as well wins over the record's face
+    assert (
+        _cli(
+            four, "--from-json", str(recorded), "--faces", "largest", "--model", model, "--out-dir", str(tmp_path / "c")
+        )
+        == 0
+    )
+    assert [path.name for path in (tmp_path / "c").glob("*.json")] == ["four_face1_lime.json"]
+
+
+def test_cli_from_json_naming_a_face_the_photo_lacks(tiny_face_model_dir, face_photos, tmp_path, capsys):
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"method": "gradcam", "face": {"number": 3}}))
+    model = _face_model(tiny_face_model_dir)
+    assert (
+        _cli(
+            str(face_photos / "astro.png"),
+            "--from-json",
+            str(record),
+            "--model",
+            model,
+            "--out-dir",
+            str(tmp_path / "out"),
+        )
+        == 1
+    )
+    assert "astro.png: the record names face 3, but 1 face(s) were found here" in capsys.readouterr().err
+    record.write_text(json.dumps({"method": "gradcam", "face": {"number": 0}}))
+    with pytest.raises(ExplanationError, match="face number must be a positive integer, got 0"):
+        _cli(str(face_photos / "astro.png"), "--from-json", str(record), "--model", model)
+
+
+def test_cli_old_model_ignores_a_recorded_face(tiny_model_dir, face_photos, tmp_path):
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"method": "attention", "face": {"number": 2}}))
+    out = tmp_path / "out"
+    model = str(tiny_model_dir / "default.keras")
+    assert _cli(str(face_photos / "cat.png"), "--from-json", str(record), "--model", model, "--out-dir", str(out)) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["cat_attention.json", "cat_attention.png"]
+    assert "face" not in json.loads((out / "cat_attention.json").read_text())

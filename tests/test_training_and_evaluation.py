@@ -95,3 +95,58 @@ def test_kind_weights_balance_small_kinds():
     # power 1: each kind carries the same total weight
     assert full["big"] * 90 == pytest.approx(full["small"] * 10)
     assert np.mean([full[r.kind] for r in records]) == pytest.approx(1.0)
+
+
+def _face_photos(root, per_kind: int = 4):
+    """Astronaut face crops (reals plain, fakes with a faint checkerboard) and one cat per label (no face)."""
+    from conftest import astronaut, no_face_pictures
+
+    rng = np.random.default_rng(1)
+    photo, cat = astronaut(), no_face_pictures()["cat"]
+    kinds = {"Real": ("celeba", "ffhq"), "Fake": ("gan256", "stylegan2_tpdne")}
+    for label, names in kinds.items():
+        (root / label).mkdir(parents=True)
+        for kind in names:
+            for index in range(per_kind):
+                top, left = rng.integers(0, 40, size=2)
+                crop = photo[top : top + 220, 140 + left : 360 + left].astype(float)
+                if label == "Fake":
+                    crop += 10 * (np.indices(crop.shape[:2]).sum(0) % 2)[..., None]
+                Image.fromarray(np.clip(crop, 0, 255).astype(np.uint8)).save(root / label / f"{kind}_{index:03d}.png")
+        Image.fromarray(cat).save(root / label / f"{names[0]}_{per_kind:03d}.png")
+    return root
+
+
+def test_face_step_training_and_evaluation_use_the_aligned_crops(tmp_path):
+    root = _face_photos(tmp_path / "faces")
+    splits = make_split(scan_dataset(root), fractions=(0.5, 0.25, 0.25), seed=0)
+    manifest = write_manifest(
+        splits, tmp_path / "manifest.json", root_name="faces", seed=0, fractions=(0.5, 0.25, 0.25)
+    )
+    cache = tmp_path / "cache"
+    config = TrainConfig(input_size=32, epochs=1, batch_size=4, face_crop=True)
+    result = train(config, manifest, root, tmp_path / "face.keras", log=lambda line: None, cache_dir=cache)
+    card = result.card
+    assert card.face_crop is not None and card.face_crop.detector == "mtcnn"
+    coverage = card.training["face_coverage"]
+    cats = {record.id for part in splits.values() for record in part if record.id.endswith("_004.png")}
+    cats_in_training = sum(record.id in cats for record in [*splits["train"], *splits["validation"]])
+    assert sum(entry["no_face"] for part in coverage.values() for entry in part.values()) == cats_in_training
+    assert any("aligned face crops" in text for text in card.limitations)
+
+    detector = load_detector(result.model_path)
+    results = evaluate_detector(detector, manifest, root, log=lambda line: None, cache_dir=cache, seed=0)
+    test_ids = {record.id for record in splits["test"]}
+    missed = {miss["id"] for miss in results["faces"]["misses"]}
+    assert missed == test_ids & cats
+    assert {p["id"] for p in results["predictions"]} == test_ids - cats
+    assert sum(entry["n"] for entry in results["faces"]["coverage"].values()) == len(test_ids)
+    # the stored P(fake) is what judging the test file as a user would gives (one contract)
+    from deepfake_core.judge import judge_photos
+
+    judged = judge_photos(detector, [load_image(root / p["id"]) for p in results["predictions"]], faces="largest")
+    np.testing.assert_allclose(
+        [p["p_fake"] for p in results["predictions"]],
+        [photo.judged[0].prediction.p_fake for photo in judged],
+        atol=1e-5,
+    )

@@ -5,6 +5,13 @@ split (calibrated and raw P(fake)), repeats the prediction under each
 perturbation of :data:`deepfake_core.perturb.ROBUSTNESS_SUITE`, optionally
 measures the false-alarm rate on a folder of real full-frame photos, and hands
 the arrays to :func:`~deepfake_core.evaluation.results.build_evaluation_results`.
+
+A model with a face step is evaluated as a user meets it: each test image's
+largest face is found and aligned (the cached crops of
+:mod:`deepfake_core.face_data`, made by the same code as prediction); images
+without a face get no verdict, are counted per kind and listed. Perturbations
+are applied to the whole image and the face step runs again on the result, and
+every face in the real photos is judged for the false-alarm rate.
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ import numpy as np
 from deepfake_core.data import SplitManifest, scan_dataset
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, false_alarm_entry, robustness_entry
+from deepfake_core.face_data import build_face_crops
 from deepfake_core.intake import load_image
+from deepfake_core.judge import judge_photos
 from deepfake_core.perturb import ROBUSTNESS_SUITE
 
 __all__ = ["evaluate_detector", "load_history"]
 
 LogFn = Callable[[str], None]
+_FACE_CHUNK = 64
+"""Photos per face-detection call: same-sized photos share MTCNN's model calls, memory stays bounded."""
 
 
 def _p_fake(detector: Detector, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -33,6 +44,20 @@ def _p_fake(detector: Detector, images: Sequence[np.ndarray]) -> tuple[np.ndarra
     raw = detector.raw_probabilities(detector.prepare(images))
     index = detector.card.fake_index
     return detector.calibrate(raw)[:, index], raw[:, index]
+
+
+def _face_p_fake(detector: Detector, images: Sequence[np.ndarray], *, faces: str) -> tuple[np.ndarray, np.ndarray]:
+    """P(fake) of the faces the face step finds in ``images`` (``largest``: one per image with a face).
+
+    Returns the calibrated P(fake) of every judged face and, per image, the index of
+    its first face in that array or -1 when the image had none.
+    """
+    p_fake, first = [], []
+    for start in range(0, len(images), _FACE_CHUNK):
+        for photo in judge_photos(detector, list(images[start : start + _FACE_CHUNK]), faces=faces):
+            first.append(len(p_fake) if photo.judged else -1)
+            p_fake.extend(verdict.prediction.p_fake for verdict in photo.judged)
+    return np.array(p_fake, dtype=float), np.array(first, dtype=int)
 
 
 def load_history(model_path: str | Path) -> dict[str, list[float]] | None:
@@ -53,33 +78,66 @@ def evaluate_detector(
     training_history: dict[str, list[float]] | None = None,
     seed: int = 0,
     log: LogFn = print,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``detector`` on ``manifest``'s ``split`` and return a validated results dict."""
+    """Evaluate ``detector`` on ``manifest``'s ``split`` and return a validated results dict.
+
+    ``cache_dir`` holds the aligned face crops of a model with a face step
+    (default: :func:`deepfake_core.face_data.default_cache_dir`).
+    """
     records = manifest.splits[split]
     started = time.perf_counter()
-    images = [load_image(record.path(data_root)) for record in records]
+    spec = detector.card.face_crop
+    faces = None
+    if spec is not None:
+        crops = build_face_crops(records, data_root, spec, size=detector.card.input_size, cache_dir=cache_dir, log=log)
+        faces = {
+            "face_crop": spec.to_dict(),
+            "coverage": crops.coverage(records),
+            "misses": [
+                {"id": record.id, "kind": record.kind, "reason": crops.misses[record.id]}
+                for record in records
+                if record.id in crops.misses
+            ],
+        }
+        log(f"face step: {len(crops.misses)} of {len(records)} {split} images have no usable face (no verdict)")
+        records = [record for record in records if record.id in crops.crops]
+        model_views = [crops.load(record.id) for record in records]
+    else:
+        model_views = [load_image(record.path(data_root)) for record in records]
     labels = [record.label for record in records]
-    y_fake = [record.is_fake for record in records]
-    p_fake, p_raw = _p_fake(detector, images)
-    log(f"predicted {len(images)} {split} images in {time.perf_counter() - started:.1f}s")
+    y_fake = np.array([record.is_fake for record in records])
+    p_fake, p_raw = _p_fake(detector, model_views)
+    log(f"predicted {len(model_views)} {split} images in {time.perf_counter() - started:.1f}s")
 
     perturbed = []
     if robustness:
         for name, (perturb, params) in ROBUSTNESS_SUITE.items():
             rng = np.random.default_rng(seed)
-            p, _ = _p_fake(detector, [perturb(image, rng) for image in images])
+            if spec is None:
+                p, kept = _p_fake(detector, [perturb(image, rng) for image in model_views])[0], slice(None)
+            else:  # perturb the whole image, then find the face again, as a user's upload would go
+                changed = [perturb(load_image(record.path(data_root)), rng) for record in records]
+                p, first = _face_p_fake(detector, changed, faces="largest")
+                kept = first >= 0
             entry = robustness_entry(
-                name=name, params=params, y_fake=y_fake, p_fake=p, threshold=detector.card.threshold
+                name=name, params=params, y_fake=y_fake[kept], p_fake=p, threshold=detector.card.threshold
             )
-            log(f"robustness {name}: accuracy {entry['accuracy']:.4f}  auc {entry['auc']}")
+            log(f"robustness {name}: accuracy {entry['accuracy']:.4f}  auc {entry['auc']}  n {entry['n']}")
             perturbed.append(entry)
 
     false_alarm = None
     if false_alarm_root is not None:
-        photos = [r for r in scan_dataset(false_alarm_root) if r.label == "Real"]
-        p, _ = _p_fake(detector, [load_image(r.path(false_alarm_root)) for r in photos])
-        false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=Path(false_alarm_root).name)
-        log(f"false alarms on {len(photos)} real photos: {false_alarm['n_fake_verdicts']}")
+        photos = [load_image(r.path(false_alarm_root)) for r in scan_dataset(false_alarm_root) if r.label == "Real"]
+        if spec is None:
+            p, name = _p_fake(detector, photos)[0], Path(false_alarm_root).name
+        else:
+            p, _ = _face_p_fake(detector, photos, faces="all")
+            name = f"{Path(false_alarm_root).name} ({len(p)} faces in {len(photos)} photos)"
+        false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name)
+        log(
+            f"false alarms on {false_alarm['n']} real {'faces' if spec else 'photos'}: {false_alarm['n_fake_verdicts']}"
+        )
 
     return build_evaluation_results(
         model_id=detector.model_id,
@@ -95,5 +153,6 @@ def evaluate_detector(
         robustness=perturbed,
         false_alarm=false_alarm,
         training_history=training_history,
+        faces=faces,
         seed=seed,
     )

@@ -129,6 +129,7 @@ _EVALUATION_FIELDS = {
     "robustness": _Field((list,), required=False, default=list),
     "false_alarm": _optional(dict),
     "training_history": _optional(dict),
+    "faces": _optional(dict),
 }
 _REPORTED_FIELDS = {
     **_COMMON_FIELDS,
@@ -461,6 +462,7 @@ def build_evaluation_results(
     robustness: Iterable[Mapping[str, Any]] = (),
     false_alarm: Mapping[str, Any] | None = None,
     training_history: Mapping[str, Sequence[float]] | None = None,
+    faces: Mapping[str, Any] | None = None,
     pairs: Iterable[tuple[str, str]] = (HARD_PAIR,),
     seed: int = 0,
     n_boot: int = 1000,
@@ -482,6 +484,9 @@ def build_evaluation_results(
         robustness: items from :func:`robustness_entry`.
         false_alarm: block from :func:`false_alarm_entry`.
         training_history: Keras ``History.history``-style ``{"loss": [...], ...}``.
+        faces: for a model with a face step, ``{"face_crop", "coverage", "misses"}``: the
+            card's face step, per kind how many images had a face, and the images without one
+            (which get no verdict and are not in the predictions).
         pairs: ``(real_kind, fake_kind)`` pairs to evaluate in isolation.
         seed, n_boot: bootstrap settings (same seed, same intervals).
         n_bins: calibration bins.
@@ -545,6 +550,7 @@ def build_evaluation_results(
         "robustness": list(robustness),
         "false_alarm": false_alarm,
         "training_history": training_history,
+        "faces": faces,
     }
     return validate_results(to_jsonable(results), source=f"results for {model_id}")
 

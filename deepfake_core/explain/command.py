@@ -5,6 +5,18 @@ offers for download, and ``--from-json FILE`` reruns the method, class and
 parameters such a file records, so a dashboard result can be reproduced here.
 Many images (files, folders, globs) are read a batch at a time; the attention
 mask classifies and explains each batch in shared model calls.
+
+A model whose card has a ``face_crop`` section judges aligned face crops, so
+that is what is explained: every judged face of a photo (the same crops
+``deepfake-core predict`` judges, made by :func:`deepfake_core.judge.judge_photos`)
+gets ``<stem>_face<N>_<method>.png`` (the overlay on the crop) and ``.json``; the
+JSON is the explanation record plus a ``face`` object (``number``, ``box``
+``[x, y, w, h]`` and ``landmarks`` in photo pixels, detector ``score``,
+``faces_found``, ``crop_size`` and ``photo_to_crop``, the ``2 x 3`` matrix from
+photo to crop pixels that :func:`deepfake_core.faces.align.paste_back` takes).
+A photo with no face to judge is a failed file. ``--from-json`` with such a
+record explains the face with the recorded number again. Models without the
+section explain the whole image as ``<stem>_<method>``, as do ``--faces none``.
 Only constants are imported at module level: TensorFlow loads when the command
 runs, not when ``deepfake-core --help`` builds the parser.
 """
@@ -15,6 +27,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +37,16 @@ from deepfake_core.explain.defaults import HIDE_MODES, METHOD_NAMES, SEGMENTATIO
 __all__ = ["add_explain_parser", "run_explain"]
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from deepfake_core.detector import Detector
     from deepfake_core.explain.base import Explanation
+    from deepfake_core.faces.finder import Face
     from deepfake_core.inputs import InputImage
 
 _DEFAULT_METHOD = "gradcam"
+_FACE_MODES = ("all", "largest", "none")
+"""What ``--faces`` accepts (the same as ``deepfake-core predict --faces``)."""
 
 _LIME_FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("seed", "--seed", {"type": int, "metavar": "N", "help": "seed of sampling and segmentation (default 0)"}),
@@ -59,7 +78,9 @@ def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         description="Explain the detector's verdict on images with LIME, the attention mask, Grad-CAM or "
         "Grad-CAM++. Writes, per image, an overlay PNG and a JSON record with every parameter, the seed, the "
         "image's sha256, the model id, the verdict and the time taken. A file that cannot be read is reported "
-        "and skipped (exit status 1).",
+        "and skipped (exit status 1). A model that judges faces (face_crop in its card) has each judged face "
+        "explained on its aligned crop, as <stem>_face<N>_<method>.png/.json; a picture without a face is reported "
+        "as a failed file.",
     )
     parser.add_argument(
         "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, WebP or BMP files, folders (searched recursively), globs"
@@ -69,6 +90,13 @@ def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         "--model", type=Path, default=None, metavar="PATH", help="model file (default: model/default.keras)"
     )
     parser.add_argument("--allow-legacy", action="store_true", help="allow the thesis' legacy H5 model")
+    parser.add_argument(
+        "--faces",
+        choices=_FACE_MODES,
+        default=None,
+        help="for a model that judges faces: explain every judged face (default), the largest one, or the whole "
+        "image without the face step",
+    )
     parser.add_argument(
         "--out-dir", type=Path, default=Path("."), metavar="DIR", help="folder for the PNG and JSON (default: .)"
     )
@@ -94,16 +122,33 @@ def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     return parser
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One map to compute: the image explained (the photo, or a face's aligned crop) and where it came from."""
+
+    item: InputImage
+    image: np.ndarray
+    face: Face | None = None
+    faces_found: int = 0
+
+    @property
+    def stem(self) -> str:
+        return self.item.path.stem if self.face is None else f"{self.item.path.stem}_face{self.face.number}"
+
+
 def run_explain(args: argparse.Namespace) -> int:
-    """Explain every input, write a PNG and a JSON per image, print where; returns the exit code."""
+    """Explain every input, write a PNG and a JSON per image (or per face), print where; returns the exit code."""
     from deepfake_core.explain.registry import METHODS, explain_batch
     from deepfake_core.inputs import expand_inputs, input_batches
     from deepfake_core.loading import load_detector
 
-    method, target, params = _request(args)
+    method, target, params, recorded_face = _request(args)
     paths = expand_inputs(args.images)
     _check_distinct_stems(paths)
     detector = load_detector(args.model, allow_legacy=args.allow_legacy)
+    face_mode = args.faces or "all"
+    face_step = detector.card.face_crop is not None and face_mode != "none"
+    only_face = recorded_face if face_step and args.faces is None else None
     args.out_dir.mkdir(parents=True, exist_ok=True)
     progress = _progress_printer(method) if sys.stderr.isatty() else None
     # Maps are image-sized: only a method that shares model calls across images reads more than one at a time.
@@ -111,24 +156,61 @@ def run_explain(args: argparse.Namespace) -> int:
     failed = 0
     for batch in input_batches(paths, batch_size):
         readable = [item for item in batch if item.error is None]
-        for item in batch:
-            if item.error is not None:
-                failed += 1
-                print(f"error: {item.error}", file=sys.stderr)
+        errors = [item.error for item in batch if item.error is not None]
+        if face_step:
+            jobs, face_errors = _face_jobs(detector, readable, mode=face_mode, only=only_face)
+            errors += face_errors
+        else:
+            jobs = [_Job(item, item.image) for item in readable]
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        failed += len(errors)
         explanations = explain_batch(
             detector,
-            [item.image for item in readable],
+            [job.image for job in jobs],
             method=method,
             target_class=target,
-            image_sha256s=[item.sha256 for item in readable],
+            image_sha256s=[job.item.sha256 for job in jobs],
             progress=progress,
             **params,
         )
-        for item, explanation in zip(readable, explanations, strict=True):
-            _write_outputs(item, explanation, method, args)
+        for job, explanation in zip(jobs, explanations, strict=True):
+            _write_outputs(job, explanation, method, args)
     if failed:
         print(f"{failed} of {len(paths)} files could not be explained.", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _face_jobs(
+    detector: Detector, items: list[InputImage], *, mode: str, only: int | None
+) -> tuple[list[_Job], list[str]]:
+    """The judged faces of readable photos (``mode``, or only face number ``only``), and an error per photo without.
+
+    Faces too small to judge are noted on stderr when another face of the photo is explained.
+    """
+    from deepfake_core.judge import judge_photos
+
+    photos = judge_photos(detector, [item.image for item in items], faces="all" if only is not None else mode)
+    jobs: list[_Job] = []
+    errors: list[str] = []
+    for item, photo in zip(items, photos, strict=True):
+        chosen = photo.faces if only is None else [verdict for verdict in photo.faces if verdict.number == only]
+        judged = [verdict for verdict in chosen if verdict.prediction is not None]
+        skipped = [verdict.reason for verdict in chosen if verdict.prediction is None]
+        if judged:
+            jobs.extend(_Job(item, verdict.face.crop, verdict.face, photo.faces_found) for verdict in judged)
+            for reason in skipped:
+                print(f"note: {item.path.name}: {reason}", file=sys.stderr)
+        elif photo.no_face:
+            errors.append(f"{item.path.name}: {photo.failure} To explain the whole image anyway, add --faces none.")
+        elif not chosen:
+            errors.append(
+                f"{item.path.name}: the record names face {only}, but {photo.faces_found} face(s) were found here; "
+                "choose the faces with --faces all or --faces largest."
+            )
+        else:
+            errors.append(f"{item.path.name}: no face here is big enough to judge: {'; '.join(skipped)}")
+    return jobs, errors
 
 
 def _check_distinct_stems(paths: list[Path]) -> None:
@@ -142,26 +224,33 @@ def _check_distinct_stems(paths: list[Path]) -> None:
             )
 
 
-def _write_outputs(item: InputImage, explanation: Explanation, method: str, args: argparse.Namespace) -> None:
-    """The overlay PNG and the JSON record of one image, and a line saying what was written."""
+def _write_outputs(job: _Job, explanation: Explanation, method: str, args: argparse.Namespace) -> None:
+    """The overlay PNG and the JSON record of one image or face, and a line saying what was written."""
     from PIL import Image
 
     from deepfake_core.explain.drawing import overlay
 
-    png, record = (args.out_dir / f"{item.path.stem}_{method}{suffix}" for suffix in (".png", ".json"))
-    drawn = overlay(item.image, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
+    png, record_file = (args.out_dir / f"{job.stem}_{method}{suffix}" for suffix in (".png", ".json"))
+    drawn = overlay(job.image, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
     Image.fromarray(drawn).save(png)
-    record.write_text(json.dumps(explanation.to_json_dict(), indent=2) + "\n", encoding="utf-8")
+    record = explanation.to_json_dict()
+    if job.face is not None:
+        record["face"] = job.face.record(faces_found=job.faces_found, crop_size=int(job.image.shape[0]))
+    record_file.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     verdict = explanation.verdict
-    print(f"wrote {png} and {record}")
+    where = "" if job.face is None else f"face {job.face.number}: "
+    print(f"wrote {png} and {record_file}")
     print(
-        f"verdict {verdict['label']} (p_fake {verdict['p_fake']:.3f}); {method} explains "
+        f"{where}verdict {verdict['label']} (p_fake {verdict['p_fake']:.3f}); {method} explains "
         f"'{explanation.target_class}' in {explanation.seconds:.2f} s (model {explanation.model_id})"
     )
 
 
-def _request(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any]]:
-    """Method, target class and parameters from ``--from-json`` (if given) overridden by explicit flags."""
+def _request(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any], int | None]:
+    """Method, target class, parameters and face number from ``--from-json`` (if given) overridden by explicit flags.
+
+    The face number is ``None`` unless the record explains one face of a photo.
+    """
     recorded = _read_record(args.from_json) if args.from_json is not None else {}
     method = args.method or recorded.get("method") or _DEFAULT_METHOD
     params = dict(recorded.get("params") or {}) if recorded.get("method") == method else {}
@@ -176,7 +265,17 @@ def _request(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any]]
     if flags.get("num_features") == 0:
         flags["num_features"] = None
     target = args.target_class if args.target_class is not None else recorded.get("target_class")
-    return method, target, {**params, **flags}
+    return method, target, {**params, **flags}, _recorded_face(recorded)
+
+
+def _recorded_face(record: dict[str, Any]) -> int | None:
+    face = record.get("face")
+    number = face.get("number") if isinstance(face, dict) else face
+    if number is None:
+        return None
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ExplanationError(f"The record's face number must be a positive integer, got {number!r}.")
+    return number
 
 
 def _read_record(path: Path) -> dict[str, Any]:
