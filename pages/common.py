@@ -59,6 +59,7 @@ __all__ = [
     "ImageInput",
     "boxed_photo",
     "cached_explanation",
+    "chosen_card",
     "classify_images",
     "compute_explanations",
     "deletion_checks",
@@ -299,6 +300,12 @@ def _chosen_entry() -> ModelEntry | None:
     """The sidebar's model entry, or None when the model folder holds no model."""
     entries = find_models()
     return _selected_entry(entries) if entries else None
+
+
+def chosen_card() -> ModelCard | None:
+    """The sidebar's model card when it has one (no weights are loaded), else None."""
+    entry = _chosen_entry()
+    return entry.card if entry is not None else None
 
 
 def require_card() -> ModelCard:

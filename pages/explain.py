@@ -180,9 +180,11 @@ if on_photo and ready:
     columns = st.columns(1 + len(ready))
     columns[0].image(common.display_copy(image), caption=f"The photo ({item.name})", width="stretch")
     for column, explanation in zip(columns[1:], ready, strict=True):
-        pasted = paste_back(image, drawn[explanation.method], face.matrix, crop_size=card.input_size)
+        pasted = paste_back(
+            image, drawn[explanation.method], face.matrix, crop_size=card.input_size, max_side=common.DISPLAY_SIDE
+        )
         column.image(
-            common.display_copy(pasted),
+            pasted,
             caption=f"{METHODS[explanation.method].title} on the photo (face {face_number})",
             width="stretch",
         )

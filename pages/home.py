@@ -9,15 +9,18 @@ from pages import common
 common.page_setup()
 st.title("deepfake-lens")
 st.markdown(
-    "Tells whether a **face image** is **Real** or **Fake** (GAN-generated), with a calibrated probability, "
-    "and shows **why**: which parts of the image the verdict rests on."
+    "Tells whether a **face** is **Real** or **Fake** (generated or manipulated), with a calibrated probability, "
+    "and shows **why**: which parts of the face the verdict rests on."
 )
 
+card = common.chosen_card()
+# The card's first limitation says which kinds of fakes and real faces the model was trained on.
+trained_on = f"- **The selected model, `{card.name}`:** {card.limitations[0]}\n" if card and card.limitations else ""
 st.warning(
     "**Limitations — read before trusting a verdict.**\n\n"
-    "- Trained on **GAN-generated face crops** (StyleGAN-style faces) against real face photos. It was "
-    "not trained on face swaps, edited photos, diffusion images or video frames, and it says nothing "
-    "reliable about them.\n"
+    "- A model knows only the kinds of fakes it was trained on; on a generator it never saw, a confident "
+    "verdict can be confidently wrong.\n"
+    f"{trained_on}"
     "- A model **with a face step** (see the Model page) finds every face, aligns it and judges **each face** "
     "on its own; a picture without a face gets no verdict at all. A model **without** one judges the whole "
     "image: it works on a **single, roughly centred face**, and group photos, full scenes, cartoons and "

@@ -88,9 +88,22 @@ def test_home_explains_pages_and_limitations(model_dir: Path) -> None:
     app = AppTest.from_file(ROOT / "streamlit_app.py", default_timeout=TIMEOUT).run()
     assert not app.exception
     limitations = app.warning[0].value
-    assert "GAN-generated face crops" in limitations
-    assert "face swaps" in limitations
+    assert "knows only the kinds of fakes it was trained on" in limitations
     assert "probability, not proof" in limitations
+
+
+def test_home_names_what_the_selected_model_was_trained_on(tmp_path: Path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from deepfake_core.card import card_path_for, load_card, save_card
+
+    path = save_tiny_model(tmp_path)
+    seen = "Fakes seen in training: gan256, sd21. Real faces seen: celeba."
+    save_card(replace(load_card(card_path_for(path)), limitations=(seen, "other")), card_path_for(path))
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = AppTest.from_file(ROOT / "streamlit_app.py", default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert f"The selected model, `default`:** {seen}" in app.warning[0].value
 
 
 @pytest.mark.parametrize("page", ("pages/classify.py", "pages/explain.py", "pages/model.py"))

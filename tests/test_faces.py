@@ -448,3 +448,17 @@ def test_at_threshold_rejudges_the_stored_probabilities(tiny_face_detector) -> N
     assert same == photo.faces[0].prediction
     with pytest.raises(ValueError, match="threshold must lie in"):
         tiny_face_detector.at_threshold(photo.faces[0].prediction, 1.5)
+
+
+def test_paste_back_on_a_display_copy_matches_the_full_size_paste_shrunk():
+    rows, cols = np.mgrid[0:1200, 0:1600]
+    photo = np.stack([rows * 0.2, cols * 0.15, (rows + cols) * 0.08], axis=-1).astype(np.uint8)
+    size = 64
+    landmarks = _similar(template_points(size, 2.0) - size / 2, angle=0.2, scale=6.0, shift=(800.0, 600.0))
+    _, matrix = align_face(photo, landmarks, size=size, crop_scale=2.0)
+    white = np.full((size, size, 3), 255, np.uint8)
+    small = paste_back(photo, white, matrix, max_side=400)
+    full_then_shrunk, _ = working_copy(paste_back(photo, white, matrix), 400)
+    assert small.shape == full_then_shrunk.shape == (300, 400, 3)
+    assert np.abs(small.astype(int) - full_then_shrunk.astype(int)).mean() < 2.0
+    assert small[150, 200].min() == 255  # the face's centre is covered

@@ -134,17 +134,29 @@ def crop_to_photo(matrix: np.ndarray) -> np.ndarray:
 
 
 def paste_back(
-    photo: np.ndarray, crop_image: np.ndarray, matrix: np.ndarray, *, crop_size: int | None = None
+    photo: np.ndarray,
+    crop_image: np.ndarray,
+    matrix: np.ndarray,
+    *,
+    crop_size: int | None = None,
+    max_side: int | None = None,
 ) -> np.ndarray:
     """Draw ``crop_image`` (e.g. an explanation overlay of an aligned crop) onto ``photo`` at the face's place.
 
     ``matrix`` maps photo pixels to the pixels of a ``crop_size`` crop
     (``align_face``'s second result); ``crop_image`` may be any size, it is
-    scaled to that crop first. Returns a new uint8 photo.
+    scaled to that crop first. With ``max_side`` the photo is first shrunk to a
+    display copy of at most that long side, so a 40 MP photo never goes through
+    the float blend at full size. Returns a new uint8 picture.
     """
     crop_size = crop_size or crop_image.shape[0]
     if crop_image.shape[:2] != (crop_size, crop_size):
         crop_image = cv2.resize(crop_image, (crop_size, crop_size), interpolation=cv2.INTER_LINEAR)
+    if max_side is not None:
+        photo, factor = working_copy(photo, max_side)
+        # copy pixel u sits at photo pixel (u + 0.5) / factor - 0.5 (pixel centres under area resizing)
+        linear = matrix[:, :2] / factor
+        matrix = np.hstack([linear, (matrix[:, :2] @ np.full(2, 0.5 / factor - 0.5) + matrix[:, 2])[:, None]])
     height, width = photo.shape[:2]
     back = crop_to_photo(matrix)
     warped = cv2.warpAffine(crop_image, back, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
