@@ -604,21 +604,21 @@ class ExplanationRequest:
 
 
 def photo_faces(detector: Detector, source: ImageInput, image: np.ndarray, *, threshold: float) -> PhotoVerdicts:
-    """Every face of ``image`` with its aligned crop and verdict, found once per (model, image, threshold).
+    """Every face of ``image`` with its aligned crop and verdict at ``threshold``, found once per (model, image).
 
-    For the Explain page of a model with a face step: moving the opacity slider or ticking a box
-    re-runs the page but must not run the face detector again. Only the current image's faces are
-    kept (their crops are model-input sized).
+    For the Explain page of a model with a face step: moving the opacity or threshold slider or
+    ticking a box re-runs the page but must not run the face detector or the model again. Only the
+    current image's faces are kept (their crops are model-input sized).
     """
-    from deepfake_core.judge import judge_photos
+    from deepfake_core.judge import at_threshold, judge_photos
 
-    key = (detector.model_id, source.sha256, threshold)
+    key = (detector.model_id, source.sha256)
     stored = st.session_state.get(_FACES_KEY)
     if stored is None or stored[0] != key:
-        [photo] = judge_photos(detector, [image], faces="all", threshold=threshold)
+        [photo] = judge_photos(detector, [image], faces="all")
         stored = (key, photo)
         st.session_state[_FACES_KEY] = stored
-    return stored[1]
+    return at_threshold(stored[1], detector, threshold)
 
 
 def explanation_record(explanation: Explanation, face: Face | None = None, *, faces_found: int = 0) -> dict[str, Any]:

@@ -172,11 +172,31 @@ false_alarm = results["false_alarm"]
 if false_alarm:
     st.subheader("False alarms on ordinary people photos")
     st.metric(
-        f"Fake verdicts on {false_alarm['n']} real photos ({false_alarm['data']})",
+        f"Fake verdicts among {false_alarm['n']} judged ({false_alarm['data']})",
         common.format_share(false_alarm["fake_rate"]),
         help=f"{false_alarm['n_fake_verdicts']} of {false_alarm['n']}; "
         f"95 % CI {common.format_interval(false_alarm['ci'])}",
     )
+
+faces = results.get("faces")
+if faces:
+    st.subheader("Face step: which test images had a face")
+    st.caption(
+        "This model judges aligned face crops. Test images where the face detector found no usable face get no "
+        "verdict, as they would for a user, and are not in any figure above."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"kind": kind, "images": entry["n"], "with a face": entry["with_face"], "share": entry["share"]}
+                for kind, entry in faces["coverage"].items()
+            ]
+        ),
+        hide_index=True,
+        column_config={"share": st.column_config.NumberColumn(format="percent")},
+    )
+    with st.expander(f"Test images without a verdict ({len(faces['misses'])})"):
+        st.dataframe(pd.DataFrame(faces["misses"], columns=["id", "kind", "reason"]), hide_index=True)
 
 shown = {key: value for key, value in results.items() if key != "predictions"}
 st.download_button(

@@ -304,6 +304,30 @@ def test_evaluation_shows_every_section(model_dir: Path) -> None:
     assert app.get("download_button")[0].label == "Download what is shown (JSON)"
 
 
+def test_evaluation_lists_the_face_steps_coverage_and_misses(tmp_path: Path, monkeypatch) -> None:
+    from conftest import synthetic_results
+
+    from deepfake_core.evaluation.results import save_results
+
+    save_tiny_model(tmp_path)
+    results = synthetic_results()
+    results["faces"] = {
+        "face_crop": {"detector": "mtcnn"},
+        "coverage": {"celeba": {"n": 41, "with_face": 40, "no_face": 1, "share": 40 / 41}},
+        "misses": [{"id": "Real/celeba_999.jpg", "kind": "celeba", "reason": "no face"}],
+    }
+    (tmp_path / "evaluation").mkdir()
+    save_results(results, tmp_path / "evaluation" / "default.json")
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page("pages/evaluation.py")
+    assert not app.exception
+    assert "Face step: which test images had a face" in [item.value for item in app.subheader]
+    coverage = next(frame.value for frame in app.dataframe if "with a face" in frame.value.columns)
+    assert coverage.to_dict("records") == [{"kind": "celeba", "images": 41, "with a face": 40, "share": 40 / 41}]
+    misses = next(frame.value for frame in app.dataframe if "reason" in frame.value.columns)
+    assert misses["id"].tolist() == ["Real/celeba_999.jpg"]
+
+
 def test_the_thesis_entry_is_labelled_reported_not_reproduced(model_dir: Path) -> None:
     app = open_page("pages/evaluation.py")
     app.selectbox[0].set_value(1).run()
