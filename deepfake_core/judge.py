@@ -21,7 +21,15 @@ from deepfake_core.detector import Detector, Prediction
 from deepfake_core.faces.finder import FACE_MODES, Face, FaceFinder, crop_faces, select_faces
 from deepfake_core.faces.spec import FaceCropSpec
 
-__all__ = ["FACE_MODES", "FaceVerdict", "PhotoVerdicts", "at_threshold", "face_finder", "judge_photos"]
+__all__ = [
+    "FACE_MODES",
+    "FaceVerdict",
+    "PhotoVerdicts",
+    "at_threshold",
+    "face_finder",
+    "judge_photos",
+    "warm_up_face_step",
+]
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -42,6 +50,15 @@ def face_finder(detector: Detector) -> FaceFinder | None:
         if spec not in _FINDERS:
             _FINDERS[spec] = FaceFinder(spec)
         return _FINDERS[spec]
+
+
+def warm_up_face_step(detector: Detector) -> None:
+    """Build the detector's face finder and run it once, so a server's first upload is not the slow one."""
+    finder = face_finder(detector)
+    if finder is not None:
+        from skimage.data import astronaut  # a face that ships with scikit-image: every MTCNN stage runs
+
+        finder.detect(astronaut()[::4, ::4].copy())
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,11 @@ def _load_detector(
     an edited card is picked up and tests with different model folders never share an entry.
     ``max_entries=2`` lets a visitor compare two models without piling models up in memory.
     """
-    return load_detector(path, allow_legacy=allow_legacy)
+    from deepfake_core.judge import warm_up_face_step
+
+    detector = load_detector(path, allow_legacy=allow_legacy)
+    warm_up_face_step(detector)
+    return detector
 
 
 def _display_folder(folder: Path) -> str:

@@ -462,3 +462,12 @@ def test_paste_back_on_a_display_copy_matches_the_full_size_paste_shrunk():
     assert small.shape == full_then_shrunk.shape == (300, 400, 3)
     assert np.abs(small.astype(int) - full_then_shrunk.astype(int)).mean() < 2.0
     assert small[150, 200].min() == 255  # the face's centre is covered
+
+
+def test_warm_up_builds_one_shared_finder_and_skips_models_without_a_face_step(tiny_face_detector, tiny_detector):
+    from deepfake_core.judge import face_finder, warm_up_face_step
+
+    warm_up_face_step(tiny_face_detector)
+    assert face_finder(tiny_face_detector) is face_finder(tiny_face_detector) is not None
+    warm_up_face_step(tiny_detector)
+    assert face_finder(tiny_detector) is None
