@@ -1,0 +1,76 @@
+"""The face step on the real data: how many faces it finds per kind, and how much of a crop it must invent.
+
+Usage::
+
+    python benchmarks/face_data.py [--data ../shared/data/faces] [--per-kind 60] [--scales 2.0 2.5 3.0 3.6]
+
+Part 1 runs the face step of the default card (``FaceCropSpec()``) over every image
+of ``--data`` — the same cached crops ``deepfake-core train --face-crop`` uses —
+and prints, per kind, how many images have a usable face. Part 2 draws
+``--per-kind`` images of each kind (seeded), finds the largest face, and prints
+for each crop scale (crop side in eye-to-mouth distances) the mean share of the
+crop that lies outside the image and the share of crops with more than 3 % outside:
+pixels a crop would have to fill in, which differ by source and so let a model
+tell sources apart. Needs ``../shared/data``; a check, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deepfake_core.data import scan_dataset
+from deepfake_core.face_data import build_face_crops
+from deepfake_core.faces import FaceCropSpec, similarity_transform, template_points
+from deepfake_core.intake import load_image
+
+
+def outside_share(image: np.ndarray, landmarks: np.ndarray, crop_scale: float, size: int = 128) -> float:
+    """Share of a ``size`` crop at ``crop_scale`` that falls outside ``image``."""
+    matrix = similarity_transform(landmarks, template_points(size, crop_scale))
+    inside = cv2.warpAffine(np.ones(image.shape[:2], np.uint8), matrix, (size, size), flags=cv2.INTER_NEAREST)
+    return 1.0 - float(inside.mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/faces"))
+    parser.add_argument("--per-kind", type=int, default=60)
+    parser.add_argument("--scales", type=float, nargs="+", default=[2.0, 2.5, 3.0, 3.6])
+    parser.add_argument("--seed", type=int, default=2)
+    args = parser.parse_args()
+
+    spec = FaceCropSpec()
+    records = scan_dataset(args.data)
+    index = build_face_crops(records, args.data, spec, size=128, log=lambda line: None)
+    print(f"faces found ({spec.describe()}):")
+    print(f"{'kind':<20} {'images':>6} {'with face':>9} {'share':>7}")
+    for kind, entry in index.coverage(records).items():
+        print(f"{kind:<20} {entry['n']:>6} {entry['with_face']:>9} {entry['share']:>7.1%}")
+
+    from deepfake_core.faces.finder import FaceFinder
+
+    finder = FaceFinder(spec)
+    by_kind = defaultdict(list)
+    for record in records:
+        by_kind[record.kind].append(record)
+    print(f"\nshare of the crop outside the image (mean / crops with > 3 %), {args.per_kind} images per kind:")
+    print(f"{'kind':<20} " + " ".join(f"{'scale ' + format(scale, 'g'):>16}" for scale in args.scales))
+    for kind, members in sorted(by_kind.items()):
+        drawn = random.Random(f"{args.seed}:{kind}").sample(members, min(args.per_kind, len(members)))
+        images = [load_image(record.path(args.data)) for record in drawn]
+        shares = defaultdict(list)
+        for image, faces in zip(images, finder.detect_batch(images), strict=True):
+            for scale in args.scales if faces else ():
+                shares[scale].append(outside_share(image, faces[0].landmarks, scale))
+        cells = [f"{np.mean(shares[s]):>7.1%} / {np.mean(np.array(shares[s]) > 0.03):>5.0%}" for s in args.scales]
+        print(f"{kind:<20} " + " ".join(f"{cell:>16}" for cell in cells))
+
+
+if __name__ == "__main__":
+    main()
