@@ -52,6 +52,8 @@ CHROMIUM_ARGS = [
 ]
 MEMORY_BUDGET_MB = 1024
 VERDICT = r"Verdict: (Real|Fake)"
+OUTCOME = rf"{VERDICT}|No face found"
+"""What the Classify page shows for an upload: a verdict per face (or whole image), or that no face was found."""
 SAMPLE_FILES = ("astronaut.png", "chelsea.png", "coffee.png")
 """Real photos shipped with scikit-image, uploaded in turn (a face, a cat, a cup)."""
 
@@ -142,14 +144,17 @@ def open_from_sidebar(page: Page, title: str, *, heading: str | None = None, tim
     expect(main.get_by_role("heading", level=1, name=heading or title, exact=True)).to_be_visible(timeout=timeout_ms)
 
 
-def upload_and_wait(page: Page, name: str, data: bytes, *, timeout_ms: float) -> str:
-    """Upload one image on the open Classify page and return the verdict text once it is visible."""
+def upload_and_wait(page: Page, name: str, data: bytes, *, timeout_ms: float, outcomes: int = 1) -> str:
+    """Upload one image on the open Classify page; once ``outcomes`` results show, return their text.
+
+    A result is a verdict (one per face for a model with a face step) or the "No face found" message.
+    """
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": name, "mimeType": "image/png", "buffer": data}]
     )
-    verdict = page.get_by_text(re.compile(VERDICT))
-    expect(verdict).to_have_count(1, timeout=timeout_ms)
-    return verdict.inner_text()
+    shown = page.get_by_text(re.compile(OUTCOME))
+    expect(shown).to_have_count(outcomes, timeout=timeout_ms)
+    return "\n".join(shown.all_inner_texts())
 
 
 def memory_kib(pid: int) -> tuple[int, int]:

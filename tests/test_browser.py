@@ -1,6 +1,8 @@
-"""One real visit of the dashboard in headless Chromium: classify an upload, see a chart, run an explanation.
+"""One real visit of the dashboard in headless Chromium: classify faces, see a chart, run an explanation.
 
-The server runs ``streamlit run streamlit_app.py`` against the tiny fixture model, started and
+The server runs ``streamlit run streamlit_app.py`` against the tiny fixture model with a face step
+(like the shipped default): a photo with four faces gets four verdicts, a cat gets "No face found"
+and no verdict. The server is started and
 always stopped by the harness in ``benchmarks/app.py`` (the benchmark drives the app the same way).
 Screenshots of every page go to a temporary folder, printed at the end (``pytest -s`` shows it).
 """
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import encode, face_like_image
+from conftest import encode, four_faces, no_face_pictures
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_MS = 180_000  # the first Classify visit loads TensorFlow and the model on a busy 2-core machine
@@ -52,14 +54,14 @@ def screenshot(page, path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def server(tiny_face_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if not harness.CHROMIUM.exists():
         reason = f"{harness.CHROMIUM} is missing (install Debian's chromium package)"
         if os.environ.get("CI", "").lower() in ("true", "1"):
             pytest.fail(f"{reason}; the browser test must run in CI")
         pytest.skip(reason)
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with harness.dashboard_server(tiny_model_dir, log=log) as running:
+    with harness.dashboard_server(tiny_face_model_dir, log=log) as running:
         yield running
 
 
@@ -85,15 +87,21 @@ def test_classify_evaluate_and_explain_in_chromium(server, tmp_path_factory: pyt
                 "Evaluation",
                 "Model",
             ]
-            verdict = harness.upload_and_wait(page, "face.png", encode(face_like_image(seed=7)), timeout_ms=TIMEOUT_MS)
-            assert re.search(harness.VERDICT, verdict)
-            expect(page.get_by_text("model default-test")).to_be_visible()
-            expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)
+            group = harness.upload_and_wait(page, "group.png", encode(four_faces()), timeout_ms=TIMEOUT_MS, outcomes=4)
+            assert len(re.findall(harness.VERDICT, group)) == 4
+            expect(page.get_by_text(re.compile(r"model default-test"))).to_have_count(4)
+            expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4)  # one P(fake) bar per face
+            cat = encode(no_face_pictures()["cat"])
+            outcomes = harness.upload_and_wait(page, "cat.png", cat, timeout_ms=TIMEOUT_MS, outcomes=5)
+            assert len(re.findall(harness.VERDICT, outcomes)) == 4 and "No face found" in outcomes
             screenshot(page, shots / "2-classify.png")
             with page.expect_download(timeout=TIMEOUT_MS) as download:  # encoded only when clicked
                 page.get_by_role("button", name="Download JSON").click()
             rows = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-            assert [row["file"] for row in rows] == ["face.png"] and 0.0 <= rows[0]["p_fake"] <= 1.0
+            assert [(row["file"], row["face"]) for row in rows] == [("group.png", n) for n in (1, 2, 3, 4)] + [
+                ("cat.png", None)
+            ]
+            assert all(0.0 <= row["p_fake"] <= 1.0 for row in rows[:4]) and "no face found" in rows[4]["error"]
 
             harness.open_from_sidebar(page, "Home", heading="deepfake-lens", timeout_ms=TIMEOUT_MS)
             expect(page.get_by_text("Limitations — read before trusting a verdict.")).to_be_visible()
@@ -117,7 +125,7 @@ def test_classify_evaluate_and_explain_in_chromium(server, tmp_path_factory: pyt
                 expect(page.get_by_role("button", name=f"Remove {method}")).to_have_count(0)
             page.get_by_role("button", name=re.compile(r"Explain$")).click()
             expect(page.get_by_text(re.compile(r"^Attention mask \("))).to_be_visible()
-            expect(page.get_by_text("--method attention --from-json face_attention.json")).to_be_visible()
+            expect(page.get_by_text("--method attention --from-json group_face1_attention.json")).to_be_visible()
             screenshot(page, shots / "5-explain.png")
         finally:
             browser.close()
