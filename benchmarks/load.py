@@ -44,10 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import skimage.data
 
 # benchmarks/ is a folder of scripts: the dashboard harness is shared with benchmarks/app.py and the browser test.
 from app import CHROMIUM, CHROMIUM_ARGS, DashboardServer, dashboard_server, log_tail
-from PIL import Image, ImageDraw
+from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 
@@ -78,17 +79,20 @@ class Upload:
 
 
 def make_uploads(count: int) -> list[Upload]:
-    """``count`` different pictures: smooth random colour fields with a face-sized ellipse, PNG and JPEG in turn."""
+    """``count`` different pictures of a real face (scikit-image's astronaut), PNG and JPEG in turn.
+
+    Each is a different seeded crop around the face with its own brightness, so every upload has
+    its own hash and result; the shipped model judges faces, so the pictures must hold one.
+    """
+    photo = skimage.data.astronaut()
     uploads = []
     for index in range(count):
         rng = np.random.default_rng(index)
-        size = (192 + 32 * (index % 3), 224 + 32 * (index % 2))
-        picture = Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).resize(
-            size, Image.Resampling.BICUBIC
-        )
-        width, height = size
-        skin = tuple(int(value) for value in rng.integers(140, 240, 3))
-        ImageDraw.Draw(picture).ellipse((width * 0.25, height * 0.18, width * 0.75, height * 0.82), fill=skin)
+        top, left = (int(value) for value in rng.integers(0, 48, 2))
+        side = 256 + 32 * (index % 3)
+        crop = photo[top : top + side, 100 + left : 100 + left + side].astype(np.float32)
+        crop = np.clip(crop * rng.uniform(0.85, 1.15), 0, 255).astype(np.uint8)
+        picture = Image.fromarray(crop)
         buffer = io.BytesIO()
         if index % 2:
             picture.save(buffer, format="JPEG", quality=90)
