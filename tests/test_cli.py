@@ -112,10 +112,11 @@ def test_reported_command_writes_a_loadable_reported_entry(capsys, tmp_path):
 
 @pytest.fixture(scope="module")
 def face_pictures(tmp_path_factory):
-    """A photo with four faces (1024 px) and a cat, as PNG files."""
+    """A photo with four faces (1024 px), and the cat, coffee, screenshot and landscape, as PNG files."""
     folder = tmp_path_factory.mktemp("face_pictures")
     (folder / "four.png").write_bytes(encode(four_faces()))
-    (folder / "cat.png").write_bytes(encode(no_face_pictures()["cat"]))
+    for name, picture in no_face_pictures().items():
+        (folder / f"{name}.png").write_bytes(encode(picture))
     return folder
 
 
@@ -206,3 +207,13 @@ def test_predict_csv_defuses_formula_file_names(capsys, tiny_model_dir, tmp_path
     code, out, _ = _predict(capsys, tiny_model_dir, "=HYPERLINK(1).png", flags=["--csv"])
     (row,) = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and row["file"] == "'=HYPERLINK(1).png"
+
+
+def test_predict_gives_no_verdict_for_any_picture_without_a_face(capsys, tiny_face_model_dir, face_pictures):
+    names = ("cat", "coffee", "screenshot", "landscape")
+    code, rows, err = _predict_json(
+        capsys, tiny_face_model_dir, *(face_pictures / f"{name}.png" for name in names), flags=["--json"]
+    )
+    assert code == 1 and "4 of 4 files got no verdict" in err
+    assert [row["file"].rsplit("/", 1)[-1] for row in rows] == [f"{name}.png" for name in names]
+    assert all("no face found" in row["error"] and row["label"] is None and row["p_fake"] is None for row in rows)
