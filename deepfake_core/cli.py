@@ -231,6 +231,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         backbone_weights=args.backbone_weights,
         face_crop=args.face_crop,
+        exclude_kinds=tuple(args.exclude_kinds),
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -283,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--face-crop", action="store_true", help="judge aligned face crops (the face step), not whole images"
     )
     train.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
+    train.add_argument(
+        "--exclude-kinds",
+        nargs="+",
+        default=[],
+        metavar="KIND",
+        help="leave these kinds out of training and validation (a leave-one-generator-out run)",
+    )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")
     predict.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or glob patterns")

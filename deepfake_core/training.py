@@ -34,6 +34,7 @@ from deepfake_core.architecture import build_model
 from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, save_card
 from deepfake_core.data import LABELS, ImageRecord, SplitManifest
 from deepfake_core.detector import Detector
+from deepfake_core.errors import DataSetError
 from deepfake_core.evaluation.calibration import fit_temperature
 from deepfake_core.face_data import FaceCropIndex, build_face_crops
 from deepfake_core.faces.spec import FaceCropSpec
@@ -107,10 +108,13 @@ class TrainConfig:
     backbone_weights: str | None = None
     channel_order: str = "RGB"
     face_crop: bool = False
+    exclude_kinds: tuple[str, ...] = ()
+    """Kinds left out of training and validation: a leave-one-generator-out run tests on them as unseen."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["augment_config"] = self.augment_config.to_dict() if self.augment else None
+        data["exclude_kinds"] = list(self.exclude_kinds)
         return data
 
 
@@ -215,7 +219,15 @@ def train(
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     name = name or output.name.removesuffix(".keras")
-    train_records, val_records = manifest.splits["train"], manifest.splits["validation"]
+    left_out = set(config.exclude_kinds)
+    unknown = left_out - {record.kind for part in manifest.splits.values() for record in part}
+    if unknown:
+        raise DataSetError(f"Cannot leave out {', '.join(sorted(unknown))}: no such kind in the split manifest.")
+    train_records, val_records = (
+        [record for record in manifest.splits[part] if record.kind not in left_out] for part in ("train", "validation")
+    )
+    if left_out:
+        log(f"left out of training and validation (unseen): {', '.join(sorted(left_out))}")
     draft = _card(config, train_records, name=name, weights_file=output.name, sha256=None)
     crops, face_coverage = None, None
     if draft.face_crop is not None:

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from deepfake_core.data import ImageRecord, make_split, scan_dataset, write_manifest
+from deepfake_core.errors import DataSetError
 from deepfake_core.evaluation.pipeline import evaluate_detector, load_history
 from deepfake_core.evaluation.results import load_results, save_results
 from deepfake_core.intake import load_image
@@ -150,3 +151,13 @@ def test_face_step_training_and_evaluation_use_the_aligned_crops(tmp_path):
         [photo.judged[0].prediction.p_fake for photo in judged],
         atol=1e-5,
     )
+
+
+def test_a_left_out_kind_is_neither_trained_nor_validated_on(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=1, batch_size=8, exclude_kinds=("stylegan2_tpdne",))
+    result = train(config, manifest, root, tmp_path / "loo.keras", log=lambda line: None)
+    assert result.card.training["config"]["exclude_kinds"] == ["stylegan2_tpdne"]
+    assert result.card.limitations[0].startswith("Fakes seen in training: gan256. Real faces seen: celeba, ffhq.")
+    with pytest.raises(DataSetError, match="no such kind"):
+        train(TrainConfig(input_size=32, epochs=1, exclude_kinds=("sd99",)), manifest, root, tmp_path / "x.keras")
