@@ -232,6 +232,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         backbone_weights=args.backbone_weights,
         face_crop=args.face_crop,
         exclude_kinds=tuple(args.exclude_kinds),
+        init_from=args.init_from,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND",
         help="leave these kinds out of training and validation (a leave-one-generator-out run)",
     )
+    train.add_argument("--init-from", default=None, help="start from this model file's weights (train it further)")
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")
     predict.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or glob patterns")

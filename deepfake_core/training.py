@@ -110,6 +110,8 @@ class TrainConfig:
     face_crop: bool = False
     exclude_kinds: tuple[str, ...] = ()
     """Kinds left out of training and validation: a leave-one-generator-out run tests on them as unseen."""
+    init_from: str | None = None
+    """A model file (same architecture) whose weights this run starts from, to train a model further."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -270,6 +272,8 @@ def train(
         num_classes=len(LABELS),
         name=name,
     )
+    if config.init_from:
+        _start_from(model, config.init_from, log)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -322,6 +326,18 @@ def train(
     history_path = output.with_name(output.name.removesuffix(".keras") + ".history.json")
     history_path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     return TrainResult(model_path=output, card=card, history=history)
+
+
+def _start_from(model: keras.Model, path: str, log: LogFn) -> None:
+    """Copy the weights of the model file ``path`` into ``model`` (its card must describe the same network)."""
+    from deepfake_core.loading import load_detector  # checks the file against its card's sha256
+
+    source = load_detector(path).model
+    shapes = [tuple(weight.shape) for weight in source.weights]
+    if shapes != [tuple(weight.shape) for weight in model.weights]:
+        raise DataSetError(f"Cannot start from {path}: its network differs from the one this run trains.")
+    model.set_weights(source.get_weights())
+    log(f"starting from the weights of {path}")
 
 
 def _card(
