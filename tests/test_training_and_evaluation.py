@@ -161,3 +161,19 @@ def test_a_left_out_kind_is_neither_trained_nor_validated_on(trained, tmp_path):
     assert result.card.limitations[0].startswith("Fakes seen in training: gan256. Real faces seen: celeba, ffhq.")
     with pytest.raises(DataSetError, match="no such kind"):
         train(TrainConfig(input_size=32, epochs=1, exclude_kinds=("sd99",)), manifest, root, tmp_path / "x.keras")
+
+
+def test_init_from_starts_from_a_models_weights_and_refuses_another_network(trained, tmp_path):
+    from deepfake_core.loading import load_detector
+
+    root, manifest, first = trained
+    config = TrainConfig(input_size=32, epochs=1, batch_size=8, learning_rate=1e-9, init_from=str(first.model_path))
+    result = train(config, manifest, root, tmp_path / "further.keras", log=lambda line: None)
+    assert result.card.training["config"]["init_from"] == str(first.model_path)
+    before, after = load_detector(first.model_path).model, load_detector(result.model_path).model
+    # a learning rate of 1e-9 barely moves the trainable weights: the run started from the first model's
+    pairs = zip(before.trainable_weights, after.trainable_weights, strict=True)
+    assert all(np.allclose(a.numpy(), b.numpy(), atol=1e-4) for a, b in pairs)
+    other = TrainConfig(input_size=32, epochs=1, attention=False, init_from=str(first.model_path))
+    with pytest.raises(DataSetError, match="network differs"):
+        train(other, manifest, root, tmp_path / "other.keras", log=lambda line: None)
