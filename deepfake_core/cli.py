@@ -49,22 +49,11 @@ def _prediction_rows(
 
 
 def _face_fields(verdict) -> dict:
-    fields: dict = {"face": verdict.number}
-    if verdict.face is not None:
-        detection = verdict.face.detection.to_dict()
-        fields.update(box=detection["box"], face_score=detection["score"])
-    if verdict.prediction is None:
-        return {**fields, "error": verdict.reason}
-    prediction = verdict.prediction
-    return {
-        **fields,
-        "label": prediction.label,
-        "p_fake": round(prediction.p_fake, 6),
-        "confidence": round(prediction.confidence, 6),
-        "threshold": prediction.threshold,
-        "model_id": prediction.model_id,
-        "error": None,
-    }
+    """The row fields of one face (:meth:`FaceVerdict.fields`), probabilities rounded for printing."""
+    fields = verdict.fields()
+    if verdict.prediction is not None:
+        fields.update(p_fake=round(fields["p_fake"], 6), confidence=round(fields["confidence"], 6))
+    return fields
 
 
 _COLUMNS = (

@@ -76,6 +76,30 @@ class FaceVerdict:
     def number(self) -> int | None:
         return self.face.number if self.face is not None else None
 
+    def fields(self) -> dict:
+        """One result row's fields, as the command line and the Classify page write them.
+
+        ``face``; ``box`` and ``face_score`` when a face step ran; then ``label``,
+        ``p_fake``, ``confidence``, ``threshold``, ``model_id`` and ``error=None`` for a
+        verdict, or only ``error`` (the reason) for a face too small to judge.
+        """
+        fields: dict = {"face": self.number}
+        if self.face is not None:
+            detection = self.face.detection.to_dict()
+            fields.update(box=detection["box"], face_score=detection["score"])
+        if self.prediction is None:
+            return {**fields, "error": self.reason}
+        prediction = self.prediction
+        return {
+            **fields,
+            "label": prediction.label,
+            "p_fake": prediction.p_fake,
+            "confidence": prediction.confidence,
+            "threshold": prediction.threshold,
+            "model_id": prediction.model_id,
+            "error": None,
+        }
+
     @property
     def image(self) -> np.ndarray | None:
         """What the model saw: the aligned crop (``None`` for a whole-image verdict: see the photo)."""

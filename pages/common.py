@@ -457,22 +457,11 @@ def _row(base: dict[str, Any], **values: Any) -> dict[str, Any]:
 
 
 def _face_row(base: dict[str, Any], verdict: FaceVerdict) -> dict[str, Any]:
-    face: dict[str, Any] = {}
-    if verdict.face is not None:
-        detection = verdict.face.detection.to_dict()
-        face = {"face": verdict.number, "box": detection["box"], "face_score": detection["score"]}
-    prediction = verdict.prediction
-    if prediction is None:
-        return _row(base, **face, error=verdict.reason)
-    return _row(
-        base,
-        **face,
-        verdict=prediction.label,
-        p_fake=prediction.p_fake,
-        confidence=prediction.confidence,
-        threshold=prediction.threshold,
-        model_id=prediction.model_id,
-    )
+    """One table row: the face's fields (as the command line writes them), its label under "verdict"."""
+    fields = verdict.fields()
+    if "label" in fields:
+        fields["verdict"] = fields.pop("label")
+    return _row(base, **fields)
 
 
 def _thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:

@@ -112,12 +112,14 @@ def evaluate_detector(
 
     perturbed = []
     if robustness:
+        # a face step's perturbations apply to the whole image, then the face is found again, as for an upload
+        originals = model_views if spec is None else [load_image(record.path(data_root)) for record in records]
         for name, (perturb, params) in ROBUSTNESS_SUITE.items():
             rng = np.random.default_rng(seed)
+            changed = [perturb(image, rng) for image in originals]
             if spec is None:
-                p, kept = _p_fake(detector, [perturb(image, rng) for image in model_views])[0], slice(None)
-            else:  # perturb the whole image, then find the face again, as a user's upload would go
-                changed = [perturb(load_image(record.path(data_root)), rng) for record in records]
+                p, kept = _p_fake(detector, changed)[0], slice(None)
+            else:
                 p, first = _face_p_fake(detector, changed, faces="largest")
                 kept = first >= 0
             entry = robustness_entry(
