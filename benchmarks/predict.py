@@ -1,18 +1,22 @@
-"""Prediction speed and memory: the Detector vs plain per-image ``model.predict``.
+"""Prediction speed and memory: the Detector vs calling the Keras model directly, like for like.
 
 For each model (the shipped default — or a random-weight model of the same
 architecture when none is trained yet — and the thesis' EfficientNetB7 +
-attention at 128 px with random weights) a fresh child process measures:
+attention at 128 px with random weights) a fresh child process measures, from
+the same RGB ``uint8`` images to class probabilities (every path includes the
+preprocessing contract's ``detector.prepare``, so only the model call differs):
 
-* warm single-image latency, median of N calls: ``Detector.predict(image)``
-  (intake array -> verdict, preprocessing included) vs ``model.predict(batch_of_1)``
-  on an already-prepared input;
-* batch throughput (images/s): ``Detector.predict_batch`` over M images vs
-  calling ``model.predict`` once per image;
+* warm single-image latency, median of N calls: ``Detector.predict(image)`` vs
+  ``model(x, training=False)`` (eager call) vs ``model.predict(x)`` on a batch of one;
+* batch throughput (images/s) over M images, all in batches of the detector's
+  ``batch_size``: ``Detector.predict_batch`` vs ``model(x)`` per batch vs one
+  batched ``model.predict(x, batch_size=...)`` (not per-image calls);
 * peak RSS of the child process (VmHWM).
 
-Run: ``python benchmarks/predict.py`` (``--repeats``, ``--images``). Not a test:
-the figures depend on the machine; the ratios are measured in the same run.
+The variants take turns (interleaved repeats), so a changing load on a shared
+machine affects them alike. Run: ``python benchmarks/predict.py`` (``--repeats``,
+``--images``, ``--models``). Not a test: the figures depend on the machine; the
+ratios are measured in the same run, on the same inputs.
 """
 
 from __future__ import annotations
@@ -36,13 +40,15 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def _median_ms(function, repeats: int) -> float:
-    timings = []
+def _interleaved_ms(functions: dict[str, object], repeats: int) -> dict[str, float]:
+    """Median milliseconds per function over ``repeats`` rounds in which every function runs once, in turn."""
+    timings: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def _detector(which: str):
@@ -72,29 +78,43 @@ def measure(which: str, repeats: int, n_images: int) -> dict:
     detector, source = _detector(which)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(n_images)]
-    prepared = detector.prepare(images)
-    model = detector.model
+    model, batch = detector.model, detector.batch_size
 
-    detector.predict(images[0])
-    model.predict(prepared[:1], verbose=0)
-    ours_single = _median_ms(lambda: detector.predict(images[0]), repeats)
-    keras_single = _median_ms(lambda: model.predict(prepared[:1], verbose=0), repeats)
+    def eager(pictures: list) -> np.ndarray:
+        prepared = detector.prepare(pictures)
+        return np.concatenate(
+            [model(prepared[start : start + batch], training=False).numpy() for start in range(0, len(prepared), batch)]
+        )
 
-    started = time.perf_counter()
-    detector.predict_batch(images)
-    ours_batch = n_images / (time.perf_counter() - started)
-    started = time.perf_counter()
-    for index in range(n_images):
-        model.predict(prepared[index : index + 1], verbose=0)
-    keras_batch = n_images / (time.perf_counter() - started)
+    def predict(pictures: list) -> np.ndarray:
+        return model.predict(detector.prepare(pictures), batch_size=batch, verbose=0)
+
+    # Same outputs first (uncalibrated softmax): otherwise the timings would compare different work.
+    reference = detector.raw_probabilities(detector.prepare(images))
+    agreement = max(float(np.abs(eager(images) - reference).max()), float(np.abs(predict(images) - reference).max()))
+
+    single = {
+        "detector": lambda: detector.predict(images[0]),
+        "model_call": lambda: eager(images[:1]),
+        "model_predict": lambda: predict(images[:1]),
+    }
+    for function in single.values():
+        function()  # warm up: tracing, predict's data pipeline
+    single_ms = _interleaved_ms(single, repeats)
+    batches = {
+        "detector": lambda: detector.predict_batch(images),
+        "model_call": lambda: eager(images),
+        "model_predict": lambda: predict(images),
+    }
+    batch_ms = _interleaved_ms(batches, max(3, repeats // 10))
     return {
         "model": which,
         "source": source,
         "parameters": int(model.count_params()),
-        "single_ms_detector": ours_single,
-        "single_ms_model_predict": keras_single,
-        "throughput_detector": ours_batch,
-        "throughput_predict_per_image": keras_batch,
+        "batch_size": batch,
+        "max_abs_difference": agreement,
+        "single_ms": single_ms,
+        "throughput": {name: n_images / (ms / 1000) for name, ms in batch_ms.items()},
         "peak_rss_mb": _peak_rss_mb(),
     }
 
@@ -128,15 +148,24 @@ def main() -> None:
         output = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
         row = json.loads(output.strip().splitlines()[-1])
         print(f"\n{row['model']}: {row['source']} ({row['parameters']:,} parameters)")
+        print(f"  same probabilities: max |difference| to the Detector {row['max_abs_difference']:.1e}")
+        single, throughput = row["single_ms"], row["throughput"]
         print(
-            f"  warm single image   Detector.predict {row['single_ms_detector']:8.1f} ms   "
-            f"model.predict {row['single_ms_model_predict']:8.1f} ms   "
-            f"ratio {row['single_ms_model_predict'] / row['single_ms_detector']:.1f}x"
+            f"  warm single image (ms, median)   Detector.predict {single['detector']:8.1f}   "
+            f"model(x) {single['model_call']:8.1f}   model.predict(x) {single['model_predict']:8.1f}"
         )
         print(
-            f"  batch throughput    predict_batch    {row['throughput_detector']:8.1f} img/s "
-            f"per-image predict {row['throughput_predict_per_image']:6.1f} img/s "
-            f"ratio {row['throughput_detector'] / row['throughput_predict_per_image']:.1f}x"
+            f"    Detector speed-up:  {single['model_call'] / single['detector']:.2f}x vs model(x), "
+            f"{single['model_predict'] / single['detector']:.2f}x vs model.predict"
+        )
+        print(
+            f"  throughput, {args.images} images in batches of {row['batch_size']} (img/s)   "
+            f"predict_batch {throughput['detector']:7.1f}   model(x) {throughput['model_call']:7.1f}   "
+            f"batched model.predict {throughput['model_predict']:7.1f}"
+        )
+        print(
+            f"    Detector speed-up:  {throughput['detector'] / throughput['model_call']:.2f}x vs model(x), "
+            f"{throughput['detector'] / throughput['model_predict']:.2f}x vs batched model.predict"
         )
         print(f"  peak RSS            {row['peak_rss_mb']:.0f} MB")
 

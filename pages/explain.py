@@ -1,15 +1,18 @@
 """Explain: where the model looked, with its attention mask, Grad-CAM and LIME side by side.
 
-Explanations are computed when the visitor presses "Explain" and cached per (image sha256, model,
-method, class, parameters, face), so moving the opacity slider only re-draws the overlays. A model
-with a face step judges aligned face crops, so it is a face's crop that is explained (the largest
-face unless another is chosen); its overlays can also be drawn back onto the photo.
+Explanations are computed when the visitor presses "Explain" and kept in a small per-session cache
+by (image sha256, model, method, class, parameters, face) (``pages/explain_view.py``), so moving
+the opacity slider, or going to another image and back, only re-draws the overlays. A model that
+judges whole images has them explained on a working copy (long side at most 1024 px) and drawn at
+display size. A model with a face step judges aligned face crops, so it is a face's crop that is
+explained (the largest face unless another is chosen); its overlays can also be drawn back onto the photo.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -22,12 +25,17 @@ from deepfake_core.explain import (
     METHODS,
     agreement,
     comparison_record,
+    composite_png,
+    deletion_summary,
     legend,
+    number_superpixels,
     overlay,
+    saturation_caveat,
+    working_image,
 )
 from deepfake_core.faces.align import paste_back
 from deepfake_core.intake import load_image
-from pages import common
+from pages import common, explain_view
 
 FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE = "Upload an image", "An image from the Classify page", "A built-in sample"
 
@@ -108,6 +116,7 @@ target_choice = st.selectbox(
     help="Class-specific methods show the evidence for this class; the attention mask is the same for all.",
 )
 target = prediction.label if target_choice == "the verdict" else target_choice
+caveat = saturation_caveat(prediction.probabilities[target], target)
 with st.expander("LIME settings"):
     lime_choices = METHODS["lime"].choices
     lime_params = {
@@ -138,8 +147,8 @@ requests = [
     for method in methods
 ]
 if st.button("Explain", type="primary", icon=":material/visibility:", disabled=not methods):
-    common.compute_explanations(requests, detector, explained)
-explanations = [common.cached_explanation(request, detector) for request in requests]
+    explain_view.compute_explanations(requests, detector, explained, threshold=threshold)
+explanations = [explain_view.cached_explanation(request, detector, threshold=threshold) for request in requests]
 ready_requests = [request for request, found in zip(requests, explanations, strict=True) if found is not None]
 ready = [explanation for explanation in explanations if explanation is not None]
 
@@ -149,10 +158,18 @@ if face is None:
     st.markdown(f"Explaining the class **{target}**.")
 else:
     st.markdown(f"Explaining the class **{target}** for face {face_number}, on the aligned crop the model judged.")
+if caveat:
+    st.warning(caveat, icon=":material/warning:")
 if len(ready) < len(requests):
     st.info("Press **Explain** to compute the chosen methods with these settings (LIME takes longest).")
 opacity = st.slider("Overlay opacity", min_value=0.0, max_value=1.0, value=0.5, step=0.05, key="explain-opacity")
 boundaries = st.checkbox("Draw LIME's superpixel edges", value=False)
+numbers = st.checkbox(
+    "Number LIME's superpixels",
+    value=True,
+    key="explain-numbers",
+    help="Write the id of each superpixel in LIME's table on the overlay, so the table's rows can be found.",
+)
 on_photo = face is not None and st.checkbox(
     "Show on the photo",
     value=False,
@@ -160,14 +177,21 @@ on_photo = face is not None and st.checkbox(
     help="Also draw each overlay back onto the photo, at the face's place and angle.",
 )
 
+working = working_image(explained)  # what the maps were computed at: the photo's working copy, or the face's crop
+lime = next((explanation for explanation in ready if explanation.method == "lime"), None)
+listed = [segment for segment, _ in (lime.superpixel_weights or ())[:10]] if lime is not None else []
 columns = st.columns(1 + len(ready))
 columns[0].image(
-    explained, caption="Original" if face is None else f"Face {face_number}: what the model saw", width="stretch"
+    working_image(working, explain_view.DISPLAY_SIDE),
+    caption="Original" if face is None else f"Face {face_number}: what the model saw",
+    width="stretch",
 )
 drawn = {}
 for column, explanation in zip(columns[1:], ready, strict=True):
-    drawn[explanation.method] = overlay(explained, explanation, opacity=opacity, boundaries=boundaries)
+    picture = overlay(working, explanation, opacity=opacity, boundaries=boundaries, max_side=explain_view.DISPLAY_SIDE)
+    drawn[explanation.method] = number_superpixels(picture, explanation, listed if numbers else [])
     scale = legend(explanation)
+    r2 = explanation.details.get("surrogate_r2")
     with column:
         st.image(
             drawn[explanation.method],
@@ -175,14 +199,16 @@ for column, explanation in zip(columns[1:], ready, strict=True):
             width="stretch",
         )
         st.image(common.legend_strip(scale), width="stretch")
-        st.caption(f"← {scale.low} · {scale.high} →  \n{explanation.meaning} ({explanation.seconds:.2f} s)")
+        st.caption(
+            f"← {scale.low} · {scale.high} →  \n{explanation.meaning} ({explanation.seconds:.2f} s)"
+            + ("" if r2 is None else f"  \nSurrogate fit R² = {r2:.2f}")
+        )
 if on_photo and ready:
     columns = st.columns(1 + len(ready))
     columns[0].image(common.display_copy(image), caption=f"The photo ({item.name})", width="stretch")
     for column, explanation in zip(columns[1:], ready, strict=True):
-        pasted = paste_back(
-            image, drawn[explanation.method], face.matrix, crop_size=card.input_size, max_side=common.DISPLAY_SIDE
-        )
+        crop_drawing = overlay(working, explanation, opacity=opacity, boundaries=boundaries)  # at the crop's size
+        pasted = paste_back(image, crop_drawing, face.matrix, crop_size=card.input_size, max_side=common.DISPLAY_SIDE)
         column.image(
             pasted,
             caption=f"{METHODS[explanation.method].title} on the photo (face {face_number})",
@@ -203,7 +229,7 @@ if table is not None:
     )
 
 if ready:
-    checks = common.deletion_checks(ready_requests, ready, detector, explained)
+    checks = explain_view.deletion_checks(ready_requests, ready, detector, explained)
     st.subheader("Do the maps point at the evidence?")
     st.dataframe(
         pd.DataFrame(
@@ -213,8 +239,10 @@ if ready:
                     "class": check.target_class,
                     "hidden": check.hidden_share,
                     "P(class)": check.p_before,
-                    "its top pixels blurred": check.p_after,
+                    "its pixels blurred": check.p_after,
                     "random areas blurred": check.p_random,
+                    "beats random": f"{check.random_beaten} of {len(check.p_random_draws)}",
+                    "result": check.outcome,
                 }
                 for check in checks
             ]
@@ -224,19 +252,16 @@ if ready:
             "hidden": st.column_config.NumberColumn("share hidden", format="percent"),
             **{
                 column: st.column_config.NumberColumn(column, format="%.3f")
-                for column in ("P(class)", "its top pixels blurred", "random areas blurred")
+                for column in ("P(class)", "its pixels blurred", "random areas blurred")
             },
         },
     )
     st.caption(
-        f"Each map's top {checks[0].fraction:.0%} of pixels are replaced by a blurred copy of the image and the "
-        "model is asked again. A faithful map marks the pixels that carry the evidence, so the probability falls "
-        "further than when an area of the same size is blurred at random places (mean of 8 draws). For a Real "
-        "verdict the check says little: blurring removes detail but adds no generator artefacts."
+        deletion_summary(checks)
+        + " For a Real verdict the check says little: blurring removes detail but adds no generator artefacts."
     )
 
-lime = next((explanation for explanation in ready if explanation.method == "lime"), None)
-if lime is not None and lime.superpixel_weights:
+if listed:
     st.subheader("LIME's most influential superpixels")
     st.dataframe(
         pd.DataFrame(
@@ -252,6 +277,17 @@ if lime is not None and lime.superpixel_weights:
         hide_index=True,
         column_config={"weight": st.column_config.NumberColumn(format="%+.2e")},
     )
+    found = (
+        "These numbers are written on the LIME overlay."
+        if numbers
+        else "Tick *Number LIME's superpixels* to see these numbers on the LIME overlay."
+    )
+    st.caption(
+        f"{found} Surrogate fit R² = "
+        f"{lime.details['surrogate_r2']:.2f}: the share of the variation of P({lime.target_class}) over the "
+        f"{lime.params['num_samples']} perturbed samples that the linear model of these weights reproduces "
+        "(weighted by closeness to the image). Near 0, the weights summarise the model's behaviour poorly."
+    )
 
 if ready:
     st.subheader("Downloads and the command line")
@@ -261,10 +297,10 @@ if ready:
     model_flag = common.model_flags()
     for explanation in ready:
         name = f"{stem}_{explanation.method}"
-        png_column, json_column, _ = st.columns([1, 1, 3])
+        png_column, json_column, composite_column, _ = st.columns([1, 1, 1, 2])
         png_column.download_button(
             f"{METHODS[explanation.method].title} PNG",
-            common.png_writer(drawn[explanation.method]),
+            explain_view.deferred_png(partial(overlay, working, explanation, opacity=opacity, boundaries=boundaries)),
             file_name=f"{name}.png",
             mime="image/png",
             on_click="ignore",
@@ -277,6 +313,22 @@ if ready:
             mime="application/json",
             on_click="ignore",
             icon=":material/download:",
+        )
+        composite_column.download_button(
+            f"{METHODS[explanation.method].title} composite PNG",
+            partial(
+                composite_png,
+                working,
+                explanation,
+                opacity=opacity,
+                boundaries=boundaries,
+                numbered=listed if numbers else [],
+            ),
+            file_name=f"{name}_composite.png",
+            mime="image/png",
+            on_click="ignore",
+            icon=":material/download:",
+            help="Original, overlay, colour bar, verdict, threshold, model id and settings in one picture.",
         )
         st.code(
             f"deepfake-core explain {shlex.quote(item.name)}{model_flag} --method {explanation.method} "
@@ -293,8 +345,8 @@ if ready:
         icon=":material/download:",
     )
     st.caption(
-        "Each method's JSON holds every parameter, the seed, the image's sha256 and the model id"
+        "Each method's JSON holds every parameter, the seed, the image's sha256, the model id and the threshold"
         + ("" if face is None else f", and which face it explains (face {face_number}, where it is on the photo)")
-        + "; `--from-json` reruns exactly that explanation from the command line."
-        + ("" if face is None else " The PNG is the overlay on the face's aligned crop.")
+        + "; `--from-json` reruns exactly that explanation from the command line, and refuses another image or "
+        "model (`--force` overrides)." + ("" if face is None else " The PNG is the overlay on the face's aligned crop.")
     )

@@ -10,7 +10,15 @@ from keras import layers
 
 from deepfake_core.card import architecture_card
 from deepfake_core.detector import Detector
-from deepfake_core.explain import agreement, comparison_record, deletion_check
+from deepfake_core.explain import (
+    MIN_DROP,
+    DeletionCheck,
+    agreement,
+    comparison_record,
+    deletion_check,
+    deletion_summary,
+    faithfulness,
+)
 from deepfake_core.preprocess import resize_square
 
 SIZE = 32
@@ -113,3 +121,60 @@ def test_comparison_record_names_the_maps_and_holds_both_checks(detail_detector,
         comparison_record(maps[::-1], checks, agreement(maps))
     with pytest.raises(ValueError, match="at least one"):
         comparison_record([], [], None)
+
+
+# --- what was actually hidden, and pass / fail -------------------------------------------------------------------
+
+
+def test_the_real_share_hidden_is_reported_not_the_nominal_fraction(detail_detector, image):
+    """A LIME-like map with one small supporting block: 20 % asked, only the block's pixels hidden."""
+    heatmap = np.full((HEIGHT, WIDTH), -0.5, dtype=np.float32)
+    heatmap[:12, :10] = 0.3  # 120 of 1920 pixels: 6.25 %
+    sparse = explanation_of(heatmap, target_index=0, method="lime", signed=True)
+    check = deletion_check(detail_detector, image, [sparse], fraction=0.2)[0]
+    assert check.fraction == 0.2 and check.hidden_share == pytest.approx(0.0625)
+    assert check.to_dict()["hidden_share"] == pytest.approx(0.0625)
+
+
+def test_random_areas_have_exactly_as_many_pixels_as_the_map_hid():
+    rng = np.random.default_rng(0)
+    for count in (0, 1, 64, 300, SIZE * SIZE):
+        assert faithfulness._random_blobs(rng, SIZE, count).sum() == count
+
+
+def test_pass_fail_and_nothing_hidden(detail_detector, image):
+    faithful = explanation_of(_quarter_map(top=True, left=True), target_index=0)
+    unfaithful = explanation_of(_quarter_map(top=False, left=False), target_index=0, method="gradcam++")
+    empty = explanation_of(np.zeros((HEIGHT, WIDTH)), target_index=0, method="attention")
+    checks = deletion_check(detail_detector, image, [faithful, unfaithful, empty], fraction=0.25)
+    assert [check.outcome for check in checks] == ["pass", "fail", "nothing hidden"]
+    assert checks[0].random_beaten == len(checks[0].p_random_draws) == 8
+    assert checks[0].p_random == pytest.approx(np.mean(checks[0].p_random_draws))
+    assert checks[1].random_beaten < 8
+    record = checks[0].to_dict()
+    assert record["outcome"] == "pass" and len(record["p_random_draws"]) == 8
+
+
+def test_a_drop_below_the_minimum_fails_even_when_it_beats_every_random_area():
+    tiny_drop = DeletionCheck("gradcam", "Fake", 0.2, 0.2, 0.5, 0.5 - MIN_DROP / 2, 0.5, (0.5, 0.5))
+    clear_drop = DeletionCheck("gradcam", "Fake", 0.2, 0.2, 0.5, 0.3, 0.45, (0.45, 0.45))
+    beaten_once = DeletionCheck("gradcam", "Fake", 0.2, 0.2, 0.5, 0.3, 0.3, (0.45, 0.15))
+    assert tiny_drop.random_beaten == 2 and tiny_drop.outcome == "fail"
+    assert clear_drop.outcome == "pass" and beaten_once.outcome == "fail"
+
+
+def test_the_summary_quotes_the_tables_numbers(detail_detector, image):
+    heatmap = np.zeros((HEIGHT, WIDTH), dtype=np.float32)
+    heatmap[:12, :10] = 1.0
+    maps = [
+        explanation_of(_quarter_map(top=True, left=True), target_index=0),
+        explanation_of(heatmap, target_index=0, method="lime", signed=True),
+    ]
+    checks = deletion_check(detail_detector, image, maps, fraction=0.25, random_draws=5)
+    summary = deletion_summary(checks)
+    shares = sorted(check.hidden_share for check in checks)
+    assert f"nominally 25%; actually {shares[0]:.1%} to {shares[1]:.1%}" in summary
+    assert "in 5 random areas" in summary and f"at least {MIN_DROP:g}" in summary
+    passed = sum(check.outcome == "pass" for check in checks)
+    assert f"{passed} of 2 passed" in summary and "no better than chance" in summary
+    assert deletion_summary([]) == "No map to check."

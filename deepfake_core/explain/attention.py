@@ -43,27 +43,33 @@ def _build_mask_function(model: keras.Model) -> MaskFunction:
 _MASK_FUNCTIONS: ModelCache[MaskFunction] = ModelCache(_build_mask_function)
 
 
-def attention_results(detector: Detector, images: Sequence[np.ndarray]) -> list[MapResult]:
-    """Attention masks of many RGB ``uint8`` images, each ``float32 (H, W)`` in ``0..1`` at its image's size.
+def attention_results(
+    detector: Detector, images: Sequence[np.ndarray], shapes: Sequence[tuple[int, int]] | None = None
+) -> list[MapResult]:
+    """Attention masks of many RGB ``uint8`` images, each ``float32 (H, W)`` in ``0..1`` at ``shapes[i]``.
 
-    The images go through the preprocessing contract and the model together, in
-    batches of ``detector.batch_size``: what ``deepfake-core explain`` does for a
-    folder. Raises :class:`ExplanationError` for a model without attention.
+    ``shapes`` defaults to the images' own sizes. The images go through the
+    preprocessing contract and the model together, in batches of
+    ``detector.batch_size``: what ``deepfake-core explain`` does for a folder.
+    Raises :class:`ExplanationError` for a model without attention.
     """
+    shapes = [image.shape[:2] for image in images] if shapes is None else list(shapes)
+    if len(shapes) != len(images):
+        raise ValueError(f"got {len(shapes)} map shapes for {len(images)} images")
     return [
         MapResult(
-            heatmap=upsample_unit_map(mask, image.shape[:2]),
+            heatmap=upsample_unit_map(mask, tuple(shape)),
             signed=False,
             meaning="0..1 sigmoid attention mask of the model (1 = fully attended); the same for every class",
             details={"layer": ATTENTION_MASK_LAYER, "mask_shape": list(mask.shape)},
         )
-        for mask, image in zip(_coarse_masks(detector, images), images, strict=True)
+        for mask, shape in zip(_coarse_masks(detector, images), shapes, strict=True)
     ]
 
 
 def attention_map(context: ExplainContext) -> MapResult:
-    """The attention mask of ``context.image`` (the same for every target class)."""
-    return attention_results(context.detector, [context.image])[0]
+    """The attention mask of ``context.image`` at ``context.map_shape`` (the same for every target class)."""
+    return attention_results(context.detector, [context.image], [context.map_shape])[0]
 
 
 def _coarse_masks(detector: Detector, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,8 +1,9 @@
 """What every explainer returns, and the small pieces all of them share.
 
-An :class:`Explanation` is a map of the **image's** resolution ``(H, W)`` plus
+An :class:`Explanation` is a map of the **image's** resolution ``(H, W)`` (or of
+its working copy, long side at most :data:`WORKING_SIDE`, for larger images) plus
 everything needed to reproduce it (method, target class, parameters, seed,
-image hash, model id). Computing is kept apart from drawing
+image hash, model id, threshold). Computing is kept apart from drawing
 (:mod:`deepfake_core.explain.drawing`), as in ``lime``'s ``ImageExplanation``.
 
 Value conventions of ``heatmap`` (``Explanation.signed`` tells which applies):
@@ -20,33 +21,52 @@ import hashlib
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Generic, Literal, TypeVar
 
 import cv2
 import keras
 import numpy as np
 
-from deepfake_core.detector import Detector, ProgressCallback
+from deepfake_core.detector import Detector, Prediction, ProgressCallback
 from deepfake_core.errors import ExplanationError
 
 __all__ = [
     "EXPLANATION_FORMAT",
     "EXPLANATION_FORMAT_VERSION",
+    "SATURATION_TOLERANCE",
+    "WORKING_SIDE",
     "ExplainContext",
     "Explanation",
     "MapResult",
     "ModelCache",
     "ProgressCallback",
+    "at_threshold",
     "blurred",
     "pixels_sha256",
+    "probability_text",
     "resolve_target",
+    "saturation_caveat",
     "top_fraction_mask",
     "upsample_unit_map",
+    "working_image",
+    "working_shape",
 ]
 
 EXPLANATION_FORMAT = "deepfake-lens/explanation"
-EXPLANATION_FORMAT_VERSION = 1
+EXPLANATION_FORMAT_VERSION = 2
+"""Version 2 added ``threshold``, ``card_threshold``, ``source_shape`` and ``caveat``."""
+
+WORKING_SIDE = 1024
+"""Longest side (pixels) of the maps of a whole image: larger photos are explained on a shrunk working copy.
+
+The model sees an ``S x S`` input whatever the photo's size, so a map finer than
+this shows no more of what the model used; it only costs memory (a float map and
+LIME's ids of a 24 Mpx photo take ~200 MB).
+"""
+
+SATURATION_TOLERANCE = 1e-3
+"""A probability this close to 0 or 1 is saturated: maps of that class say little (see :func:`saturation_caveat`)."""
 
 ShaSource = Literal["upload", "pixels"]
 _T = TypeVar("_T")
@@ -82,6 +102,9 @@ class Explanation:
     details: Mapping[str, Any] = field(default_factory=dict)
     segments: np.ndarray | None = None
     superpixel_weights: tuple[tuple[int, float], ...] | None = None
+    threshold: float | None = None
+    card_threshold: float | None = None
+    source_shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         # Shared between sessions and cached: nobody may change a map in place (the arrays are made read-only).
@@ -93,6 +116,18 @@ class Explanation:
     def seed(self) -> int | None:
         """The seed that reproduces this map (``None`` for deterministic methods)."""
         return self.params.get("seed")
+
+    @property
+    def target_probability(self) -> float | None:
+        """The calibrated probability of the explained class on this image (``None`` if the verdict lacks it)."""
+        value = dict(self.verdict.get("probabilities") or {}).get(self.target_class)
+        return None if value is None else float(value)
+
+    @property
+    def caveat(self) -> str | None:
+        """Why this map says little, when the explained class's probability is saturated (else ``None``)."""
+        probability = self.target_probability
+        return None if probability is None else saturation_caveat(probability, self.target_class)
 
     def top_fraction_mask(self, fraction: float = 0.2) -> np.ndarray:
         """Boolean ``(H, W)`` mask of the most important ``fraction`` of pixels (see :func:`top_fraction_mask`)."""
@@ -112,8 +147,12 @@ class Explanation:
             "image_sha256": self.image_sha256,
             "image_sha256_source": self.image_sha256_source,
             "image_shape": list(self.heatmap.shape),
+            "source_shape": None if self.source_shape is None else list(self.source_shape),
             "model_id": self.model_id,
+            "threshold": self.threshold,
+            "card_threshold": self.card_threshold,
             "verdict": dict(self.verdict),
+            "caveat": self.caveat,
             "seconds": self.seconds,
             "signed": self.signed,
             "meaning": self.meaning,
@@ -125,13 +164,25 @@ class Explanation:
 
 @dataclass(frozen=True)
 class ExplainContext:
-    """What a method needs: the detector, the RGB ``uint8 (H, W, 3)`` image and the class to explain."""
+    """What a method needs: the detector, the RGB ``uint8`` image, the class to explain and the map's size.
+
+    ``image`` is what the model judges (any size; the model sees ``resize_square(image, S)``,
+    and :func:`~deepfake_core.explain.registry.explain` passes exactly that ``S x S`` view).
+    ``shape`` is the ``(H, W)`` the map must have: the image's own unless a working copy
+    is smaller; ``None`` means ``image.shape[:2]``.
+    """
 
     detector: Detector
     image: np.ndarray
     target_index: int
     target_class: str
     progress: ProgressCallback | None = None
+    shape: tuple[int, int] | None = None
+
+    @property
+    def map_shape(self) -> tuple[int, int]:
+        """The ``(H, W)`` of the map to return."""
+        return self.shape if self.shape is not None else (int(self.image.shape[0]), int(self.image.shape[1]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,6 +216,76 @@ class ModelCache(Generic[_T]):
             if model not in self._values:
                 self._values[model] = self._build(model)
             return self._values[model]
+
+
+def working_shape(shape: Sequence[int], max_side: int | None = WORKING_SIDE) -> tuple[int, int]:
+    """The ``(H, W)`` of the working copy of an image of ``shape``: long side at most ``max_side``, aspect kept.
+
+    ``max_side=None`` keeps the size. The same rounding as
+    :func:`deepfake_core.faces.align.working_copy`, so both give one size.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    factor = max_side / max(height, width)
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def working_image(image: np.ndarray, max_side: int | None = WORKING_SIDE) -> np.ndarray:
+    """``image`` shrunk (area interpolation) to :func:`working_shape`: what the maps of it are drawn on."""
+    height, width = working_shape(image.shape, max_side)
+    if (height, width) == image.shape[:2]:
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def saturation_caveat(probability: float, target_class: str, *, tolerance: float = SATURATION_TOLERANCE) -> str | None:
+    """A plain warning when P(``target_class``) is within ``tolerance`` of 0 or 1, else ``None``.
+
+    A saturated probability hardly moves when pixels change: gradients of it
+    vanish, LIME's weights (fitted to it) come out near zero and are mostly
+    sampling noise, and hiding pixels cannot lower it visibly. The maps still get
+    drawn, scaled to their own largest value, so they look as confident as any
+    other: hence the warning.
+    """
+    shown = f"P({target_class}) = {probability_text(probability)}"
+    if probability >= 1.0 - tolerance:
+        situation = f"{shown} is within {tolerance:g} of 1: the model is saturated on '{target_class}'."
+    elif probability <= tolerance:
+        situation = f"{shown} is within {tolerance:g} of 0: you are explaining a class the model all but rules out."
+    else:
+        return None
+    return (
+        f"{situation} The probability then barely changes when pixels change, so gradients vanish, LIME's weights "
+        "are near zero (mostly sampling noise) and the deletion check cannot show a drop. These maps are "
+        "uninformative here, however clear they look."
+    )
+
+
+def probability_text(probability: float) -> str:
+    """A probability with 4 decimals, or its distance to 0 or 1 when rounding would print exactly 0 or 1.
+
+    ``0.99995`` reads ``1 - 5.0e-05``, not ``1.0000``: a record must not claim certainty.
+    """
+    if probability >= 0.99995:
+        return f"1 - {1.0 - probability:.1e}"
+    if probability < 0.00005:
+        return f"{probability:.1e}"
+    return f"{probability:.4f}"
+
+
+def at_threshold(explanation: Explanation, detector: Detector, threshold: float) -> Explanation:
+    """``explanation`` with its verdict judged again at ``threshold`` (no model call; the map is shared).
+
+    A page caches maps and lets the threshold move: the record must hold the
+    threshold of the verdict it shows, not the one of the moment the map was computed.
+    """
+    names = [item.name for item in fields(Prediction)]
+    verdict = Prediction(**{name: explanation.verdict[name] for name in names if name in explanation.verdict})
+    prediction = detector.at_threshold(verdict, threshold)
+    return replace(explanation, verdict=prediction.to_dict(), threshold=float(threshold))
 
 
 def pixels_sha256(image: np.ndarray) -> str:

@@ -1,8 +1,12 @@
 """``deepfake-core explain IMAGE ...``: per image, an overlay PNG and the dashboard's JSON record.
 
 The JSON is exactly :meth:`Explanation.to_json_dict`, the file the Explain page
-offers for download, and ``--from-json FILE`` reruns the method, class and
-parameters such a file records, so a dashboard result can be reproduced here.
+offers for download, and ``--from-json FILE`` reruns the method, class,
+threshold and parameters such a file records, so a dashboard result can be
+reproduced here. It refuses an image whose sha256, or a model whose id, differs
+from the record's (the result would not reproduce anything), unless ``--force``.
+Images larger than ``WORKING_SIDE`` are explained, and drawn, on their working
+copy, as on the Explain page.
 Many images (files, folders, globs) are read a batch at a time; the attention
 mask classifies and explains each batch in shared model calls.
 
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deepfake_core.errors import ExplanationError
+from deepfake_core.errors import ExplanationError, ImageIntakeError
 from deepfake_core.explain.defaults import HIDE_MODES, METHOD_NAMES, SEGMENTATIONS
 
 __all__ = ["add_explain_parser", "run_explain"]
@@ -108,8 +112,20 @@ def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         type=Path,
         default=None,
         metavar="FILE",
-        help="rerun the method, target class and parameters of a JSON from this command or the dashboard "
-        "(flags given as well take precedence)",
+        help="rerun the method, target class, threshold and parameters of a JSON from this command or the "
+        "dashboard (flags given as well take precedence); the images and the model must be the record's",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --from-json: apply the record to an image or a model other than the one it was made for",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="P",
+        help="P(fake) threshold of the verdict (default: the record's with --from-json, else the model card's)",
     )
     lime = parser.add_argument_group("LIME")
     for name, flag, options in _LIME_FLAGS:
@@ -142,10 +158,16 @@ def run_explain(args: argparse.Namespace) -> int:
     from deepfake_core.inputs import expand_inputs, input_batches
     from deepfake_core.loading import load_detector
 
-    method, target, params, recorded_face = _request(args)
+    recorded = _read_record(args.from_json) if args.from_json is not None else {}
+    method, target, params, recorded_face = _request(args, recorded)
     paths = expand_inputs(args.images)
     _check_distinct_stems(paths)
+    if recorded and not args.force:
+        _check_recorded_image(recorded, paths, args.from_json)
     detector = load_detector(args.model, allow_legacy=args.allow_legacy)
+    if recorded and not args.force:
+        _check_recorded_model(recorded, detector.model_id, args.from_json)
+    threshold = _threshold(args.threshold if args.threshold is not None else recorded.get("threshold"))
     face_mode = args.faces or "all"
     face_step = detector.card.face_crop is not None and face_mode != "none"
     only_face = recorded_face if face_step and args.faces is None else None
@@ -172,6 +194,7 @@ def run_explain(args: argparse.Namespace) -> int:
             target_class=target,
             image_sha256s=[job.item.sha256 for job in jobs],
             progress=progress,
+            threshold=threshold,
             **params,
         )
         for job, explanation in zip(jobs, explanations, strict=True):
@@ -213,6 +236,49 @@ def _face_jobs(
     return jobs, errors
 
 
+def _check_recorded_image(record: dict[str, Any], paths: list[Path], source: Path) -> None:
+    """Refuse inputs that are not the file ``record`` explains (by sha256), so a rerun reproduces the record.
+
+    Only an upload's hash can be checked against a file (a record of pixels hashed
+    in memory cannot). Unreadable files are left for the batch to report.
+    """
+    from deepfake_core.intake import image_sha256
+
+    expected = record.get("image_sha256")
+    if not isinstance(expected, str) or record.get("image_sha256_source", "upload") != "upload":
+        return
+    for path in paths:
+        try:
+            found = image_sha256(path)
+        except ImageIntakeError:
+            continue
+        if found != expected:
+            raise ExplanationError(
+                f"{path.name} is not the image {source.name} explains: its sha256 is {found[:16]}..., the record's "
+                f"{expected[:16]}.... Pass the image the record was made from, or add --force to apply the "
+                "record's settings to this image anyway."
+            )
+
+
+def _check_recorded_model(record: dict[str, Any], model_id: str, source: Path) -> None:
+    """Refuse a model other than the one ``record`` names: its maps would not reproduce the record's."""
+    expected = record.get("model_id")
+    if isinstance(expected, str) and expected != model_id:
+        raise ExplanationError(
+            f"{source.name} was made with model '{expected}', but the model loaded is '{model_id}'. Choose that "
+            "model with --model, or add --force to explain with this one anyway."
+        )
+
+
+def _threshold(value: Any) -> float | None:
+    """The verdict threshold to use: ``None`` (the card's) or a number in ``[0, 1]``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ExplanationError(f"The threshold must be a number between 0 and 1, got {value!r}.")
+    return float(value)
+
+
 def _check_distinct_stems(paths: list[Path]) -> None:
     """Outputs are named after the input's stem: refuse inputs that would overwrite each other's."""
     seen: dict[str, Path] = {}
@@ -228,10 +294,12 @@ def _write_outputs(job: _Job, explanation: Explanation, method: str, args: argpa
     """The overlay PNG and the JSON record of one image or face, and a line saying what was written."""
     from PIL import Image
 
+    from deepfake_core.explain.base import working_image
     from deepfake_core.explain.drawing import overlay
 
     png, record_file = (args.out_dir / f"{job.stem}_{method}{suffix}" for suffix in (".png", ".json"))
-    drawn = overlay(job.image, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
+    picture = working_image(job.image, max(explanation.heatmap.shape))  # the copy the map was computed at
+    drawn = overlay(picture, explanation, colormap=args.colormap, opacity=args.opacity, boundaries=args.boundaries)
     Image.fromarray(drawn).save(png)
     record = explanation.to_json_dict()
     if job.face is not None:
@@ -241,17 +309,17 @@ def _write_outputs(job: _Job, explanation: Explanation, method: str, args: argpa
     where = "" if job.face is None else f"face {job.face.number}: "
     print(f"wrote {png} and {record_file}")
     print(
-        f"{where}verdict {verdict['label']} (p_fake {verdict['p_fake']:.3f}); {method} explains "
+        f"{where}verdict {verdict['label']} (p_fake {verdict['p_fake']:.3f}, threshold {verdict['threshold']:.2f}); "
+        f"{method} explains "
         f"'{explanation.target_class}' in {explanation.seconds:.2f} s (model {explanation.model_id})"
     )
 
 
-def _request(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any], int | None]:
-    """Method, target class, parameters and face number from ``--from-json`` (if given) overridden by explicit flags.
+def _request(args: argparse.Namespace, recorded: dict[str, Any]) -> tuple[str, str | None, dict[str, Any], int | None]:
+    """Method, target class, parameters and face number from the record (``{}`` if none) overridden by flags.
 
     The face number is ``None`` unless the record explains one face of a photo.
     """
-    recorded = _read_record(args.from_json) if args.from_json is not None else {}
     method = args.method or recorded.get("method") or _DEFAULT_METHOD
     params = dict(recorded.get("params") or {}) if recorded.get("method") == method else {}
     flags = {name: getattr(args, name) for name, _, _ in _LIME_FLAGS if getattr(args, name) is not None}

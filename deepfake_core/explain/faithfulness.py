@@ -10,13 +10,23 @@ few seeded draws).
 
 Everything runs at the model's input resolution, as the model sees the image: the
 image is resized by the preprocessing contract, the masks by nearest neighbour,
-and all hidden copies go through the model in one batch.
+and all hidden copies go through the model in one batch. What is reported is what
+was done: ``hidden_share`` is the share of the model's input actually blurred
+(the nominal fraction only picks the pixels: ties, LIME's whole superpixels and
+maps without enough positive values make it differ), and the random areas have
+exactly that many pixels.
+
+A map **passes** when hiding its pixels lowers the probability more than hiding
+each one of the random areas does, and by at least :data:`MIN_DROP`; otherwise
+it did no better than chance at finding what the model used on this image.
+:func:`deletion_summary` says so in words built from the same numbers as the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -26,7 +36,12 @@ from deepfake_core.explain.base import Explanation, blurred, top_fraction_mask, 
 from deepfake_core.explain.compare import explanation_names
 from deepfake_core.preprocess import resize_square
 
-__all__ = ["DeletionCheck", "deletion_check"]
+__all__ = ["MIN_DROP", "DeletionCheck", "deletion_check", "deletion_summary"]
+
+MIN_DROP = 0.01
+"""A map must lower the probability by at least this much to pass: smaller changes are noise, not evidence."""
+
+Outcome = Literal["pass", "fail", "nothing hidden"]
 
 _RANDOM_BLOB_GRID = 8
 """Random masks are the top pixels of bicubically upsampled 8x8 noise: blobs as coarse as a Grad-CAM map."""
@@ -36,9 +51,11 @@ _RANDOM_BLOB_GRID = 8
 class DeletionCheck:
     """P(``target_class``) before and after hiding one explanation's top ``fraction`` of pixels.
 
-    ``p_random`` is the mean probability after hiding as many pixels at random;
-    ``hidden_share`` is the share of the image actually hidden (LIME's mask holds
-    only the superpixels that support the class, so it may be smaller).
+    ``fraction`` is the nominal share asked for; ``hidden_share`` is the share of
+    the model's input actually hidden (LIME's mask holds only the superpixels that
+    support the class, ties are kept whole, so it differs). ``p_random_draws``
+    are the probabilities after hiding as many pixels in random areas, one per
+    draw; ``p_random`` is their mean.
     """
 
     name: str
@@ -48,6 +65,24 @@ class DeletionCheck:
     p_before: float
     p_after: float
     p_random: float
+    p_random_draws: tuple[float, ...] = ()
+
+    @property
+    def random_beaten(self) -> int:
+        """How many random areas of the same size lowered the probability less than the map's pixels did."""
+        return sum(1 for p in self.p_random_draws if self.p_after < p)
+
+    @property
+    def outcome(self) -> Outcome:
+        """``"pass"``: a larger drop than every random area and at least :data:`MIN_DROP`; ``"fail"`` otherwise.
+
+        ``"nothing hidden"`` when the map marks no pixel (e.g. LIME with no
+        superpixel supporting the class, or an all-zero Grad-CAM).
+        """
+        if self.hidden_share == 0.0:
+            return "nothing hidden"
+        beats_all = self.random_beaten == len(self.p_random_draws) > 0
+        return "pass" if beats_all and self.drop >= MIN_DROP else "fail"
 
     @property
     def drop(self) -> float:
@@ -59,8 +94,16 @@ class DeletionCheck:
         """The same for random areas of the same size: the bar a faithful map should clear."""
         return self.p_before - self.p_random
 
-    def to_dict(self) -> dict[str, float | str]:
-        return {**asdict(self), "drop": self.drop, "random_drop": self.random_drop}
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form, with the derived drops and the outcome."""
+        return {
+            **asdict(self),
+            "p_random_draws": list(self.p_random_draws),
+            "drop": self.drop,
+            "random_drop": self.random_drop,
+            "random_beaten": self.random_beaten,
+            "outcome": self.outcome,
+        }
 
 
 def deletion_check(
@@ -74,13 +117,15 @@ def deletion_check(
 ) -> list[DeletionCheck]:
     """One :class:`DeletionCheck` per explanation of ``image`` (an RGB ``uint8`` array).
 
+    ``image`` is the image explained: the one the maps were computed from (its
+    full size, so the probabilities are the verdict's) or their working copy.
     Explanations of another image (by shape) raise ``ValueError``; so does a
     ``random_draws`` below 1.
     """
     if random_draws < 1:
         raise ValueError(f"random_draws must be at least 1, got {random_draws}")
     for explanation in explanations:
-        if explanation.heatmap.shape != image.shape[:2]:
+        if image.shape[:2] not in (explanation.heatmap.shape, explanation.source_shape):
             raise ValueError(
                 f"an explanation of shape {explanation.heatmap.shape} does not fit the image {image.shape}"
             )
@@ -112,6 +157,7 @@ def deletion_check(
                 p_before=float(probabilities[0, explanation.target_index]),
                 p_after=float(rows[0]),
                 p_random=float(rows[1:].mean()),
+                p_random_draws=tuple(float(p) for p in rows[1:]),
             )
         )
     return checks
@@ -129,3 +175,28 @@ def _random_blobs(rng: np.random.Generator, size: int, count: int) -> np.ndarray
     mask = np.zeros(size * size, dtype=bool)
     mask[order[:count]] = True
     return mask.reshape(size, size)
+
+
+def deletion_summary(checks: Sequence[DeletionCheck]) -> str:
+    """What the deletion-check table shows and how to read it, in words built from the checks themselves.
+
+    The caption under a table must not promise "20 %" when LIME hid 7 %: the
+    shares, the number of random draws and the pass rule quoted here are the
+    table's own numbers.
+    """
+    if not checks:
+        return "No map to check."
+    fractions = sorted({check.fraction for check in checks})
+    draws = sorted({len(check.p_random_draws) for check in checks})
+    shares = [check.hidden_share for check in checks]
+    nominal = " / ".join(f"{fraction:.0%}" for fraction in fractions)
+    actual = f"{min(shares):.1%}" if min(shares) == max(shares) else f"{min(shares):.1%} to {max(shares):.1%}"
+    passed = sum(check.outcome == "pass" for check in checks)
+    draw_text = " / ".join(str(count) for count in draws)
+    return (
+        f"Each map's top-ranked pixels (nominally {nominal}; actually {actual} of the image, see 'hidden') are "
+        "replaced by a blurred copy and the model is asked again; the same number of pixels is then blurred in "
+        f"{draw_text} random areas. A map passes when hiding its pixels lowers P(class) more than every random area "
+        f"does, and by at least {MIN_DROP:g}: it found pixels the model uses on this image. Fail means it did no "
+        f"better than chance, so its picture should not be trusted here. {passed} of {len(checks)} passed."
+    )

@@ -131,12 +131,12 @@ def feature_gradients(
 
 
 def gradcam_map(context: ExplainContext, *, plus_plus: bool = False) -> MapResult:
-    """Grad-CAM (``plus_plus=False``) or Grad-CAM++ map for ``context.target_index``, upsampled to the image."""
+    """Grad-CAM (``plus_plus=False``) or Grad-CAM++ map for ``context.target_index``, upsampled to ``map_shape``."""
     features, gradients, logits = feature_gradients(context.detector, context.image, context.target_index)
     coarse = class_activation_map(features, gradients, plus_plus=plus_plus)
     name = "Grad-CAM++" if plus_plus else "Grad-CAM"
     return MapResult(
-        heatmap=upsample_unit_map(coarse, context.image.shape[:2]),
+        heatmap=upsample_unit_map(coarse, context.map_shape),
         signed=False,
         meaning=f"0..1 {name} relevance for '{context.target_class}' (1 = most relevant; 0 = no evidence for it)",
         details={

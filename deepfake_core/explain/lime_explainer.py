@@ -6,13 +6,15 @@ Why it is fast (``lime``'s defaults take minutes on a large photo):
   with the preprocessing contract's own :func:`~deepfake_core.preprocess.resize_square`
   (exactly what the model sees), so segmentation, masking and preprocessing work
   on ``S x S`` pixels instead of the upload's; the superpixel ids are then mapped
-  back to the image's ``(H, W)`` by nearest neighbour, so the map is
-  piecewise-constant on superpixels at full resolution;
+  to the map's ``(H, W)`` (the image's, or its working copy's) by nearest
+  neighbour, so the map is piecewise-constant on superpixels;
 * the perturbed images are built with one vectorised ``numpy.where`` per batch
   (``lime`` loops over superpixels per sample) and classified in batches of 32
-  (on 2 CPU cores 32 to 512 cost the same per image, and 32 keeps the memory
-  low; ``lime``'s default of 10 goes through ``model.predict`` 100 times) through
-  ``detector.probabilities(detector.prepare(images))``: the one contract.
+  through ``detector.probabilities(detector.prepare(images))``: the one contract,
+  and the Detector's traced forward pass instead of ``model.predict``. At the
+  model's input size this step is cheap either way: given the same image, size,
+  segments and seed, ``lime`` and this class return the same weights in about
+  the same time, as the model calls dominate (``benchmarks/explain.py``).
 
 Everything else is ``lime``'s: :class:`lime.lime_image.LimeImageExplainer` draws
 the on/off samples, weighs them with its kernel and fits the ridge surrogate.
@@ -120,7 +122,7 @@ def lime_map(
         random_seed=seed,
     )
     weights = tuple((int(index), float(weight)) for index, weight in surrogate.local_exp[context.target_index])
-    full_segments = _nearest_resize(segments, context.image.shape[:2])
+    full_segments = _nearest_resize(segments, context.map_shape)
     shown = _shown_weights(weights, int(segments.max()) + 1, num_features=num_features, positive_only=positive_only)
     return MapResult(
         heatmap=shown[full_segments],

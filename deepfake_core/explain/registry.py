@@ -3,8 +3,15 @@
 ``explain(detector, image, method=..., **params)`` validates the image, computes
 the verdict, resolves the class to explain (default: the predicted one), runs
 the method and wraps its map in an :class:`~deepfake_core.explain.base.Explanation`
-with the provenance (parameters actually used, seed, image hash, model id, time).
-``explain_batch`` does the same for many images, in batches where the method allows.
+with the provenance (parameters actually used, seed, image hash, model id,
+threshold, time). ``explain_batch`` does the same for many images, in batches
+where the method allows.
+
+Bounded work: the model only ever sees ``resize_square(image, S)``, so that
+``S x S`` view is all a method is given, and the map is returned at the working
+size (:func:`~deepfake_core.explain.base.working_shape`, long side at most
+:data:`~deepfake_core.explain.base.WORKING_SIDE`). The verdict is the one
+``detector.predict(image)`` gives, since the view is exactly what it feeds the model.
 """
 
 from __future__ import annotations
@@ -22,16 +29,19 @@ from deepfake_core.detector import Detector, Prediction
 from deepfake_core.errors import ExplanationError
 from deepfake_core.explain.attention import attention_map, attention_results
 from deepfake_core.explain.base import (
+    WORKING_SIDE,
     ExplainContext,
     Explanation,
     MapResult,
     ProgressCallback,
     pixels_sha256,
     resolve_target,
+    working_shape,
 )
 from deepfake_core.explain.defaults import HIDE_MODES, LIME_DEFAULTS, SEGMENTATIONS
 from deepfake_core.explain.gradcam import gradcam_map
 from deepfake_core.explain.lime_explainer import lime_map
+from deepfake_core.preprocess import resize_square
 
 __all__ = ["METHODS", "MethodSpec", "explain", "explain_batch"]
 
@@ -42,8 +52,8 @@ class MethodSpec:
 
     ``defaults`` names every parameter ``compute`` takes, with its default;
     ``choices`` lists the allowed values of the categorical ones. ``compute_batch``
-    (images -> one result each) is set for methods that take no parameters and do
-    not depend on the class, so many images can share each model call.
+    (images, map shapes -> one result each) is set for methods that take no
+    parameters and do not depend on the class, so many images can share each model call.
     """
 
     name: str
@@ -53,7 +63,7 @@ class MethodSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     class_specific: bool = True
-    compute_batch: Callable[[Detector, Sequence[np.ndarray]], list[MapResult]] | None = None
+    compute_batch: Callable[[Detector, Sequence[np.ndarray], Sequence[tuple[int, int]]], list[MapResult]] | None = None
 
 
 METHODS: Mapping[str, MethodSpec] = MappingProxyType(
@@ -100,23 +110,30 @@ def explain(
     target_class: str | int | None = None,
     image_sha256: str | None = None,
     progress: ProgressCallback | None = None,
+    threshold: float | None = None,
+    max_side: int | None = WORKING_SIDE,
     **params: Any,
 ) -> Explanation:
     """Explain ``detector``'s verdict on one RGB ``uint8 (H, W, 3)`` image with ``method``.
 
     ``target_class`` is a label name, an output index, or ``None`` for the predicted
-    label. ``image_sha256`` should be the raw upload's hash
+    label (judged at ``threshold``, default the card's, which the record keeps).
+    ``image_sha256`` should be the raw upload's hash
     (:func:`deepfake_core.intake.image_sha256`) when known; otherwise the pixels
-    are hashed. ``params`` override ``METHODS[method].defaults``. Unknown methods,
-    parameters or classes and bad values raise :class:`ExplanationError`.
+    are hashed. The map has the image's size, or the working size when its long
+    side exceeds ``max_side`` (``None``: always the image's size). ``params``
+    override ``METHODS[method].defaults``. Unknown methods, parameters or classes
+    and bad values raise :class:`ExplanationError`.
     """
     spec = _spec(method)
     _check_image(image)
     _check_params(spec, params)
     started = time.perf_counter()
-    prediction = detector.predict(image)
+    view = resize_square(image, detector.card.input_size)  # all the model sees of the image
+    prediction = detector.predict(view, threshold=threshold)
     target_index = resolve_target(detector.card.labels, target_class, prediction.label)
-    context = ExplainContext(detector, image, target_index, detector.card.labels[target_index], progress)
+    shape = working_shape(image.shape, max_side)
+    context = ExplainContext(detector, view, target_index, detector.card.labels[target_index], progress, shape)
     result = spec.compute(context, **{**spec.defaults, **params})
     return _explanation(
         spec, detector, image, prediction, target_index, result, image_sha256, time.perf_counter() - started
@@ -131,9 +148,11 @@ def explain_batch(
     target_class: str | int | None = None,
     image_sha256s: Sequence[str | None] | None = None,
     progress: ProgressCallback | None = None,
+    threshold: float | None = None,
+    max_side: int | None = WORKING_SIDE,
     **params: Any,
 ) -> list[Explanation]:
-    """:func:`explain` for each of ``images``, with the same method, class and parameters.
+    """:func:`explain` for each of ``images``, with the same method, class, threshold and parameters.
 
     Methods with ``compute_batch`` (the attention mask) classify and explain the
     images in shared model calls, and each explanation's ``seconds`` is its share
@@ -147,7 +166,15 @@ def explain_batch(
     if spec.compute_batch is None:
         return [
             explain(
-                detector, image, method=method, target_class=target_class, image_sha256=sha, progress=progress, **params
+                detector,
+                image,
+                method=method,
+                target_class=target_class,
+                image_sha256=sha,
+                progress=progress,
+                threshold=threshold,
+                max_side=max_side,
+                **params,
             )
             for image, sha in zip(images, hashes, strict=True)
         ]
@@ -157,9 +184,10 @@ def explain_batch(
     if not images:
         return []
     started = time.perf_counter()
-    predictions = detector.predict_batch(images)
+    views = [resize_square(image, detector.card.input_size) for image in images]
+    predictions = detector.predict_batch(views, threshold=threshold)
     targets = [resolve_target(detector.card.labels, target_class, prediction.label) for prediction in predictions]
-    results = spec.compute_batch(detector, images)
+    results = spec.compute_batch(detector, views, [working_shape(image.shape, max_side) for image in images])
     share = (time.perf_counter() - started) / len(images)
     return [
         _explanation(spec, detector, image, prediction, target, result, sha, share)
@@ -178,6 +206,7 @@ def _explanation(
     seconds: float,
 ) -> Explanation:
     """Wrap a method's map with its provenance."""
+    shape = tuple(int(side) for side in image.shape[:2])
     return Explanation(
         heatmap=np.asarray(result.heatmap, dtype=np.float32),
         method=spec.name,
@@ -194,6 +223,9 @@ def _explanation(
         details=dict(result.details),
         segments=result.segments,
         superpixel_weights=result.superpixel_weights,
+        threshold=prediction.threshold,
+        card_threshold=detector.card.threshold,
+        source_shape=shape if shape != result.heatmap.shape else None,
     )
 
 
