@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from deepfake_core.errors import ModelCardError
 from deepfake_core.faces.spec import FaceCropSpec
+from deepfake_core.familiarity import FamiliaritySpec
 
 __all__ = [
     "CARD_SUFFIX",
@@ -49,7 +50,9 @@ class ModelCard:
     bilinear when enlarging), put in ``channel_order`` and scaled to
     ``value_scale`` as float32. ``labels[i]`` names output ``i``. With
     ``face_crop`` set, the model judges aligned face crops (one per face) made as
-    that section says, not whole images; without it, the whole image.
+    that section says, not whole images; without it, the whole image. With
+    ``familiarity`` set, every verdict carries the "unlike the training faces"
+    flag of :mod:`deepfake_core.familiarity`.
     """
 
     model_id: str
@@ -73,6 +76,7 @@ class ModelCard:
     licences: tuple[str, ...] = ()
     legacy: bool = False
     face_crop: FaceCropSpec | None = None
+    familiarity: FamiliaritySpec | None = None
     card_version: int = CARD_VERSION
 
     def __post_init__(self) -> None:
@@ -84,6 +88,12 @@ class ModelCard:
     def fake_index(self) -> int:
         """Output index of the "Fake" class."""
         return self.labels.index(self.fake_label)
+
+    @property
+    def seen_kinds(self) -> dict[str, list[str]]:
+        """The data kinds (generators, real sources) training showed the model, by label; empty when unknown."""
+        seen = self.training.get("seen_kinds") or {}
+        return {str(label): [str(kind) for kind in kinds] for label, kinds in seen.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
@@ -116,6 +126,8 @@ class ModelCard:
                 values[key] = tuple(values[key])
         if values.get("face_crop") is not None:
             values["face_crop"] = FaceCropSpec.from_dict(values["face_crop"])
+        if values.get("familiarity") is not None:
+            values["familiarity"] = FamiliaritySpec.from_dict(values["familiarity"])
         try:
             return cls(**values)
         except TypeError as exc:  # wrong value types that dataclass construction trips on
@@ -181,6 +193,8 @@ def _validate(card: ModelCard) -> list[str]:
         problems.append(f"temperature must be positive, got {card.temperature!r}")
     if card.face_crop is not None and not isinstance(card.face_crop, FaceCropSpec):
         problems.append(f"face_crop must be a FaceCropSpec or absent, got {type(card.face_crop).__name__}")
+    if card.familiarity is not None and not isinstance(card.familiarity, FamiliaritySpec):
+        problems.append(f"familiarity must be a FamiliaritySpec or absent, got {type(card.familiarity).__name__}")
     return problems
 
 

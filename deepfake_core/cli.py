@@ -1,7 +1,7 @@
 """``deepfake-core``: the command-line interface (the thesis app's HTTP endpoint, replaced).
 
 Sub-commands: ``predict`` (files, folders, globs), ``explain``, ``split``,
-``train``, ``evaluate``. Heavy imports (TensorFlow) happen inside the commands so
+``train``, ``familiarity``, ``evaluate``. Heavy imports (TensorFlow) happen inside the commands so
 ``--help`` is instant.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.explain.command import add_explain_parser
+from deepfake_core.familiarity import UNFAMILIAR_NOTE
 
 __all__ = ["main"]
 
@@ -53,6 +54,8 @@ def _face_fields(verdict) -> dict:
     fields = verdict.fields()
     if verdict.prediction is not None:
         fields.update(p_fake=round(fields["p_fake"], 6), confidence=round(fields["confidence"], 6))
+        if fields["feature_distance"] is not None:
+            fields["feature_distance"] = round(fields["feature_distance"], 3)
     return fields
 
 
@@ -64,6 +67,8 @@ _COLUMNS = (
     "label",
     "p_fake",
     "confidence",
+    "unfamiliar",
+    "feature_distance",
     "threshold",
     "model_id",
     "sha256",
@@ -87,9 +92,10 @@ def _write_rows(rows: list[dict], output_format: str) -> None:
             if row.get("error"):
                 print(f"{row['file']:<{width}}  {face:>4}  {'-':<7}  {row['error']}")
             else:
+                note = f"  {UNFAMILIAR_NOTE}" if row.get("unfamiliar") else ""
                 print(
                     f"{row['file']:<{width}}  {face:>4}  {row['label']:<7}  {row['p_fake']:>7.3f}  "
-                    f"{row['confidence']:.3f}"
+                    f"{row['confidence']:.3f}{note}"
                 )
 
 
@@ -204,6 +210,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from deepfake_core.data import load_manifest
+    from deepfake_core.perturb import AUGMENT_PRESETS
     from deepfake_core.training import TrainConfig, train
 
     config = TrainConfig(
@@ -215,16 +222,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         patience=args.patience,
-        augment=args.augment,
+        augment=args.augment is not None,
+        augment_config=AUGMENT_PRESETS[args.augment or "standard"],
         kind_balance=args.kind_balance,
         seed=args.seed,
         backbone_weights=args.backbone_weights,
         face_crop=args.face_crop,
         exclude_kinds=tuple(args.exclude_kinds),
         init_from=args.init_from,
+        max_per_kind=args.max_per_kind,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
+    return 0
+
+
+def _cmd_familiarity(args: argparse.Namespace) -> int:
+    from deepfake_core.data import load_manifest
+    from deepfake_core.training import fit_familiarity_from_manifest
+
+    card = fit_familiarity_from_manifest(args.model, load_manifest(args.manifest), args.data, cache_dir=args.cache_dir)
+    spec = card.familiarity
+    print(
+        f"wrote {spec.file} and updated the card of {card.model_id}: threshold {spec.threshold:.3f}, "
+        f"{spec.validation_flagged:.1%} of {spec.n_validation} validation faces flagged"
+    )
     return 0
 
 
@@ -262,7 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=5, help="EarlyStopping patience on validation loss")
-    train.add_argument("--augment", action="store_true", help="flips, crops, JPEG re-compression, blur, noise")
+    train.add_argument(
+        "--augment",
+        nargs="?",
+        const="standard",
+        default=None,
+        choices=("standard", "strong"),
+        help="flips, crops, JPEG re-compression, blur, noise; 'strong' (Wang et al. 2020) adds more blur, JPEG "
+        "and resampling",
+    )
     train.add_argument(
         "--kind-balance", type=float, default=0.0, help="per-kind sample weight power (0 = off, 1 = equal kinds)"
     )
@@ -282,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave these kinds out of training and validation (a leave-one-generator-out run)",
     )
     train.add_argument("--init-from", default=None, help="start from this model file's weights (train it further)")
+    train.add_argument(
+        "--max-per-kind",
+        type=_positive_int,
+        default=None,
+        help="train on at most this many images per kind (seeded draw): cheaper leave-one-out runs",
+    )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")
     predict.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or glob patterns")
@@ -312,6 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--update-card", action="store_true", help="store the headline test metrics in the card")
     evaluate.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    familiarity = commands.add_parser(
+        "familiarity", help="fit a trained model's 'unlike the training faces' statistics (training does it too)"
+    )
+    familiarity.add_argument("--model", required=True, help="model file (.keras with its card)")
+    familiarity.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
+    familiarity.add_argument("--manifest", required=True, help="the split manifest the model was trained on")
+    familiarity.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
+    familiarity.set_defaults(run=_cmd_familiarity)
 
     reported = commands.add_parser("reported", help="write the thesis' reported figures as a results entry")
     reported.add_argument("--out", required=True, help="e.g. model/evaluation/thesis_reported.json")

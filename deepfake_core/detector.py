@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from deepfake_core.card import ModelCard
 from deepfake_core.evaluation.calibration import apply_temperature
+from deepfake_core.familiarity import FEATURE_LAYERS, FamiliarityModel
 from deepfake_core.preprocess import prepare_batch
 
 __all__ = ["Detector", "Prediction"]
@@ -34,6 +35,10 @@ class Prediction:
     ``p_fake`` is the calibrated probability of the card's fake label;
     ``label`` is that label iff ``p_fake >= threshold``, else the most likely
     other label. ``probabilities`` maps every label to its calibrated probability.
+    ``unfamiliar`` says the face is unlike the training faces (its
+    ``feature_distance`` exceeds the card's familiarity threshold): the verdict
+    is then unreliable whatever its confidence. Both are ``None`` for a model
+    without familiarity statistics.
     """
 
     label: str
@@ -41,6 +46,8 @@ class Prediction:
     probabilities: dict[str, float]
     threshold: float
     model_id: str
+    unfamiliar: bool | None = None
+    feature_distance: float | None = None
 
     @property
     def is_fake(self) -> bool:
@@ -55,10 +62,28 @@ class Prediction:
         return {**asdict(self), "is_fake": self.is_fake, "confidence": self.confidence}
 
 
-class Detector:
-    """Predicts with ``model`` under the preprocessing contract of ``card``."""
+def feature_layer_name(model: keras.Model) -> str | None:
+    """The pooled-feature layer the head reads (see :data:`~deepfake_core.familiarity.FEATURE_LAYERS`), if any."""
+    names = {layer.name for layer in model.layers}
+    return next((name for name in FEATURE_LAYERS if name in names), None)
 
-    def __init__(self, model: keras.Model, card: ModelCard, *, batch_size: int = 32) -> None:
+
+class Detector:
+    """Predicts with ``model`` under the preprocessing contract of ``card``.
+
+    ``familiarity`` (the statistics the card's ``familiarity`` section names)
+    adds the "unlike the training faces" flag to every verdict; the features it
+    needs come out of the same forward pass as the probabilities.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        card: ModelCard,
+        *,
+        batch_size: int = 32,
+        familiarity: FamiliarityModel | None = None,
+    ) -> None:
         expected = (card.input_size, card.input_size, 3)
         if tuple(model.input_shape[1:]) != expected:
             raise ValueError(f"model input {model.input_shape[1:]} does not match the card's {expected}")
@@ -67,8 +92,14 @@ class Detector:
         self.model = model
         self.card = card
         self.batch_size = batch_size
+        self.familiarity = familiarity
+        layer = feature_layer_name(model)
+        if familiarity is not None and layer != familiarity.layer:
+            raise ValueError(f"the familiarity statistics read layer {familiarity.layer!r}, the model has {layer!r}")
+        self.feature_size = int(model.get_layer(layer).output.shape[-1]) if layer else 0
+        both = keras.Model(model.inputs, [model.outputs[0], model.get_layer(layer).output]) if layer else model
         spec = tf.TensorSpec((None, *expected), tf.float32)
-        self._forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
+        self._forward = tf.function(lambda batch: both(batch, training=False), input_signature=[spec])
         self._warm_lock = threading.Lock()
         self._warm = False
         self.warm_up()
@@ -88,16 +119,32 @@ class Detector:
         """RGB uint8 images -> the model's input batch (see :mod:`deepfake_core.preprocess`)."""
         return prepare_batch(images, self.card)
 
-    def raw_probabilities(self, batch: np.ndarray, *, progress: ProgressCallback | None = None) -> np.ndarray:
-        """Uncalibrated softmax ``(N, C)`` for a prepared ``float32 (N, S, S, 3)`` batch."""
+    def forward(
+        self, batch: np.ndarray, *, progress: ProgressCallback | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Uncalibrated softmax ``(N, C)`` and pooled features ``(N, D)`` (``None`` without a feature layer)."""
         batch = np.asarray(batch, dtype=np.float32)
         outputs = np.empty((len(batch), len(self.card.labels)), dtype=np.float32)
+        features = np.empty((len(batch), self.feature_size), dtype=np.float32) if self.feature_size else None
         for start in range(0, len(batch), self.batch_size):
             chunk = batch[start : start + self.batch_size]
-            outputs[start : start + len(chunk)] = self._forward(tf.constant(chunk)).numpy()
+            result = self._forward(tf.constant(chunk))
+            if features is not None:
+                result, features[start : start + len(chunk)] = result[0], result[1].numpy()
+            outputs[start : start + len(chunk)] = result.numpy()
             if progress is not None:
                 progress(start + len(chunk), len(batch))
-        return outputs
+        return outputs, features
+
+    def raw_probabilities(self, batch: np.ndarray, *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Uncalibrated softmax ``(N, C)`` for a prepared ``float32 (N, S, S, 3)`` batch."""
+        return self.forward(batch, progress=progress)[0]
+
+    def feature_distances(self, features: np.ndarray | None) -> np.ndarray | None:
+        """Familiarity distances ``(N,)`` of pooled features, or ``None`` for a model without the statistics."""
+        if self.familiarity is None or features is None:
+            return None
+        return self.familiarity.distances(features)
 
     def probabilities(self, batch: np.ndarray, *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Calibrated class probabilities ``(N, C)`` for a prepared batch (temperature from the card)."""
@@ -128,17 +175,21 @@ class Detector:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
         if len(images) == 0:
             return []
-        probabilities = self.probabilities(self.prepare(images), progress=progress)
-        return [self._verdict(row, threshold) for row in probabilities]
+        raw, features = self.forward(self.prepare(images), progress=progress)
+        distances = self.feature_distances(features)
+        return [
+            self._verdict(row, threshold, None if distances is None else float(distances[index]))
+            for index, row in enumerate(self.calibrate(raw))
+        ]
 
     def at_threshold(self, prediction: Prediction, threshold: float) -> Prediction:
         """The same probabilities judged at another threshold: no model call (a threshold slider's step)."""
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
         row = np.array([prediction.probabilities[name] for name in self.card.labels], dtype=np.float64)
-        return self._verdict(row, float(threshold))
+        return self._verdict(row, float(threshold), prediction.feature_distance)
 
-    def _verdict(self, row: np.ndarray, threshold: float) -> Prediction:
+    def _verdict(self, row: np.ndarray, threshold: float, distance: float | None = None) -> Prediction:
         labels = self.card.labels
         fake_index = self.card.fake_index
         p_fake = float(row[fake_index])
@@ -153,4 +204,6 @@ class Detector:
             probabilities={name: float(value) for name, value in zip(labels, row, strict=False)},
             threshold=threshold,
             model_id=self.model_id,
+            unfamiliar=None if distance is None or self.familiarity is None else distance > self.familiarity.threshold,
+            feature_distance=distance,
         )

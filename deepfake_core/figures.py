@@ -22,6 +22,7 @@ __all__ = [
     "TEMPLATE",
     "comparison_figure",
     "confusion_matrix_figure",
+    "generalisation_figure",
     "per_kind_figure",
     "pr_figure",
     "probability_bar",
@@ -380,6 +381,36 @@ def comparison_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     fig.update_xaxes(range=[0.0, 1.0])
     fig.update_layout(height=120 + 32 * len(rows))
     return _styled(fig, title=title, x_title="Accuracy", y_title=None)
+
+
+def generalisation_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """ROC AUC on seen vs unseen fakes per leave-one-generator-out run (``generalisation_table`` rows).
+
+    Both bars score fakes against the same real test faces, so the gap between
+    them is what leaving the generator out of training cost.
+    """
+    title = "Seen vs unseen generators: ROC AUC against the real test faces"
+    if not rows:
+        return _message_figure("No leave-one-generator-out results stored.", title=title)
+    labels = [f"{row['model_name']}: {row['unseen_kinds']} left out" for row in rows]
+    traces = [
+        go.Bar(
+            x=[row[key] for row in rows],
+            y=labels,
+            orientation="h",
+            name=name,
+            marker={"color": PALETTE[role]},
+            text=[None if row[key] is None else f"{row[key]:.3f}" for row in rows],
+            textposition="inside",
+            hovertemplate=f"%{{y}}: {name} AUC %{{text}}<extra></extra>",
+        )
+        for key, name, role in (("seen_auc", "seen fakes", "primary"), ("unseen_auc", "unseen fakes", "Fake"))
+    ]
+    fig = go.Figure(traces)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0.0, 1.0])
+    fig.update_layout(barmode="group", height=140 + 56 * len(rows))
+    return _styled(fig, title=title, x_title="ROC AUC", y_title=None)
 
 
 def _model_label(row: Mapping[str, Any]) -> str:

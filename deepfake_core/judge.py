@@ -80,8 +80,9 @@ class FaceVerdict:
         """One result row's fields, as the command line and the Classify page write them.
 
         ``face``; ``box`` and ``face_score`` when a face step ran; then ``label``,
-        ``p_fake``, ``confidence``, ``threshold``, ``model_id`` and ``error=None`` for a
-        verdict, or only ``error`` (the reason) for a face too small to judge.
+        ``p_fake``, ``confidence``, ``unfamiliar``, ``feature_distance``, ``threshold``,
+        ``model_id`` and ``error=None`` for a verdict, or only ``error`` (the reason)
+        for a face too small to judge.
         """
         fields: dict = {"face": self.number}
         if self.face is not None:
@@ -95,6 +96,8 @@ class FaceVerdict:
             "label": prediction.label,
             "p_fake": prediction.p_fake,
             "confidence": prediction.confidence,
+            "unfamiliar": prediction.unfamiliar,
+            "feature_distance": prediction.feature_distance,
             "threshold": prediction.threshold,
             "model_id": prediction.model_id,
             "error": None,

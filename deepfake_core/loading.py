@@ -132,7 +132,12 @@ def load_detector(
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for unreadable files
         raise ModelLoadError(f"Could not load the model file {path.name}: {exc}") from exc
+    familiarity = None
+    if card.familiarity is not None:
+        from deepfake_core.familiarity import load_familiarity
+
+        familiarity = load_familiarity(path.with_name(card.familiarity.file), card.familiarity)
     try:
-        return Detector(model, card)
+        return Detector(model, card, familiarity=familiarity)
     except ValueError as exc:
         raise ModelLoadError(f"Model {path.name} does not fit its card: {exc}.") from exc

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "AUGMENT_PRESETS",
     "ROBUSTNESS_SUITE",
     "AugmentConfig",
     "augment",
@@ -22,6 +23,7 @@ __all__ = [
     "gaussian_noise",
     "jpeg_recompress",
     "random_crop",
+    "resample",
 ]
 
 
@@ -38,6 +40,17 @@ def downscale(image: np.ndarray, factor: float) -> np.ndarray:
     height, width = image.shape[:2]
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def resample(image: np.ndarray, factor: float) -> np.ndarray:
+    """Shrink by ``factor`` and enlarge back to the original size: detail finer than the small copy is lost.
+
+    Sources differ in sharpness (original resolution, how far they were
+    downscaled); resampled training images keep a model from treating
+    sharpness itself as a sign of realness.
+    """
+    height, width = image.shape[:2]
+    return cv2.resize(downscale(image, factor), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -76,6 +89,8 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.3, 1.2)
     noise: float = 0.1
     noise_sigma: tuple[float, float] = (1.0, 6.0)
+    resize: float = 0.0
+    resize_factor: tuple[float, float] = (0.4, 0.9)
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
@@ -87,6 +102,8 @@ def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
         image = image[:, ::-1]
     if rng.random() < config.crop:
         image = random_crop(image, config.crop_min_fraction, rng)
+    if rng.random() < config.resize:
+        image = resample(np.ascontiguousarray(image), rng.uniform(*config.resize_factor))
     if rng.random() < config.blur:
         image = gaussian_blur(image, rng.uniform(*config.blur_sigma))
     if rng.random() < config.noise:
@@ -94,6 +111,17 @@ def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
     if rng.random() < config.jpeg:
         image = jpeg_recompress(np.ascontiguousarray(image), int(rng.integers(*config.jpeg_quality, endpoint=True)))
     return np.ascontiguousarray(image)
+
+
+AUGMENT_PRESETS: dict[str, AugmentConfig] = {
+    "standard": AugmentConfig(),
+    # Wang et al. 2020 (CNN-generated images are surprisingly easy to spot... for now): blur and
+    # JPEG each with probability 0.5 made detectors carry over to unseen generators; resampling
+    # adds the same for source sharpness.
+    "strong": AugmentConfig(
+        jpeg=0.5, jpeg_quality=(30, 100), blur=0.5, blur_sigma=(0.1, 3.0), resize=0.3, resize_factor=(0.4, 0.9)
+    ),
+}
 
 
 # name -> (function of (image, rng), parameters as stored in the results file)

@@ -21,7 +21,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,16 +33,35 @@ import tensorflow as tf
 from deepfake_core.architecture import build_model
 from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, save_card
 from deepfake_core.data import LABELS, ImageRecord, SplitManifest
-from deepfake_core.detector import Detector
+from deepfake_core.detector import Detector, feature_layer_name
 from deepfake_core.errors import DataSetError
 from deepfake_core.evaluation.calibration import fit_temperature
 from deepfake_core.face_data import FaceCropIndex, build_face_crops
 from deepfake_core.faces.spec import FaceCropSpec
+from deepfake_core.familiarity import (
+    DEFAULT_QUANTILE,
+    FEATURE_LAYERS,
+    FamiliaritySpec,
+    familiarity_path_for,
+    fit_familiarity,
+    save_familiarity,
+)
 from deepfake_core.intake import load_image
 from deepfake_core.perturb import AugmentConfig, augment
 from deepfake_core.preprocess import prepare_image
 
-__all__ = ["TrainConfig", "TrainResult", "data_licences", "kind_weights", "limitations", "make_dataset", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "cap_per_kind",
+    "data_licences",
+    "fit_familiarity_from_manifest",
+    "kind_weights",
+    "limitations",
+    "make_dataset",
+    "seen_kinds",
+    "train",
+]
 
 LogFn = Callable[[str], None]
 
@@ -62,6 +81,25 @@ def data_licences(kinds: Sequence[str]) -> tuple[str, ...]:
     named = {_KIND_LICENCES[kind] for kind in kinds if kind in _KIND_LICENCES}
     others = [kind for kind in kinds if kind not in _KIND_LICENCES]
     return (*sorted(named), *([_GENERATED_NOTE] if others else []))
+
+
+def cap_per_kind(records: Sequence[ImageRecord], limit: int, *, seed: int) -> list[ImageRecord]:
+    """At most ``limit`` records of each kind, drawn with ``seed``; the order of the kept records is kept."""
+    rng = np.random.default_rng(seed)
+    by_kind: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        by_kind.setdefault(record.kind, []).append(index)
+    kept = {
+        int(index)
+        for indices in by_kind.values()
+        for index in (indices if len(indices) <= limit else rng.choice(indices, size=limit, replace=False))
+    }
+    return [record for index, record in enumerate(records) if index in kept]
+
+
+def seen_kinds(train_records: Sequence[ImageRecord]) -> dict[str, list[str]]:
+    """The kinds training showed the model, by label (the card's ``training.seen_kinds``)."""
+    return {label: sorted({r.kind for r in train_records if r.label == label}) for label in LABELS}
 
 
 def limitations(train_records: Sequence[ImageRecord], *, face_crop: bool) -> tuple[str, ...]:
@@ -112,6 +150,8 @@ class TrainConfig:
     """Kinds left out of training and validation: a leave-one-generator-out run tests on them as unseen."""
     init_from: str | None = None
     """A model file (same architecture) whose weights this run starts from, to train a model further."""
+    max_per_kind: int | None = None
+    """At most this many training images per kind (seeded draw): a cheaper run for leave-one-out studies."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -230,6 +270,8 @@ def train(
     )
     if left_out:
         log(f"left out of training and validation (unseen): {', '.join(sorted(left_out))}")
+    if config.max_per_kind is not None:
+        train_records = cap_per_kind(train_records, config.max_per_kind, seed=config.seed)
     draft = _card(config, train_records, name=name, weights_file=output.name, sha256=None)
     crops, face_coverage = None, None
     if draft.face_crop is not None:
@@ -300,6 +342,8 @@ def train(
     log(f"fitted temperature {temperature:.3f} on {len(val_records)} validation images")
 
     model.save(output)
+    plain_train = make_dataset(train_records, data_root, draft, batch_size=64, shuffle=False, crops=crops)
+    familiarity = _fit_familiarity(Detector(model, draft, batch_size=64), plain_train, val_data, output, log)
     card = _card(
         config,
         train_records,
@@ -307,11 +351,13 @@ def train(
         weights_file=output.name,
         sha256=file_sha256(output),
         temperature=temperature,
+        familiarity=familiarity,
         training={
             "data": manifest.root_name,
             "split_manifest_sha256": manifest.sha256,
             "split_seed": manifest.seed,
             "split_counts": manifest.counts(),
+            "seen_kinds": seen_kinds(train_records),
             "config": config.to_dict(),
             "kind_weights": weights,
             "face_coverage": face_coverage,
@@ -326,6 +372,82 @@ def train(
     history_path = output.with_name(output.name.removesuffix(".keras") + ".history.json")
     history_path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     return TrainResult(model_path=output, card=card, history=history)
+
+
+def _fit_familiarity(
+    detector: Detector, train_data: tf.data.Dataset, val_data: tf.data.Dataset, model_path: Path, log: LogFn
+) -> FamiliaritySpec:
+    """Fit the "unlike the training faces" statistics on un-augmented training faces; write them beside the model."""
+    layer = feature_layer_name(detector.model)
+    if layer is None:
+        raise DataSetError(f"{detector.card.name} has no pooled-feature layer ({', '.join(FEATURE_LAYERS)}).")
+
+    def features(dataset: tf.data.Dataset) -> np.ndarray:
+        return np.concatenate([detector.forward(batch)[1] for batch, *_ in dataset.as_numpy_iterator()])
+
+    train_features, val_features = features(train_data), features(val_data)
+    fitted = fit_familiarity(train_features, val_features, layer=layer, quantile=DEFAULT_QUANTILE)
+    path = familiarity_path_for(model_path)
+    flagged = float(np.mean(fitted.flags(fitted.distances(val_features))))
+    log(f"familiarity: {len(train_features)} training faces, threshold {fitted.threshold:.2f}, {flagged:.1%} flagged")
+    return FamiliaritySpec(
+        file=path.name,
+        sha256=save_familiarity(fitted, path),
+        layer=layer,
+        threshold=fitted.threshold,
+        quantile=DEFAULT_QUANTILE,
+        n_train=len(train_features),
+        n_validation=len(val_features),
+        validation_flagged=flagged,
+    )
+
+
+def fit_familiarity_from_manifest(
+    model_path: str | Path,
+    manifest: SplitManifest,
+    data_root: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    log: LogFn = print,
+) -> ModelCard:
+    """Fit (or refit) the familiarity statistics of a trained model and store them in its card.
+
+    Uses the same training and validation faces as the model's own training run
+    (the card's ``exclude_kinds`` stay out); the weights, and so the model id, do not change.
+    """
+    from deepfake_core.card import load_card
+    from deepfake_core.loading import load_detector
+
+    model_path = Path(model_path)
+    detector = load_detector(model_path)
+    card = load_card(card_path_for(model_path))
+    if card.training.get("split_manifest_sha256") not in (None, manifest.sha256):
+        raise DataSetError(f"{model_path.name} was trained on another split manifest than the one given.")
+    left_out = set(card.training.get("config", {}).get("exclude_kinds", []))
+    train_records, val_records = (
+        [record for record in manifest.splits[part] if record.kind not in left_out] for part in ("train", "validation")
+    )
+    crops = None
+    if card.face_crop is not None:
+        crops = build_face_crops(
+            [*train_records, *val_records],
+            data_root,
+            card.face_crop,
+            size=card.input_size,
+            cache_dir=cache_dir,
+            log=log,
+        )
+        train_records = [record for record in train_records if record.id in crops.crops]
+        val_records = [record for record in val_records if record.id in crops.crops]
+    datasets = [
+        make_dataset(records, data_root, card, batch_size=64, shuffle=False, crops=crops)
+        for records in (train_records, val_records)
+    ]
+    familiarity = _fit_familiarity(detector, *datasets, model_path, log)
+    training = {**card.training, "seen_kinds": card.training.get("seen_kinds") or seen_kinds(train_records)}
+    updated = replace(card, familiarity=familiarity, training=training)
+    save_card(updated, card_path_for(model_path))
+    return updated
 
 
 def _start_from(model: keras.Model, path: str, log: LogFn) -> None:
@@ -348,6 +470,7 @@ def _card(
     weights_file: str,
     sha256: str | None,
     temperature: float = 1.0,
+    familiarity: FamiliaritySpec | None = None,
     training: dict[str, Any] | None = None,
 ) -> ModelCard:
     attention = " + attention" if config.attention else ""
@@ -365,6 +488,7 @@ def _card(
         temperature=temperature,
         description=f"{config.backbone}{attention} trained from scratch on{faces} face crops (real vs generated).",
         face_crop=FaceCropSpec() if config.face_crop else None,
+        familiarity=familiarity,
         training=training or {},
         limitations=limitations(train_records, face_crop=config.face_crop),
         licences=data_licences(sorted({record.kind for record in train_records})),

@@ -117,6 +117,12 @@ st.dataframe(
         "face_score": st.column_config.NumberColumn("Face score", format="%.3f", help="The face detector's score."),
         "p_fake": st.column_config.ProgressColumn("P(fake)", min_value=0.0, max_value=1.0, format="percent"),
         "confidence": st.column_config.NumberColumn("Confidence", format="percent"),
+        "unfamiliar": st.column_config.CheckboxColumn(
+            "Unlike training faces", help="Flagged faces are unlike the training faces: their verdict is unreliable."
+        ),
+        "feature_distance": st.column_config.NumberColumn(
+            "Feature distance", format="%.1f", help="Distance of the face's features to the training faces'."
+        ),
         "threshold": st.column_config.NumberColumn("Threshold", format="%.2f"),
     },
 )
@@ -139,5 +145,6 @@ json_column.download_button(
 )
 st.caption(
     "The confidence is the temperature-calibrated probability of the verdict shown. It is a probability, "
-    "not proof: see the limitations on the Home page."
+    "not proof: see the limitations on the Home page. A face flagged as unlike the training faces gets a "
+    "verdict that is unreliable whatever its confidence."
 )

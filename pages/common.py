@@ -10,10 +10,9 @@ this module only wires widgets to those calls and turns their errors into messag
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
@@ -29,6 +28,7 @@ from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.evaluation.results import ResultsListing, list_results
 from deepfake_core.faces.align import working_copy
 from deepfake_core.faces.draw import draw_face_boxes
+from deepfake_core.familiarity import UNFAMILIAR_NOTE
 from deepfake_core.figures import probability_bar
 from deepfake_core.intake import image_sha256, load_image
 from deepfake_core.loading import (
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from streamlit.navigation.page import StreamlitPage
 
     from deepfake_core.detector import Detector, Prediction
-    from deepfake_core.explain import DeletionCheck, Explanation, Legend
+    from deepfake_core.explain import Explanation, Legend
     from deepfake_core.faces.finder import Face
     from deepfake_core.judge import FaceVerdict, PhotoVerdicts
 
@@ -58,11 +58,8 @@ __all__ = [
     "ExplanationRequest",
     "ImageInput",
     "boxed_photo",
-    "cached_explanation",
     "chosen_card",
     "classify_images",
-    "compute_explanations",
-    "deletion_checks",
     "display_copy",
     "explanation_record",
     "format_interval",
@@ -73,7 +70,6 @@ __all__ = [
     "model_flags",
     "page_setup",
     "photo_faces",
-    "png_writer",
     "require_card",
     "require_detector",
     "results_folder_hint",
@@ -120,11 +116,7 @@ _VIA_ENTRY_KEY: Final = "_run_via_entry_point"
 _MODEL_KEY: Final = "model_name"
 _LEGACY_KEY: Final = "allow_legacy"
 _CLASSIFIED_KEY: Final = "classified"
-_EXPLANATIONS_KEY: Final = "explanations"
-_DELETION_KEY: Final = "deletion_checks"
 _FACES_KEY: Final = "explain_faces"
-_MAX_EXPLANATIONS: Final = 12
-"""Explanations kept per session; only the current image's are kept, as maps are image-sized."""
 
 
 # --------------------------------------------------------------------------- app shell
@@ -395,6 +387,8 @@ ROW_COLUMNS: Final = (
     "verdict",
     "p_fake",
     "confidence",
+    "unfamiliar",
+    "feature_distance",
     "threshold",
     "sha256",
     "model_id",
@@ -558,16 +552,26 @@ def show_verdict(prediction: Prediction, source: ImageInput, *, key: str, face: 
     The caption names the image's sha256, the face (when a face was judged) and the model id, so a
     shown result can be traced and reproduced. ``key`` names the bar chart and must be unique on the page.
     """
-    if prediction.is_fake:
+    if prediction.unfamiliar:
+        st.badge(f"Verdict: {prediction.label}, {UNFAMILIAR_NOTE}", icon=":material/help:", color="orange")
+        st.warning(
+            "This face is unlike the faces the model was trained on (feature distance "
+            f"{prediction.feature_distance:.1f}, above the flag threshold the model card sets). Verdicts on such "
+            "faces are often wrong whatever their confidence, for example on a generator the model never saw: "
+            "treat this one as unknown.",
+            icon=":material/help:",
+        )
+    elif prediction.is_fake:
         st.badge(f"Verdict: {prediction.label}", icon=":material/warning:", color="red")
     else:
         st.badge(f"Verdict: {prediction.label}", icon=":material/check_circle:", color="blue")
     st.plotly_chart(
         probability_bar(prediction.p_fake, threshold=prediction.threshold), config={"displayModeBar": False}, key=key
     )
+    confidence = "not meaningful here" if prediction.unfamiliar else f"**{format_probability(prediction.confidence)}**"
     st.markdown(
         f"P(fake) **{format_probability(prediction.p_fake)}** · calibrated confidence in this verdict "
-        f"**{format_probability(prediction.confidence)}** · threshold {prediction.threshold:.2f}"
+        f"{confidence} · threshold {prediction.threshold:.2f}"
     )
     where = f"`{source.name}`" + (f" · face {face}" if face is not None else "")
     st.caption(f"{where} · sha256 `{source.sha256}` · model `{prediction.model_id}`")
@@ -627,83 +631,9 @@ def explanation_record(explanation: Explanation, face: Face | None = None, *, fa
     return record
 
 
-def compute_explanations(requests: Sequence[ExplanationRequest], detector: Detector, image: np.ndarray) -> None:
-    """Compute the requests not cached yet (LIME with a progress bar); errors are shown per method.
-
-    ``image`` is what the requests explain: the photo, or the aligned crop of their face.
-
-    The cache lives in session state and keeps only the current image's maps (at most
-    ``_MAX_EXPLANATIONS``), since each map is as large as the image.
-    """
-    from deepfake_core.explain import METHODS, explain  # here: LIME's imports cost memory Classify never needs
-
-    cache: dict[tuple[str, ...], Explanation] = st.session_state.setdefault(_EXPLANATIONS_KEY, {})
-    for request in requests:
-        key = request.key(detector)
-        if key in cache:
-            continue
-        title = METHODS[request.method].title
-        bar = st.progress(0.0, text=f"{title}...")
-
-        def progress(done: int, total: int, bar: Any = bar, title: str = title) -> None:
-            bar.progress(min(done / total, 1.0), text=f"{title}: {done} of {total} samples classified")
-
-        try:
-            cache[key] = explain(
-                detector,
-                image,
-                method=request.method,
-                target_class=request.target,
-                image_sha256=request.source.sha256,  # for a face crop too, as the command line records it
-                progress=progress,
-                **request.params,
-            )
-        except DeepfakeLensError as error:
-            st.error(f"{title}: {error}")
-        finally:
-            bar.empty()
-    current = requests[0].source.sha256 if requests else None
-    kept = [(key, value) for key, value in cache.items() if key[0] == current][-_MAX_EXPLANATIONS:]
-    st.session_state[_EXPLANATIONS_KEY] = dict(kept)
-
-
-def cached_explanation(request: ExplanationRequest, detector: Detector) -> Explanation | None:
-    """The explanation computed earlier for ``request``, or None (then the page asks to press Explain)."""
-    return st.session_state.get(_EXPLANATIONS_KEY, {}).get(request.key(detector))
-
-
-def deletion_checks(
-    requests: Sequence[ExplanationRequest], explanations: Sequence[Explanation], detector: Detector, image: np.ndarray
-) -> list[DeletionCheck]:
-    """The deletion check of the shown explanations, kept in session state until they change.
-
-    ``requests[i]`` made ``explanations[i]``. A slider move re-runs the page but must not re-run
-    the model on every hidden copy, so the last result is kept with the requests' keys.
-    """
-    from deepfake_core.explain import deletion_check
-
-    key = tuple(request.key(detector) for request in requests)
-    stored = st.session_state.get(_DELETION_KEY)
-    if stored is None or stored[0] != key:
-        stored = (key, deletion_check(detector, image, explanations))
-        st.session_state[_DELETION_KEY] = stored
-    return stored[1]
-
-
 def legend_strip(scale: Legend) -> np.ndarray:
     """The legend's colour bar as a 256 x 12 image (its 1-pixel strip would be a hairline when stretched)."""
     return np.asarray(Image.fromarray(scale.gradient()).resize((256, 12), Image.Resampling.NEAREST))
-
-
-def png_writer(image: np.ndarray) -> Callable[[], bytes]:
-    """A deferred PNG encoder for ``st.download_button``: the file is only made when it is clicked."""
-
-    def write() -> bytes:
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="PNG")
-        return buffer.getvalue()
-
-    return write
 
 
 # --------------------------------------------------------------------------- stored results
@@ -721,9 +651,15 @@ def _listing(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> ResultsLis
     return list_results(folder)
 
 
-def stored_results() -> ResultsListing:
-    """Every results file in ``<model dir>/evaluation/``; unreadable files are shown as warnings."""
+GENERALISATION_FOLDER: Final = "generalisation"
+"""Subfolder of ``<model dir>/evaluation/`` with the leave-one-generator-out runs' results."""
+
+
+def stored_results(subfolder: str | None = None) -> ResultsListing:
+    """Every results file in ``<model dir>/evaluation/`` (or its ``subfolder``); unreadable ones become warnings."""
     folder = default_model_dir() / "evaluation"
+    if subfolder is not None:
+        folder = folder / subfolder
     try:
         listing = _listing(str(folder), _results_stamp(folder))
     except DeepfakeLensError as error:

@@ -12,8 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from deepfake_core.evaluation import HARD_PAIR, metrics_at_threshold, pair_key
+from deepfake_core.evaluation.generalisation import GENERALISATION_COLUMNS, generalisation_table
 from deepfake_core.figures import (
     confusion_matrix_figure,
+    generalisation_figure,
     per_kind_figure,
     pr_figure,
     reliability_figure,
@@ -121,18 +123,25 @@ st.caption(
     "dozen images can tell."
 )
 hard_kinds = set(HARD_PAIR)
+familiarity = results.get("familiarity")
+generalisation = results.get("generalisation")
+unseen_kinds = set(generalisation["unseen_kinds"]) if generalisation else set()
+flag_counts = familiarity["per_kind"] if familiarity else {}
 st.dataframe(
     pd.DataFrame(
         [
             {
                 "kind": kind,
                 "hard pair": "★ hard pair" if kind in hard_kinds else "",
+                "seen in training": kind not in unseen_kinds,
                 "images": summary["n"],
                 "real": summary["n_real"],
                 "fake": summary["n_fake"],
                 "accuracy": summary["accuracy"],
                 "95 % CI": common.format_interval(summary["accuracy_ci"]),
                 "AUC": summary["auc"],
+                "ECE": summary.get("ece"),
+                "flagged": flag_counts[kind]["flagged"] / flag_counts[kind]["n"] if kind in flag_counts else None,
             }
             for kind, summary in results["per_kind"].items()
         ]
@@ -141,6 +150,12 @@ st.dataframe(
     column_config={
         "accuracy": st.column_config.NumberColumn(format="percent"),
         "AUC": st.column_config.NumberColumn(format="%.3f"),
+        "ECE": st.column_config.NumberColumn(
+            format="%.3f", help="Expected calibration error on this kind: how far confidence and accuracy part."
+        ),
+        "flagged": st.column_config.NumberColumn(
+            "unlike training faces", format="percent", help="Share of this kind's faces the familiarity flag marks."
+        ),
     },
 )
 st.plotly_chart(per_kind_figure(results["per_kind"]))
@@ -157,6 +172,60 @@ if pair:
         pair_columns[1].metric("AUC", "—" if pair["auc"] is None else f"{pair['auc']:.3f}")
         pair_columns[1].caption(f"95 % CI {common.format_interval(pair['auc_ci'])}")
         pair_columns[2].metric("Images", f"{pair['n_real']} real / {pair['n_fake']} fake")
+
+if familiarity:
+    st.subheader("Unlike the training faces")
+    everything = familiarity["all"]
+    flag_columns = st.columns(3)
+    flag_columns[0].metric("Faces flagged", common.format_share(everything["flagged"] / everything["n"]))
+    flag_columns[1].metric(
+        "Wrong verdicts flagged",
+        common.format_share(everything["wrong_flagged"] / everything["wrong"] if everything["wrong"] else None),
+        help=f"{everything['wrong_flagged']} of {everything['wrong']} wrong verdicts at the stored threshold.",
+    )
+    flag_columns[2].metric("Accuracy on unflagged faces", common.format_share(familiarity["accuracy_unflagged"]))
+    st.caption(
+        "A face is flagged when its features lie further from the training faces' than the model card's "
+        f"threshold ({familiarity['flag_threshold']:.2f}, set so about 5 % of validation faces are flagged). A "
+        "flag that catches wrong verdicts more often than its overall rate is telling you something."
+    )
+
+st.subheader("Seen vs unseen generators")
+studies = common.stored_results(common.GENERALISATION_FOLDER)
+rows = generalisation_table(studies.results)
+if rows:
+    st.caption(
+        "Each run below trained the same recipe with some kinds left out, then scored their test fakes against "
+        "every real test face: the best estimate here of what happens on a generator that appears after training. "
+        "Recall and balanced accuracy are at each model's threshold."
+    )
+    st.dataframe(
+        pd.DataFrame(rows, columns=list(GENERALISATION_COLUMNS)),
+        hide_index=True,
+        column_config={
+            "model_name": "run",
+            "unseen_kinds": "left out (unseen)",
+            "unseen_recall": st.column_config.NumberColumn("unseen fakes caught", format="percent"),
+            "unseen_auc": st.column_config.NumberColumn("unseen AUC", format="%.3f"),
+            "unseen_balanced_accuracy": st.column_config.NumberColumn("unseen balanced acc.", format="percent"),
+            "seen_auc": st.column_config.NumberColumn("seen AUC", format="%.3f"),
+            "missed_unseen_flagged": st.column_config.NumberColumn("missed unseen flagged", format="percent"),
+            "false_alarm_rate": st.column_config.NumberColumn("false alarms, people photos", format="percent"),
+        },
+    )
+    st.plotly_chart(generalisation_figure(rows))
+else:
+    st.caption(
+        f"No leave-one-generator-out results in `{common.results_folder_hint()}/{common.GENERALISATION_FOLDER}` "
+        "(see the README: train with `--exclude-kinds`, then evaluate into that folder)."
+    )
+if generalisation and generalisation.get("unseen_fakes"):
+    st.info(
+        f"This model never saw {', '.join(generalisation['unseen_kinds'])}: it caught "
+        f"{common.format_share(generalisation['unseen_fakes']['recall'])} of those test fakes, against "
+        f"{common.format_share((generalisation.get('seen_fakes') or {}).get('recall'))} of the fakes it saw.",
+        icon=":material/visibility_off:",
+    )
 
 st.subheader("Training curves")
 st.plotly_chart(training_curves_figure(results["training_history"]))
@@ -177,6 +246,12 @@ if false_alarm:
         help=f"{false_alarm['n_fake_verdicts']} of {false_alarm['n']}; "
         f"95 % CI {common.format_interval(false_alarm['ci'])}",
     )
+    if false_alarm.get("n_flagged") is not None:
+        st.caption(
+            f"{false_alarm['n_flagged']} of these {false_alarm['n']} real faces are flagged as unlike the training "
+            f"faces, {false_alarm['n_fake_verdicts_flagged']} of the {false_alarm['n_fake_verdicts']} false alarms "
+            "among them."
+        )
 
 faces = results.get("faces")
 if faces:

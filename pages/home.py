@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from deepfake_core.kinds import describe_kinds
 from pages import common
 
 common.page_setup()
@@ -14,8 +15,23 @@ st.markdown(
 )
 
 card = common.chosen_card()
-# The card's first limitation says which kinds of fakes and real faces the model was trained on.
-trained_on = f"- **The selected model, `{card.name}`:** {card.limitations[0]}\n" if card and card.limitations else ""
+seen = card.seen_kinds if card else {}
+if seen:
+    trained_on = (
+        f"- **The selected model, `{card.name}`, has seen** fakes from {describe_kinds(seen.get('Fake', []))}; "
+        f"and real faces from {describe_kinds(seen.get('Real', []))}. Every other generator (SDXL, Flux, "
+        "DALL-E 3, StyleGAN3, other face-swap tools, ...) is unseen.\n"
+    )
+elif card and card.limitations:  # older cards: the first limitation names what the model was trained on
+    trained_on = f"- **The selected model, `{card.name}`:** {card.limitations[0]}\n"
+else:
+    trained_on = ""
+if card and card.familiarity:
+    trained_on += (
+        "- Faces **unlike the training faces** are flagged, and their verdict is shown as unreliable. "
+        f"The flag is tuned to fire on {card.familiarity.validation_flagged:.0%} of the model's own validation "
+        "faces and misses many faces of unseen generators: no flag is no guarantee.\n"
+    )
 st.warning(
     "**Limitations — read before trusting a verdict.**\n\n"
     "- A model knows only the kinds of fakes it was trained on; on a generator it never saw, a confident "

@@ -10,6 +10,7 @@ import streamlit as st
 
 from deepfake_core.evaluation import comparison_table
 from deepfake_core.figures import comparison_figure
+from deepfake_core.kinds import describe_kinds
 from pages import common
 
 
@@ -88,6 +89,26 @@ st.markdown(
     f"5. **Verdict** `{card.fake_label}` when P({card.fake_label}) ≥ **{card.threshold:.2f}**."
 )
 st.caption("Prediction, LIME, Grad-CAM and the attention overlay all read these values from this card.")
+
+st.subheader("Seen in training")
+if card.seen_kinds:
+    for label, kinds in card.seen_kinds.items():
+        st.markdown(f"**{label}:** {describe_kinds(kinds) or 'none'}")
+    st.caption("Any other generator or source is unseen: the Evaluation page estimates what that costs.")
+else:
+    st.caption("The card does not list the kinds of faces the model was trained on.")
+
+st.subheader("Unlike the training faces")
+if card.familiarity:
+    spec = card.familiarity
+    st.markdown(
+        f"Every verdict carries a flag when the face's features (layer `{spec.layer}`) lie further from the "
+        f"{spec.n_train:,} training faces' than **{spec.threshold:.2f}** (Mahalanobis distance): the "
+        f"{spec.quantile:.0%} quantile of {spec.n_validation:,} validation faces, so "
+        f"{spec.validation_flagged:.1%} of them are flagged. Statistics: `{spec.file}` (sha256 `{spec.sha256[:12]}…`)."
+    )
+else:
+    st.caption("This model has no familiarity statistics: its verdicts carry no 'unlike the training faces' flag.")
 
 st.subheader("Training")
 if card.training:

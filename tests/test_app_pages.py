@@ -30,8 +30,8 @@ from deepfake_core.detector import Detector
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW_COLUMNS = [
-    *("file", "face", "box", "face_score", "verdict", "p_fake", "confidence", "threshold", "sha256", "model_id"),
-    "error",
+    *("file", "face", "box", "face_score", "verdict", "p_fake", "confidence", "unfamiliar", "feature_distance"),
+    *("threshold", "sha256", "model_id", "error"),
 ]
 PAGES = ("pages/home.py", "pages/classify.py", "pages/explain.py", "pages/evaluation.py", "pages/model.py")
 THRESHOLD_KEY = "threshold:default-test"
@@ -295,7 +295,13 @@ def test_evaluation_threshold_slider_moves_the_metrics(model_dir: Path) -> None:
 def test_evaluation_shows_every_section(model_dir: Path) -> None:
     app = open_page("pages/evaluation.py")
     subheaders = [item.value for item in app.subheader]
-    assert subheaders[:4] == ["Classification report", "Per image kind", "Training curves", "Robustness"]
+    assert subheaders[:5] == [
+        "Classification report",
+        "Per image kind",
+        "Seen vs unseen generators",
+        "Training curves",
+        "Robustness",
+    ]
     per_kind = app.dataframe[1].value
     assert set(per_kind.loc[per_kind["hard pair"] != "", "kind"]) == {"ffhq", "stylegan2_tpdne"}
     assert any("Hard pair: ffhq (real) vs stylegan2_tpdne (fake)" in item.value for item in app.markdown)
@@ -389,6 +395,7 @@ def test_explain_attention_overlay_with_downloads_and_command(explain_sample: Ap
     assert [button.label for button in app.get("download_button")] == [
         "Attention mask PNG",
         "Attention mask JSON",
+        "Attention mask composite PNG",
         "Comparison JSON (agreement and deletion check)",
     ]
     assert app.code[0].value == (
@@ -729,3 +736,95 @@ def test_a_bmp_upload_is_accepted_and_classified(classify: AppTest) -> None:
     classify.file_uploader[0].set_value([("photo.bmp", encode(face_like_image(seed=4), "BMP"), "image/bmp")]).run()
     assert not classify.exception and not classify.error
     assert len(verdicts(classify)) == 1
+
+
+# --------------------------------------------------------------------------- unseen generators, unfamiliar faces
+
+
+@pytest.fixture
+def flagging_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A model whose card lists the kinds it saw and whose flag fires on every face (threshold ~0).
+
+    Its evaluation folder holds one leave-one-generator-out run (sd21 left out).
+    """
+    from dataclasses import replace
+
+    from conftest import synthetic_results
+
+    from deepfake_core.card import card_path_for, load_card, save_card
+    from deepfake_core.evaluation.results import build_evaluation_results, save_results
+    from deepfake_core.familiarity import FamiliaritySpec, familiarity_path_for, fit_familiarity, save_familiarity
+    from deepfake_core.loading import load_detector
+
+    path = save_tiny_model(tmp_path)
+    detector = load_detector(path)
+    features = detector.forward(detector.prepare([face_like_image(seed=seed) for seed in range(12)]))[1]
+    fitted = fit_familiarity(features[:8], features[8:], layer="rescale_gap")
+    statistics = familiarity_path_for(path)
+    spec = FamiliaritySpec(
+        file=statistics.name,
+        sha256=save_familiarity(fitted, statistics),
+        layer="rescale_gap",
+        threshold=1e-9,
+        quantile=0.95,
+        n_train=8,
+        n_validation=4,
+        validation_flagged=0.05,
+    )
+    card = load_card(card_path_for(path))
+    training = {"seen_kinds": {"Fake": ["gan256", "sd21"], "Real": ["celeba"]}}
+    save_card(replace(card, familiarity=spec, training=training), card_path_for(path))
+    (tmp_path / "evaluation" / "generalisation").mkdir(parents=True)
+    save_results(synthetic_results(), tmp_path / "evaluation" / "default.json")
+    kinds = ["celeba"] * 4 + ["gan256"] * 2 + ["sd21"] * 2
+    loo = build_evaluation_results(
+        model_id="loo_diffusion-test",
+        model_name="loo_diffusion",
+        data={"root": "synthetic", "split": "test", "manifest_sha256": None},
+        ids=[f"{index}.jpg" for index in range(8)],
+        labels=[0, 0, 0, 0, 1, 1, 1, 1],
+        kinds=kinds,
+        p_fake=[0.1, 0.2, 0.3, 0.4, 0.9, 0.8, 0.35, 0.6],
+        threshold=0.5,
+        seen_kinds=["celeba", "gan256"],
+        n_boot=20,
+    )
+    save_results(loo, tmp_path / "evaluation" / "generalisation" / "loo_diffusion.json")
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_home_and_model_pages_name_the_generators_the_model_has_seen(flagging_model_dir: Path) -> None:
+    app = AppTest.from_file(ROOT / "streamlit_app.py", default_timeout=TIMEOUT).run()
+    assert not app.exception
+    limitations = app.warning[0].value
+    assert "has seen** fakes from GAN faces (256 px, plain backdrops) (gan256), Stable Diffusion 2.1 (sd21)" in (
+        limitations
+    )
+    assert "unlike the training faces" in limitations
+    app.switch_page("pages/model.py").run()
+    assert not app.exception
+    assert {"Seen in training", "Unlike the training faces"} <= {item.value for item in app.subheader}
+    assert any(item.value.startswith("**Real:** CelebA celebrity photos (celeba)") for item in app.markdown)
+    assert any("default.familiarity.npz" in item.value for item in app.markdown)
+
+
+def test_a_flagged_verdict_is_shown_as_unreliable_in_the_card_and_the_table(flagging_model_dir: Path) -> None:
+    app = open_page("pages/classify.py")
+    app.file_uploader[0].set_value([("face.png", png(1), "image/png")]).run()
+    assert not app.exception
+    assert any("unreliable: unlike the training faces" in verdict for verdict in verdicts(app))
+    assert any("unlike the faces the model was trained on" in item.value for item in app.warning)
+    details = next(item.value for item in app.markdown if item.value.startswith("P(fake)"))
+    assert "confidence in this verdict not meaningful here" in details
+    table = app.dataframe[0].value
+    assert table["unfamiliar"].tolist() == [True] and table["feature_distance"].iloc[0] > 0
+
+
+def test_evaluation_shows_the_leave_one_generator_out_runs(flagging_model_dir: Path) -> None:
+    app = open_page("pages/evaluation.py")
+    assert not app.exception
+    study = next(frame.value for frame in app.dataframe if "unseen_auc" in frame.value.columns)
+    assert study["unseen_kinds"].tolist() == ["sd21"]
+    assert study["unseen_recall"].tolist() == [0.5]
+    assert any("Seen vs unseen generators: ROC AUC" in chart.proto.spec for chart in app.get("plotly_chart"))

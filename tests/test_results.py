@@ -78,7 +78,14 @@ def test_built_results_hold_every_documented_block(results) -> None:
     assert list(results)[:5] == ["schema_version", "kind", "model_id", "model_name", "created"]
     assert results["schema_version"] == SCHEMA_VERSION
     assert results["data"]["n_images"] == len(results["predictions"]) == 24
-    assert results["predictions"][0] == {"id": "img_00.jpg", "label": "Real", "kind": "ffhq", "p_fake": 0.1}
+    assert results["predictions"][0] == {
+        "id": "img_00.jpg",
+        "label": "Real",
+        "kind": "ffhq",
+        "p_fake": 0.1,
+        "feature_distance": None,
+        "unfamiliar": None,
+    }
     assert results["metrics"] == threshold_metrics(LABELS, P_FAKE, threshold=0.5)
     assert set(results["per_kind"]) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
     assert results["pairs"]["ffhq_vs_stylegan2_tpdne"]["n"] == 12

@@ -13,7 +13,7 @@ from deepfake_core.evaluation.results import load_results, save_results
 from deepfake_core.intake import load_image
 from deepfake_core.loading import load_detector
 from deepfake_core.perturb import ROBUSTNESS_SUITE
-from deepfake_core.training import TrainConfig, kind_weights, train
+from deepfake_core.training import TrainConfig, cap_per_kind, kind_weights, train
 
 
 def _generated_faces(root, per_kind: int = 10):
@@ -57,6 +57,12 @@ def test_training_writes_a_loadable_model_with_card_and_history(trained):
     assert card.training["epochs_run"] == 1 and card.training["config"]["augment_config"]["flip"] == 0.5
     assert card.temperature > 0 and card.weights_sha256 and card.model_id.startswith("tiny-")
     assert any("face-swap" in text for text in card.limitations) and card.licences
+    assert card.seen_kinds == {"Fake": ["gan256", "stylegan2_tpdne"], "Real": ["celeba", "ffhq"]}
+    # the familiarity statistics were fitted on the training faces and flag ~5 % of validation
+    assert card.familiarity.file == "tiny.familiarity.npz" and card.familiarity.layer == "rescale_gap"
+    assert card.familiarity.n_train == len(manifest.splits["train"])
+    assert card.familiarity.n_validation == len(manifest.splits["validation"])
+    assert detector.familiarity is not None and detector.familiarity.threshold == card.familiarity.threshold
     history = load_history(result.model_path)
     assert set(history) >= {"loss", "val_loss", "accuracy", "val_accuracy"} and len(history["loss"]) == 1
 
@@ -78,11 +84,17 @@ def test_evaluation_results_round_trip(trained, tmp_path):
     )
     assert results["data"]["n_images"] == len(manifest.splits["test"]) == 8
     assert {entry["name"] for entry in results["robustness"]} == set(ROBUSTNESS_SUITE)
-    assert results["false_alarm"]["n"] == 3
+    assert results["false_alarm"]["n"] == 3 and 0 <= results["false_alarm"]["n_flagged"] <= 3
     assert set(results["per_kind"]) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
     assert "ffhq_vs_stylegan2_tpdne" in results["pairs"]
-    expected = detector.p_fake([load_image(r.path(root)) for r in manifest.splits["test"]])
+    test = manifest.splits["test"]
+    expected = detector.p_fake([load_image(r.path(root)) for r in test])
     np.testing.assert_allclose([p["p_fake"] for p in results["predictions"]], expected, atol=1e-6)
+    distances = [p.feature_distance for p in detector.predict_batch([load_image(r.path(root)) for r in test])]
+    np.testing.assert_allclose([p["feature_distance"] for p in results["predictions"]], distances, rtol=1e-5)
+    assert results["familiarity"]["all"]["n"] == 8
+    assert all(summary["ece"] is not None for summary in results["per_kind"].values())
+    assert results["generalisation"] is None  # every test kind was seen in training
     path = save_results(results, tmp_path / "eval.json")
     assert load_results(path) == results
 
@@ -159,6 +171,10 @@ def test_a_left_out_kind_is_neither_trained_nor_validated_on(trained, tmp_path):
     result = train(config, manifest, root, tmp_path / "loo.keras", log=lambda line: None)
     assert result.card.training["config"]["exclude_kinds"] == ["stylegan2_tpdne"]
     assert result.card.limitations[0].startswith("Fakes seen in training: gan256. Real faces seen: celeba, ffhq.")
+    assert result.card.seen_kinds["Fake"] == ["gan256"]
+    results = evaluate_detector(load_detector(result.model_path), manifest, root, robustness=False, log=print)
+    assert results["generalisation"]["unseen_kinds"] == ["stylegan2_tpdne"]
+    assert results["generalisation"]["unseen_fakes"]["n_fake"] == 2
     with pytest.raises(DataSetError, match="no such kind"):
         train(TrainConfig(input_size=32, epochs=1, exclude_kinds=("sd99",)), manifest, root, tmp_path / "x.keras")
 
@@ -177,3 +193,32 @@ def test_init_from_starts_from_a_models_weights_and_refuses_another_network(trai
     other = TrainConfig(input_size=32, epochs=1, attention=False, init_from=str(first.model_path))
     with pytest.raises(DataSetError, match="network differs"):
         train(other, manifest, root, tmp_path / "other.keras", log=lambda line: None)
+
+
+def test_cap_per_kind_keeps_at_most_the_limit_of_each_kind_in_order():
+    records = [ImageRecord(f"a{i}", "Real", "big") for i in range(9)] + [ImageRecord("b0", "Fake", "small")]
+    kept = cap_per_kind(records, 3, seed=0)
+    assert [r.kind for r in kept].count("big") == 3 and kept[-1].id == "b0"
+    assert [r.id for r in kept] == sorted((r.id for r in kept), key=[r.id for r in records].index)
+    assert cap_per_kind(records, 3, seed=0) == kept
+
+
+def test_the_familiarity_command_refits_a_models_statistics(trained, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from deepfake_core.card import card_path_for, load_card, save_card
+    from deepfake_core.cli import main
+
+    root, _, result = trained
+    for file in (result.model_path, card_path_for(result.model_path)):
+        shutil.copy(file, tmp_path / file.name)
+    copy = tmp_path / result.model_path.name
+    save_card(replace(load_card(card_path_for(copy)), familiarity=None), card_path_for(copy))
+    assert load_detector(copy).familiarity is None
+    manifest_path = tmp_path / "manifest.json"
+    manifest_path.write_text((root.parent / "manifest.json").read_text())
+    assert main(["familiarity", "--model", str(copy), "--data", str(root), "--manifest", str(manifest_path)]) == 0
+    card = load_card(card_path_for(copy))
+    assert card.familiarity.threshold == pytest.approx(result.card.familiarity.threshold, rel=1e-5)
+    assert card.model_id == result.card.model_id and load_detector(copy).familiarity is not None

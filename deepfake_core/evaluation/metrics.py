@@ -483,6 +483,7 @@ def _subset_summary(
         "balanced_accuracy": metrics["balanced_accuracy"],
         "balanced_accuracy_ci": intervals["balanced_accuracy"],
         "confusion_matrix": metrics["confusion_matrix"],
+        "ece": expected_calibration_error(y, p),
     }
 
 
@@ -507,7 +508,7 @@ def per_group_metrics(
 
     Returns:
         ``{kind: {"n", "n_fake", "n_real", "accuracy", "accuracy_ci", "auc", "auc_ci",
-        "balanced_accuracy", "balanced_accuracy_ci", "confusion_matrix"}}``. Most kinds hold a single class, so
+        "balanced_accuracy", "balanced_accuracy_ci", "confusion_matrix", "ece"}}``. Most kinds hold a single class, so
         their AUC and balanced accuracy are ``None`` and accuracy is the recall (fake kinds) or
         specificity (real kinds) on that kind.
     """

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from deepfake_core.card import ModelCard
 from deepfake_core.data import SplitManifest, scan_dataset
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, false_alarm_entry, robustness_entry
@@ -39,25 +40,42 @@ _FACE_CHUNK = 64
 """Photos per face-detection call: same-sized photos share MTCNN's model calls, memory stays bounded."""
 
 
-def _p_fake(detector: Detector, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated and raw P(fake) ``(N,)`` for RGB uint8 images."""
-    raw = detector.raw_probabilities(detector.prepare(images))
+def _p_fake(detector: Detector, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Calibrated and raw P(fake) ``(N,)`` for RGB uint8 images, and their familiarity distances (or ``None``)."""
+    raw, features = detector.forward(detector.prepare(images))
     index = detector.card.fake_index
-    return detector.calibrate(raw)[:, index], raw[:, index]
+    return detector.calibrate(raw)[:, index], raw[:, index], detector.feature_distances(features)
 
 
-def _face_p_fake(detector: Detector, images: Sequence[np.ndarray], *, faces: str) -> tuple[np.ndarray, np.ndarray]:
+def seen_kind_names(card: ModelCard) -> list[str] | None:
+    """The kinds a model trained on: the card's ``seen_kinds``, else its split counts less the left-out kinds."""
+    seen = card.seen_kinds
+    if seen:
+        return sorted(kind for kinds in seen.values() for kind in kinds)
+    trained = (card.training.get("split_counts") or {}).get("train")
+    if not trained:
+        return None
+    left_out = set((card.training.get("config") or {}).get("exclude_kinds") or [])
+    return sorted(set(trained) - left_out)
+
+
+def _face_p_fake(
+    detector: Detector, images: Sequence[np.ndarray], *, faces: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """P(fake) of the faces the face step finds in ``images`` (``largest``: one per image with a face).
 
-    Returns the calibrated P(fake) of every judged face and, per image, the index of
-    its first face in that array or -1 when the image had none.
+    Returns the calibrated P(fake) of every judged face; per image, the index of its
+    first face in that array or -1 when the image had none; and each face's
+    familiarity flag (``None`` for a model without one).
     """
-    p_fake, first = [], []
+    judged = []
+    first = []
     for start in range(0, len(images), _FACE_CHUNK):
         for photo in judge_photos(detector, list(images[start : start + _FACE_CHUNK]), faces=faces):
-            first.append(len(p_fake) if photo.judged else -1)
-            p_fake.extend(verdict.prediction.p_fake for verdict in photo.judged)
-    return np.array(p_fake, dtype=float), np.array(first, dtype=int)
+            first.append(len(judged) if photo.judged else -1)
+            judged.extend(verdict.prediction for verdict in photo.judged)
+    flags = None if detector.familiarity is None else np.array([p.unfamiliar for p in judged], dtype=bool)
+    return np.array([p.p_fake for p in judged], dtype=float), np.array(first, dtype=int), flags
 
 
 def load_history(model_path: str | Path) -> dict[str, list[float]] | None:
@@ -107,7 +125,7 @@ def evaluate_detector(
         model_views = [load_image(record.path(data_root)) for record in records]
     labels = [record.label for record in records]
     y_fake = np.array([record.is_fake for record in records])
-    p_fake, p_raw = _p_fake(detector, model_views)
+    p_fake, p_raw, distances = _p_fake(detector, model_views)
     log(f"predicted {len(model_views)} {split} images in {time.perf_counter() - started:.1f}s")
 
     perturbed = []
@@ -120,7 +138,7 @@ def evaluate_detector(
             if spec is None:
                 p, kept = _p_fake(detector, changed)[0], slice(None)
             else:
-                p, first = _face_p_fake(detector, changed, faces="largest")
+                p, first, _ = _face_p_fake(detector, changed, faces="largest")
                 kept = first >= 0
             entry = robustness_entry(
                 name=name, params=params, y_fake=y_fake[kept], p_fake=p, threshold=detector.card.threshold
@@ -132,11 +150,13 @@ def evaluate_detector(
     if false_alarm_root is not None:
         photos = [load_image(r.path(false_alarm_root)) for r in scan_dataset(false_alarm_root) if r.label == "Real"]
         if spec is None:
-            p, name = _p_fake(detector, photos)[0], Path(false_alarm_root).name
+            p, _, photo_distances = _p_fake(detector, photos)
+            flags = None if photo_distances is None else detector.familiarity.flags(photo_distances)
+            name = Path(false_alarm_root).name
         else:
-            p, _ = _face_p_fake(detector, photos, faces="all")
+            p, _, flags = _face_p_fake(detector, photos, faces="all")
             name = f"{Path(false_alarm_root).name} ({len(p)} faces in {len(photos)} photos)"
-        false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name)
+        false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name, flags=flags)
         log(
             f"false alarms on {false_alarm['n']} real {'faces' if spec else 'photos'}: {false_alarm['n_fake_verdicts']}"
         )
@@ -152,6 +172,9 @@ def evaluate_detector(
         threshold=detector.card.threshold,
         temperature=detector.card.temperature,
         p_fake_uncalibrated=p_raw,
+        feature_distances=distances,
+        flag_threshold=None if detector.familiarity is None else detector.familiarity.threshold,
+        seen_kinds=seen_kind_names(detector.card),
         robustness=perturbed,
         false_alarm=false_alarm,
         training_history=training_history,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepfake_core.errors import ResultsFileError
+from deepfake_core.evaluation.generalisation import familiarity_block, generalisation_block
 from deepfake_core.evaluation.metrics import (
     CLASS_LABELS,
     CONFIDENCE_LEVEL,
@@ -130,6 +131,8 @@ _EVALUATION_FIELDS = {
     "false_alarm": _optional(dict),
     "training_history": _optional(dict),
     "faces": _optional(dict),
+    "familiarity": _optional(dict),
+    "generalisation": _optional(dict),
 }
 _REPORTED_FIELDS = {
     **_COMMON_FIELDS,
@@ -143,7 +146,14 @@ _DATA_FIELDS = {
     "manifest_sha256": _Field((str, _NONE)),
     "n_images": _Field((int,)),
 }
-_PREDICTION_FIELDS = {"id": _Field((str,)), "label": _Field((str,)), "kind": _Field((str,)), "p_fake": _Field(_NUMBER)}
+_PREDICTION_FIELDS = {
+    "id": _Field((str,)),
+    "label": _Field((str,)),
+    "kind": _Field((str,)),
+    "p_fake": _Field(_NUMBER),
+    "feature_distance": _optional(*_NUMBER),
+    "unfamiliar": _optional(bool),
+}
 _METRICS_FIELDS = {
     "threshold": _Field(_NUMBER),
     "n": _Field((int,)),
@@ -164,6 +174,8 @@ _FALSE_ALARM_FIELDS = {
     "n_fake_verdicts": _Field((int,)),
     "fake_rate": _Field(_OPTIONAL_NUMBER),
     "ci": _Field((list, _NONE)),
+    "n_flagged": _optional(int),
+    "n_fake_verdicts_flagged": _optional(int),
 }
 _TABLE_ROW_FIELDS = {
     "model": _Field((str,)),
@@ -402,23 +414,29 @@ def _label_indices(labels: Sequence[int | str]) -> np.ndarray:
     return values.astype(int) if values.size else np.zeros(0, dtype=int)
 
 
-def false_alarm_entry(p_fake: Sequence[float], *, threshold: float, data_name: str) -> dict[str, Any]:
+def false_alarm_entry(
+    p_fake: Sequence[float], *, threshold: float, data_name: str, flags: Sequence[bool] | None = None
+) -> dict[str, Any]:
     """The ``false_alarm`` block: how often real full-frame photos (no fakes) get a Fake verdict.
 
     Args:
         p_fake: ``(M,)`` P(Fake) for real photos only.
         threshold: the card's verdict threshold.
         data_name: name of the photo collection, shown on the dashboard.
+        flags: ``(M,)`` the "unlike the training faces" flag of each, for a model that has one.
     """
     p = np.asarray(p_fake, dtype=float)
-    fake_verdicts = int(np.sum(p >= threshold))
+    alarms = p >= threshold
+    flagged = None if flags is None else np.asarray(flags, dtype=bool)
     return to_jsonable(
         {
             "data": data_name,
             "n": int(p.size),
-            "n_fake_verdicts": fake_verdicts,
-            "fake_rate": fake_verdicts / p.size if p.size else None,
-            "ci": wilson_interval(fake_verdicts, int(p.size)),
+            "n_fake_verdicts": int(alarms.sum()),
+            "fake_rate": float(alarms.mean()) if p.size else None,
+            "ci": wilson_interval(int(alarms.sum()), int(p.size)),
+            "n_flagged": None if flagged is None else int(flagged.sum()),
+            "n_fake_verdicts_flagged": None if flagged is None else int((alarms & flagged).sum()),
         }
     )
 
@@ -459,6 +477,9 @@ def build_evaluation_results(
     threshold: float,
     temperature: float = 1.0,
     p_fake_uncalibrated: Sequence[float] | None = None,
+    feature_distances: Sequence[float] | None = None,
+    flag_threshold: float | None = None,
+    seen_kinds: Sequence[str] | None = None,
     robustness: Iterable[Mapping[str, Any]] = (),
     false_alarm: Mapping[str, Any] | None = None,
     training_history: Mapping[str, Sequence[float]] | None = None,
@@ -481,6 +502,10 @@ def build_evaluation_results(
         threshold: the card's verdict threshold (Fake iff ``p_fake >= threshold``).
         temperature: the temperature that turned ``p_fake_uncalibrated`` into ``p_fake``.
         p_fake_uncalibrated: ``(N,)`` P(Fake) before temperature scaling, if available.
+        feature_distances, flag_threshold: ``(N,)`` familiarity distances and the card's flag
+            threshold, for a model with the "unlike the training faces" flag.
+        seen_kinds: the kinds the model trained on; test kinds outside them are scored as
+            unseen in the ``generalisation`` block.
         robustness: items from :func:`robustness_entry`.
         false_alarm: block from :func:`false_alarm_entry`.
         training_history: Keras ``History.history``-style ``{"loss": [...], ...}``.
@@ -508,6 +533,10 @@ def build_evaluation_results(
         raise ValueError("ids must be unique: the dashboard looks images up by id.")
     if data.get("n_images", y.size) != y.size:
         raise ValueError(f"data['n_images'] is {data['n_images']} but {y.size} predictions were given.")
+    distances = None if feature_distances is None or flag_threshold is None else np.asarray(feature_distances)
+    if distances is not None and distances.shape != p.shape:
+        raise ValueError(f"feature_distances must have one entry per image, got {distances.shape}.")
+    flags = None if distances is None else distances > flag_threshold
     intervals = bootstrap_intervals(y, p, threshold=threshold, n_boot=n_boot, seed=seed)
     eer, eer_threshold = equal_error_rate(y, p)
     results = {
@@ -520,8 +549,16 @@ def build_evaluation_results(
         "threshold": float(threshold),
         "temperature": float(temperature),
         "predictions": [
-            {"id": image_id, "label": CLASS_LABELS[label], "kind": kind, "p_fake": probability}
-            for image_id, label, kind, probability in zip(id_names, y.tolist(), kind_names, p.tolist(), strict=True)
+            {
+                "id": image_id,
+                "label": CLASS_LABELS[label],
+                "kind": kind,
+                "p_fake": probability,
+                **({} if distances is None else {"feature_distance": distances[i], "unfamiliar": flags[i]}),
+            }
+            for i, (image_id, label, kind, probability) in enumerate(
+                zip(id_names, y.tolist(), kind_names, p.tolist(), strict=True)
+            )
         ],
         "metrics": threshold_metrics(y, p, threshold=threshold),
         "classification_report": classification_report_dict(y, p, threshold=threshold),
@@ -551,6 +588,16 @@ def build_evaluation_results(
         "false_alarm": false_alarm,
         "training_history": training_history,
         "faces": faces,
+        "familiarity": (
+            None
+            if distances is None
+            else familiarity_block(y, p, kind_names, distances, threshold=threshold, flag_threshold=flag_threshold)
+        ),
+        "generalisation": (
+            None
+            if seen_kinds is None
+            else generalisation_block(y, p, kind_names, seen_kinds=seen_kinds, threshold=threshold, flags=flags)
+        ),
     }
     return validate_results(to_jsonable(results), source=f"results for {model_id}")
 

@@ -1,0 +1,154 @@
+"""What the stored evaluation says about faces unlike the training data.
+
+Two blocks of the results file come from here:
+
+- ``generalisation``: the test images split into kinds the model saw in
+  training and kinds it never saw (a leave-one-generator-out run leaves whole
+  generators out). Unseen fakes are scored against every real test face, as a
+  user meets them: their recall, ROC AUC and balanced accuracy. This is the
+  project's estimate of how the model does on a generator that appears after
+  it was trained.
+- ``familiarity``: how often the "unlike the training faces" flag
+  (:mod:`deepfake_core.familiarity`) fires, per kind, and above all how many
+  of the wrong verdicts it flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from deepfake_core.evaluation.metrics import auc_score
+
+__all__ = ["GENERALISATION_COLUMNS", "familiarity_block", "generalisation_block", "generalisation_table"]
+
+
+def _fake_group(y: np.ndarray, p: np.ndarray, fakes: np.ndarray, threshold: float) -> dict[str, Any] | None:
+    """Fakes in ``fakes`` (a mask) scored against every real image: recall, AUC, balanced accuracy."""
+    reals = y == 0
+    if not fakes.any():
+        return None
+    recall = float(np.mean(p[fakes] >= threshold))
+    specificity = float(np.mean(p[reals] < threshold)) if reals.any() else None
+    keep = fakes | reals
+    return {
+        "n_fake": int(fakes.sum()),
+        "n_real": int(reals.sum()),
+        "recall": recall,
+        "auc": auc_score(y[keep], p[keep]),
+        "balanced_accuracy": None if specificity is None else (recall + specificity) / 2.0,
+    }
+
+
+def generalisation_block(
+    y_fake: np.ndarray,
+    p_fake: np.ndarray,
+    kinds: Sequence[str],
+    *,
+    seen_kinds: Iterable[str],
+    threshold: float,
+    flags: np.ndarray | None = None,
+) -> dict[str, Any] | None:
+    """Seen vs unseen kinds of one evaluation; ``None`` when every test kind was seen in training.
+
+    ``seen_kinds`` are the kinds the model trained on; ``flags`` the familiarity
+    flag per image, if the model has one (then the block counts how many missed
+    unseen fakes were flagged).
+    """
+    y, p = np.asarray(y_fake, dtype=int), np.asarray(p_fake, dtype=float)
+    names = np.asarray(kinds, dtype=str)
+    seen = set(seen_kinds)
+    unseen_mask = ~np.isin(names, sorted(seen))
+    if not unseen_mask.any() or not seen:
+        return None
+    missed = unseen_mask & (y == 1) & (p < threshold)
+    unseen_reals = unseen_mask & (y == 0)
+    return {
+        "seen_kinds": sorted(seen & set(names.tolist())),
+        "unseen_kinds": sorted(set(names[unseen_mask].tolist())),
+        "unseen_fakes": _fake_group(y, p, unseen_mask & (y == 1), threshold),
+        "seen_fakes": _fake_group(y, p, ~unseen_mask & (y == 1), threshold),
+        "unseen_reals": (
+            {"n": int(unseen_reals.sum()), "false_alarm_rate": float(np.mean(p[unseen_reals] >= threshold))}
+            if unseen_reals.any()
+            else None
+        ),
+        "missed_unseen_fakes": int(missed.sum()),
+        "missed_unseen_fakes_flagged": None if flags is None else int((missed & flags).sum()),
+    }
+
+
+def familiarity_block(
+    y_fake: np.ndarray,
+    p_fake: np.ndarray,
+    kinds: Sequence[str],
+    distances: np.ndarray,
+    *,
+    threshold: float,
+    flag_threshold: float,
+) -> dict[str, Any]:
+    """How often the familiarity flag fires, per kind, on right and on wrong verdicts."""
+    y, p = np.asarray(y_fake, dtype=int), np.asarray(p_fake, dtype=float)
+    names = np.asarray(kinds, dtype=str)
+    flagged = np.asarray(distances, dtype=float) > flag_threshold
+    wrong = (p >= threshold) != (y == 1)
+
+    def counts(mask: np.ndarray) -> dict[str, Any]:
+        return {
+            "n": int(mask.sum()),
+            "flagged": int((mask & flagged).sum()),
+            "wrong": int((mask & wrong).sum()),
+            "wrong_flagged": int((mask & wrong & flagged).sum()),
+        }
+
+    unflagged = ~flagged
+    return {
+        "flag_threshold": float(flag_threshold),
+        "all": counts(np.ones_like(flagged)),
+        "accuracy_unflagged": float(np.mean(~wrong[unflagged])) if unflagged.any() else None,
+        "per_kind": {kind: counts(names == kind) for kind in sorted(set(names.tolist()))},
+    }
+
+
+GENERALISATION_COLUMNS = (
+    "model_name",
+    "unseen_kinds",
+    "unseen_recall",
+    "unseen_auc",
+    "unseen_balanced_accuracy",
+    "seen_auc",
+    "missed_unseen_flagged",
+    "false_alarm_rate",
+)
+"""Keys (and display order) of each :func:`generalisation_table` row."""
+
+
+def generalisation_table(results_list: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per leave-one-generator-out evaluation: how its unseen fakes fared against its seen ones.
+
+    Results without a ``generalisation`` block (every test kind seen) are skipped.
+    ``missed_unseen_flagged`` is the share of missed unseen fakes the familiarity flag caught.
+    """
+    rows = []
+    for results in results_list:
+        block = results.get("generalisation")
+        if not block or not block.get("unseen_fakes"):
+            continue
+        unseen, seen = block["unseen_fakes"], block.get("seen_fakes") or {}
+        missed, flagged = block["missed_unseen_fakes"], block.get("missed_unseen_fakes_flagged")
+        false_alarm = results.get("false_alarm") or {}
+        rows.append(
+            {
+                "model_name": results["model_name"],
+                "unseen_kinds": ", ".join(block["unseen_kinds"]),
+                "unseen_recall": unseen["recall"],
+                "unseen_auc": unseen["auc"],
+                "unseen_balanced_accuracy": unseen["balanced_accuracy"],
+                "seen_auc": seen.get("auc"),
+                "missed_unseen_flagged": None if flagged is None or not missed else flagged / missed,
+                "false_alarm_rate": false_alarm.get("fake_rate"),
+            }
+        )
+    return rows

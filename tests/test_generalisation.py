@@ -1,0 +1,73 @@
+"""Seen vs unseen kinds and the familiarity flag in the stored evaluation, computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import synthetic_results
+
+from deepfake_core.evaluation.generalisation import familiarity_block, generalisation_block, generalisation_table
+from deepfake_core.evaluation.results import build_evaluation_results, load_results, save_results
+from deepfake_core.figures import generalisation_figure
+
+#            real    real   seen fake    seen fake   unseen fake  unseen fake  unseen fake
+KINDS = ["celeba", "celeba", "gan256", "gan256", "sd21", "sd21", "sd21"]
+Y = np.array([0, 0, 1, 1, 1, 1, 1])
+P = np.array([0.1, 0.3, 0.9, 0.8, 0.2, 0.6, 0.35])
+DISTANCES = np.array([1.0, 5.0, 1.0, 1.0, 5.0, 1.0, 5.0])
+
+
+def test_unseen_fakes_are_scored_against_every_real_face():
+    block = generalisation_block(Y, P, KINDS, seen_kinds=["celeba", "gan256"], threshold=0.5, flags=DISTANCES > 2)
+    assert block["unseen_kinds"] == ["sd21"] and block["seen_kinds"] == ["celeba", "gan256"]
+    unseen = block["unseen_fakes"]
+    assert (unseen["n_fake"], unseen["n_real"]) == (3, 2)
+    assert unseen["recall"] == pytest.approx(1 / 3)
+    # pairs (fake > real): 0.2 beats 0.1; 0.6 beats both; 0.35 beats both -> 5 of 6
+    assert unseen["auc"] == pytest.approx(5 / 6)
+    assert unseen["balanced_accuracy"] == pytest.approx((1 / 3 + 1.0) / 2)
+    assert block["seen_fakes"]["recall"] == 1.0 and block["seen_fakes"]["auc"] == 1.0
+    # missed unseen fakes: 0.2 and 0.35, both far from the training faces
+    assert block["missed_unseen_fakes"] == 2 and block["missed_unseen_fakes_flagged"] == 2
+    assert block["unseen_reals"] is None
+
+
+def test_no_block_when_every_kind_was_seen():
+    assert generalisation_block(Y, P, KINDS, seen_kinds=["celeba", "gan256", "sd21"], threshold=0.5) is None
+
+
+def test_familiarity_block_counts_flags_on_right_and_wrong_verdicts():
+    block = familiarity_block(Y, P, KINDS, DISTANCES, threshold=0.5, flag_threshold=2.0)
+    assert block["all"] == {"n": 7, "flagged": 3, "wrong": 2, "wrong_flagged": 2}
+    assert block["per_kind"]["celeba"] == {"n": 2, "flagged": 1, "wrong": 0, "wrong_flagged": 0}
+    assert block["accuracy_unflagged"] == 1.0
+
+
+def test_results_store_flags_per_image_per_kind_ece_and_the_seen_unseen_block(tmp_path):
+    results = build_evaluation_results(
+        model_id="loo-test",
+        model_name="loo",
+        data={"root": "synthetic", "split": "test", "manifest_sha256": None},
+        ids=[f"{index}.jpg" for index in range(len(KINDS))],
+        labels=Y.tolist(),
+        kinds=KINDS,
+        p_fake=P.tolist(),
+        threshold=0.5,
+        feature_distances=DISTANCES.tolist(),
+        flag_threshold=2.0,
+        seen_kinds=["celeba", "gan256"],
+        n_boot=20,
+    )
+    assert results["predictions"][1]["unfamiliar"] is True and results["predictions"][0]["feature_distance"] == 1.0
+    assert results["generalisation"]["missed_unseen_fakes_flagged"] == 2
+    assert results["familiarity"]["all"]["flagged"] == 3
+    # one-class kind: the ECE is the mean distance of P(fake) from the truth within bins
+    assert results["per_kind"]["gan256"]["ece"] == pytest.approx(0.15)
+    assert load_results(save_results(results, tmp_path / "loo.json")) == results
+
+    rows = generalisation_table([results, synthetic_results()])
+    assert len(rows) == 1 and rows[0]["unseen_kinds"] == "sd21"
+    assert rows[0]["missed_unseen_flagged"] == 1.0 and rows[0]["seen_auc"] == 1.0
+    figure = generalisation_figure(rows)
+    assert [trace.name for trace in figure.data] == ["seen fakes", "unseen fakes"]
+    assert list(figure.data[1].x) == [pytest.approx(5 / 6)]
