@@ -217,3 +217,16 @@ def test_predict_gives_no_verdict_for_any_picture_without_a_face(capsys, tiny_fa
     assert code == 1 and "4 of 4 files got no verdict" in err
     assert [row["file"].rsplit("/", 1)[-1] for row in rows] == [f"{name}.png" for name in names]
     assert all("no face found" in row["error"] and row["label"] is None and row["p_fake"] is None for row in rows)
+
+
+def test_train_takes_an_augmentation_preset_and_a_per_kind_cap():
+    from deepfake_core.cli import build_parser
+
+    base = ["train", "--data", "d", "--manifest", "m.json", "--out", "x.keras"]
+    parser = build_parser()
+    assert parser.parse_args(base).augment is None
+    assert parser.parse_args([*base, "--augment"]).augment == "standard"
+    args = parser.parse_args([*base, "--augment", "strong", "--max-per-kind", "5"])
+    assert (args.augment, args.max_per_kind) == ("strong", 5)
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--augment", "extreme"])

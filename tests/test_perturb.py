@@ -7,6 +7,7 @@ import pytest
 from conftest import face_like_image
 
 from deepfake_core.perturb import (
+    AUGMENT_PRESETS,
     ROBUSTNESS_SUITE,
     AugmentConfig,
     augment,
@@ -15,6 +16,7 @@ from deepfake_core.perturb import (
     gaussian_noise,
     jpeg_recompress,
     random_crop,
+    resample,
 )
 
 IMAGE = face_like_image(64, 48)
@@ -50,3 +52,18 @@ def test_robustness_suite_returns_rgb_uint8(name):
     perturb, params = ROBUSTNESS_SUITE[name]
     out = perturb(IMAGE, np.random.default_rng(0))
     assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3 and params
+
+
+def test_resample_keeps_the_size_and_removes_detail_finer_than_the_small_copy():
+    checkerboard = (np.indices((40, 40)).sum(0) % 2 * 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+    out = resample(checkerboard, 0.5)
+    assert out.shape == checkerboard.shape and out.dtype == np.uint8
+    assert checkerboard.std() > 100 and out.std() < 5  # one-pixel detail is gone
+
+
+def test_the_strong_preset_blurs_recompresses_and_resamples_more_often():
+    standard, strong = AUGMENT_PRESETS["standard"], AUGMENT_PRESETS["strong"]
+    assert strong.blur > standard.blur and strong.jpeg > standard.jpeg and strong.resize > standard.resize == 0
+    only_resample = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, resize=1.0)
+    out = augment(IMAGE, only_resample, np.random.default_rng(0))
+    assert out.shape == IMAGE.shape and not np.array_equal(out, IMAGE)
