@@ -12,10 +12,14 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.explain.command import add_explain_parser
 from deepfake_core.familiarity import UNFAMILIAR_NOTE
+
+if TYPE_CHECKING:
+    from deepfake_core.evaluation.schema import EvaluationResults
 
 __all__ = ["main"]
 
@@ -170,27 +174,27 @@ def _cmd_reported(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(results: dict) -> None:
+def _print_summary(results: EvaluationResults) -> None:
     """The headline figures, per kind and for the hard pair, as the closing notes quote them."""
-    metrics = results["metrics"]
-    ece = results["calibration"]["ece"]
-    if results.get("faces"):
-        for kind, entry in results["faces"]["coverage"].items():
-            print(f"  face found  {kind:<20} {entry['with_face']}/{entry['n']} ({entry['share']:.1%})")
-    print(f"{results['model_name']} on {results['data']['n_images']} {results['data']['split']} images:")
+    metrics = results.metrics
+    ece = results.calibration.ece
+    if results.faces:
+        for kind, entry in results.faces.coverage.items():
+            print(f"  face found  {kind:<20} {entry.with_face}/{entry.n} ({entry.share:.1%})")
+    print(f"{results.model_name} on {results.data.n_images} {results.data.split} images:")
     print(
-        f"  accuracy {metrics['accuracy']:.4f}  balanced {metrics['balanced_accuracy']:.4f}  "
-        f"ROC AUC {results['roc']['auc']:.4f}  ECE {ece:.4f}"
+        f"  accuracy {metrics.accuracy:.4f}  balanced {metrics.balanced_accuracy:.4f}  "
+        f"ROC AUC {results.roc.auc:.4f}  ECE {ece:.4f}"
     )
-    for kind, entry in results["per_kind"].items():
-        print(f"  {kind:<16} n={entry['n']:<4} accuracy {entry['accuracy']:.4f}")
-    for name, pair in results["pairs"].items():
-        print(f"  pair {name}: balanced accuracy {pair['balanced_accuracy']}  AUC {pair['auc']}")
-    for entry in results["robustness"]:
-        print(f"  robustness {entry['name']:<16} accuracy {entry['accuracy']:.4f}  AUC {entry['auc']}")
-    if results.get("false_alarm"):
-        alarm = results["false_alarm"]
-        print(f"  Fake verdicts on {alarm['n']} real photos ({alarm['data']}): {alarm['fake_rate']:.4f}")
+    for kind, entry in results.per_kind.items():
+        print(f"  {kind:<16} n={entry.n:<4} accuracy {entry.accuracy:.4f}")
+    for name, pair in results.pairs.items():
+        print(f"  pair {name}: balanced accuracy {pair.balanced_accuracy}  AUC {pair.auc}")
+    for entry in results.robustness:
+        print(f"  robustness {entry.name:<16} accuracy {entry.accuracy:.4f}  AUC {entry.auc}")
+    if results.false_alarm:
+        alarm = results.false_alarm
+        print(f"  Fake verdicts on {alarm.n} real photos ({alarm.data}): {alarm.fake_rate:.4f}")
 
 
 def _cmd_split(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """Plotly figures built from stored evaluation results (no Streamlit, no model, no recomputation).
 
-Every builder takes the plain dicts/lists that :mod:`deepfake_core.evaluation` produces (or a
-results file holds) and returns a ``plotly.graph_objects.Figure``, so pages stay thin and the
-figures can be tested without a browser. Real is always blue and Fake always vermillion
+Every builder takes a block of a results file, as the typed records of
+:mod:`deepfake_core.evaluation.schema` hold it (or the display rows of ``comparison_table`` and
+``generalisation_table``), and returns a ``plotly.graph_objects.Figure``, so pages stay thin and
+the figures can be tested without a browser. Real is always blue and Fake always vermillion
 (Okabe-Ito colours, distinguishable with the common colour-vision deficiencies).
 """
 
@@ -14,6 +15,15 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from deepfake_core.evaluation.schema import (
+    Calibration,
+    KindSummary,
+    OperatingPoint,
+    PrCurve,
+    RobustnessEntry,
+    RocCurve,
+)
 
 __all__ = [
     "FAKE_COLOR",
@@ -178,19 +188,20 @@ def _reference_trace(x: Sequence[float], y: Sequence[float], name: str) -> go.Sc
     return go.Scatter(x=x, y=y, mode="lines", name=name, line=line, hoverinfo="skip")
 
 
-def roc_figure(results: Mapping[str, Any], *, operating_point: Mapping[str, Any] | None = None) -> go.Figure:
-    """ROC curve of an evaluation results dict, with the chance diagonal and AUC in the legend.
+def roc_figure(
+    roc: RocCurve | None, *, model_name: str = "", operating_point: OperatingPoint | None = None
+) -> go.Figure:
+    """ROC curve of an evaluation (``None``: only one class), with the chance diagonal and AUC in the legend.
 
-    ``operating_point`` is ``metrics_at_threshold(...)["operating_point"]``: its ``fpr``/``tpr``
+    ``operating_point`` is ``metrics_at_threshold(...).operating_point``: its ``fpr``/``tpr``
     place a marker where the slider's threshold sits on the curve.
     """
-    roc = results.get("roc")
-    title = f"ROC curve: {results.get('model_name', '')}".rstrip(": ")
-    if not roc:
+    title = f"ROC curve: {model_name}".rstrip(": ")
+    if roc is None:
         return _message_figure("ROC curve undefined: the test set holds only one class.", title=title)
-    point = None if operating_point is None else (operating_point.get("fpr"), operating_point.get("tpr"))
+    point = None if operating_point is None else (operating_point.fpr, operating_point.tpr)
     return _curve_figure(
-        curve=_curve_trace(roc["fpr"], roc["tpr"], roc["thresholds"], f"ROC (AUC = {roc['auc']:.3f})"),
+        curve=_curve_trace(roc.fpr, roc.tpr, roc.thresholds, f"ROC (AUC = {roc.auc:.3f})"),
         reference=_reference_trace([0.0, 1.0], [0.0, 1.0], "Chance (AUC = 0.5)"),
         point=point,
         title=title,
@@ -199,16 +210,15 @@ def roc_figure(results: Mapping[str, Any], *, operating_point: Mapping[str, Any]
     )
 
 
-def pr_figure(results: Mapping[str, Any], *, operating_point: Mapping[str, Any] | None = None) -> go.Figure:
-    """Precision-recall curve for Fake with the no-skill line (precision = share of fakes)."""
-    pr = results.get("pr")
-    title = f"Precision-recall curve: {results.get('model_name', '')}".rstrip(": ")
-    if not pr:
+def pr_figure(pr: PrCurve | None, *, model_name: str = "", operating_point: OperatingPoint | None = None) -> go.Figure:
+    """Precision-recall curve for Fake (``None``: only one class), with the no-skill line (share of fakes)."""
+    title = f"Precision-recall curve: {model_name}".rstrip(": ")
+    if pr is None:
         return _message_figure("Precision-recall curve undefined: the test set holds only one class.", title=title)
-    point = None if operating_point is None else (operating_point.get("recall"), operating_point.get("precision"))
-    prevalence = pr["prevalence"]
+    point = None if operating_point is None else (operating_point.recall, operating_point.precision)
+    prevalence = pr.prevalence
     return _curve_figure(
-        curve=_curve_trace(pr["recall"], pr["precision"], pr["thresholds"], f"PR (AP = {pr['average_precision']:.3f})"),
+        curve=_curve_trace(pr.recall, pr.precision, pr.thresholds, f"PR (AP = {pr.average_precision:.3f})"),
         reference=_reference_trace([0.0, 1.0], [prevalence, prevalence], f"No skill ({prevalence:.2f} fakes)"),
         point=point,
         title=title,
@@ -220,17 +230,17 @@ def pr_figure(results: Mapping[str, Any], *, operating_point: Mapping[str, Any] 
 # --------------------------------------------------------------------------- calibration
 
 
-def _reliability_trace(calibration: Mapping[str, Any], *, name: str, color: str) -> go.Scatter:
-    bins = [item for item in calibration["bins"] if item["count"]]
-    largest = max(item["count"] for item in bins)
+def _reliability_trace(calibration: Calibration, *, name: str, color: str) -> go.Scatter:
+    bins = [item for item in calibration.bins if item.count]
+    largest = max(item.count for item in bins)
     return go.Scatter(
-        x=[item["mean_predicted"] for item in bins],
-        y=[item["fraction_fake"] for item in bins],
-        customdata=[[item["count"], item["lower"], item["upper"]] for item in bins],
+        x=[item.mean_predicted for item in bins],
+        y=[item.fraction_fake for item in bins],
+        customdata=[[item.count, item.lower, item.upper] for item in bins],
         mode="lines+markers",
-        name=f"{name} (ECE = {calibration['ece']:.3f})",
+        name=f"{name} (ECE = {calibration.ece:.3f})",
         line={"color": color},
-        marker={"size": [6 + 10 * np.sqrt(item["count"] / largest) for item in bins]},
+        marker={"size": [6 + 10 * np.sqrt(item.count / largest) for item in bins]},
         hovertemplate=(
             "P(Fake) bin %{customdata[1]:.1f}-%{customdata[2]:.1f}: %{customdata[0]} images<br>"
             "mean P(Fake) %{x:.3f}, fraction fake %{y:.3f}<extra></extra>"
@@ -238,23 +248,22 @@ def _reliability_trace(calibration: Mapping[str, Any], *, name: str, color: str)
     )
 
 
-def reliability_figure(calibration: Mapping[str, Any], *, uncalibrated: Mapping[str, Any] | None = None) -> go.Figure:
+def reliability_figure(calibration: Calibration, *, uncalibrated: Calibration | None = None) -> go.Figure:
     """Reliability diagram: observed fraction of fakes vs mean P(Fake) per bin, ECE in the title.
 
     Args:
-        calibration: a stored calibration block (``{"n_bins", "bins", "ece"}``) of the
-            probabilities the dashboard shows.
+        calibration: the stored calibration block of the probabilities the dashboard shows.
         uncalibrated: the block before temperature scaling, drawn too when given, so the
             effect of calibration is visible. Marker area grows with the bin's image count.
     """
-    if not any(item["count"] for item in calibration["bins"]):
+    if not any(item.count for item in calibration.bins):
         return _message_figure("No predictions to calibrate.", title="Reliability diagram")
     traces = [_reference_trace([0.0, 1.0], [0.0, 1.0], "Perfectly calibrated")]
     if uncalibrated is None:
-        title = f"Reliability diagram (ECE = {calibration['ece']:.3f})"
+        title = f"Reliability diagram (ECE = {calibration.ece:.3f})"
         traces.append(_reliability_trace(calibration, name="Model", color=PALETTE["calibrated"]))
     else:
-        before, after = uncalibrated["ece"], calibration["ece"]
+        before, after = uncalibrated.ece, calibration.ece
         title = f"Reliability diagram (ECE {before:.3f} → {after:.3f} after temperature scaling)"
         traces.append(_reliability_trace(uncalibrated, name="Before scaling", color=PALETTE["uncalibrated"]))
         traces.append(_reliability_trace(calibration, name="After scaling", color=PALETTE["calibrated"]))
@@ -267,14 +276,14 @@ def reliability_figure(calibration: Mapping[str, Any], *, uncalibrated: Mapping[
 # --------------------------------------------------------------------------- per kind / robustness / comparison
 
 
-def _composition(summary: Mapping[str, Any]) -> str:
+def _composition(summary: KindSummary) -> str:
     """ "Real", "Fake" or "Mixed": which classes a kind's images belong to (sets the bar colour)."""
-    if summary["n_fake"] and summary["n_real"]:
+    if summary.n_fake and summary.n_real:
         return "Mixed"
-    return "Fake" if summary["n_fake"] else "Real"
+    return "Fake" if summary.n_fake else "Real"
 
 
-def per_kind_figure(per_kind: Mapping[str, Mapping[str, Any]]) -> go.Figure:
+def per_kind_figure(per_kind: Mapping[str, KindSummary]) -> go.Figure:
     """Accuracy per image kind with 95 % Wilson intervals, one bar colour per class.
 
     A single-class kind's accuracy is its recall (fake kinds) or specificity (real kinds);
@@ -288,15 +297,15 @@ def per_kind_figure(per_kind: Mapping[str, Mapping[str, Any]]) -> go.Figure:
         kinds = [kind for kind, summary in per_kind.items() if _composition(summary) == composition]
         if not kinds:
             continue
-        accuracy = [per_kind[kind]["accuracy"] for kind in kinds]
+        accuracy = [per_kind[kind].accuracy for kind in kinds]
         traces.append(
             go.Bar(
                 x=kinds,
                 y=accuracy,
                 name=f"{composition} images",
                 marker_color=PALETTE[composition],
-                error_y=_error_bars(accuracy, [per_kind[kind]["accuracy_ci"] for kind in kinds]),
-                text=[f"n={per_kind[kind]['n']}" for kind in kinds],
+                error_y=_error_bars(accuracy, [per_kind[kind].accuracy_ci for kind in kinds]),
+                text=[f"n={per_kind[kind].n}" for kind in kinds],
                 textposition="inside",
                 insidetextanchor="start",
                 hovertemplate="%{x}: accuracy %{y:.3f} (%{text})<extra></extra>",
@@ -308,7 +317,7 @@ def per_kind_figure(per_kind: Mapping[str, Mapping[str, Any]]) -> go.Figure:
     return _styled(fig, title=title, x_title="Image kind", y_title="Accuracy (fraction correct)")
 
 
-def robustness_figure(robustness: Sequence[Mapping[str, Any]], *, clean_accuracy: float | None = None) -> go.Figure:
+def robustness_figure(robustness: Sequence[RobustnessEntry], *, clean_accuracy: float | None = None) -> go.Figure:
     """Accuracy and AUC after each perturbation (grouped bars); parameters in the hover.
 
     ``clean_accuracy`` (the unperturbed test accuracy) adds a dashed reference line, so the
@@ -317,18 +326,21 @@ def robustness_figure(robustness: Sequence[Mapping[str, Any]], *, clean_accuracy
     title = "Robustness to image perturbations"
     if not robustness:
         return _message_figure("No robustness results stored.", title=title)
-    names = [entry["name"] for entry in robustness]
-    params = [", ".join(f"{key}={value}" for key, value in entry["params"].items()) or "-" for entry in robustness]
+    names = [entry.name for entry in robustness]
+    params = [", ".join(f"{key}={value}" for key, value in entry.params.items()) or "-" for entry in robustness]
     traces = [
         go.Bar(
             x=names,
-            y=[entry[metric] for entry in robustness],
+            y=values,
             name=label,
             marker_color=PALETTE[color],
-            customdata=[[text, entry["n"]] for text, entry in zip(params, robustness, strict=True)],
+            customdata=[[text, entry.n] for text, entry in zip(params, robustness, strict=True)],
             hovertemplate=f"%{{x}} (%{{customdata[0]}}): {label} %{{y:.3f}}, n=%{{customdata[1]}}<extra></extra>",
         )
-        for metric, label, color in (("accuracy", "Accuracy", "primary"), ("auc", "AUC", "secondary"))
+        for values, label, color in (
+            ([entry.accuracy for entry in robustness], "Accuracy", "primary"),
+            ([entry.auc for entry in robustness], "AUC", "secondary"),
+        )
     ]
     fig = go.Figure(traces)
     fig.update_layout(barmode="group")

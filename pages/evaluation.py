@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from deepfake_core.evaluation import HARD_PAIR, metrics_at_threshold, pair_key
+from deepfake_core.evaluation import HARD_PAIR, ReportedResults, metrics_at_threshold, pair_key
 from deepfake_core.evaluation.generalisation import GENERALISATION_COLUMNS, generalisation_table
 from deepfake_core.figures import (
     confusion_matrix_figure,
@@ -35,98 +35,100 @@ if not listing.results:
     )
 
 labels = [
-    f"{entry['model_name']} ({entry['model_id']})"
-    + (" · reported, not reproduced" if entry["kind"] == "reported" else "")
+    f"{entry.model_name} ({entry.model_id})" + (" · reported, not reproduced" if entry.kind == "reported" else "")
     for entry in listing.results
 ]
 choice = st.selectbox("Stored results", range(len(labels)), format_func=labels.__getitem__)
 results = listing.results[choice]
 
-if results["kind"] == "reported":
-    st.warning(f"**Reported, not reproduced.** {results['note']}", icon=":material/menu_book:")
+if isinstance(results, ReportedResults):
+    st.warning(f"**Reported, not reproduced.** {results.note}", icon=":material/menu_book:")
     st.dataframe(
-        pd.DataFrame(results["table"]),
+        pd.DataFrame([row.to_dict() for row in results.table]),
         hide_index=True,
         column_config={
             "approximate": st.column_config.CheckboxColumn("approx. (~)"),
             "n_test": st.column_config.NumberColumn("test images"),
         },
     )
-    st.caption(f"Source: {results['source']}. Shown as stated there; nothing here was derived from these figures.")
+    st.caption(f"Source: {results.source}. Shown as stated there; nothing here was derived from these figures.")
     st.download_button(
         "Download JSON",
-        json.dumps(results, indent=2),
-        file_name=f"{results['model_id']}.json",
+        json.dumps(results.to_dict(), indent=2),
+        file_name=f"{results.model_id}.json",
         mime="application/json",
         on_click="ignore",
         icon=":material/download:",
     )
     st.stop()
 
-data = results["data"]
+data = results.data
 st.caption(
-    f"Test split '{data['split']}' of '{data['root']}', {data['n_images']} images · written {results['created']} · "
-    f"temperature {results['temperature']:.2f}"
+    f"Test split '{data.split}' of '{data.root}', {data.n_images} images · written {results.created} · "
+    f"temperature {results.temperature:.2f}"
 )
-threshold = common.threshold_slider(results["threshold"], scope=f"evaluation:{results['model_id']}")
+threshold = common.threshold_slider(results.threshold, scope=f"evaluation:{results.model_id}")
 st.caption("Metrics, the confusion matrix and the markers on the curves follow the threshold.")
 view = metrics_at_threshold(results, threshold)
-metrics = view["metrics"]
+metrics = view.metrics
 
 metric_rows = (
-    (("Accuracy", "accuracy"), ("Balanced accuracy", "balanced_accuracy"), ("F1 (Fake)", "f1")),
     (
-        ("Recall (fakes caught)", "recall"),
-        ("Precision (Fake)", "precision"),
-        ("Specificity (reals passed)", "specificity"),
-        ("False-positive rate", "false_positive_rate"),
+        ("Accuracy", metrics.accuracy, metrics.accuracy_ci),
+        ("Balanced accuracy", metrics.balanced_accuracy, None),
+        ("F1 (Fake)", metrics.f1, None),
+    ),
+    (
+        ("Recall (fakes caught)", metrics.recall, metrics.recall_ci),
+        ("Precision (Fake)", metrics.precision, metrics.precision_ci),
+        ("Specificity (reals passed)", metrics.specificity, metrics.specificity_ci),
+        ("False-positive rate", metrics.false_positive_rate, metrics.false_positive_rate_ci),
     ),
 )
 for row in metric_rows:
-    for column, (label, name) in zip(st.columns(4), row, strict=False):
-        interval = metrics.get(f"{name}_ci")
+    for column, (label, value, interval) in zip(st.columns(4), row, strict=False):
         column.metric(
             label,
-            common.format_share(metrics[name]),
+            common.format_share(value),
             help=f"95 % CI {common.format_interval(interval)}" if interval else None,
         )
 
 roc_column, pr_column = st.columns(2)
-roc_column.plotly_chart(roc_figure(results, operating_point=view["operating_point"]))
-pr_column.plotly_chart(pr_figure(results, operating_point=view["operating_point"]))
-if results["eer"]:
-    st.caption(f"Equal error rate {results['eer']['eer']:.1%} at threshold {results['eer']['threshold']:.3f}.")
+roc_column.plotly_chart(roc_figure(results.roc, model_name=results.model_name, operating_point=view.operating_point))
+pr_column.plotly_chart(pr_figure(results.pr, model_name=results.model_name, operating_point=view.operating_point))
+if results.eer:
+    st.caption(f"Equal error rate {results.eer.eer:.1%} at threshold {results.eer.threshold:.3f}.")
 
 matrix_column, calibration_column = st.columns(2)
 with matrix_column:
     normalise = st.toggle("Normalise rows (share of each true class)", key="normalise-confusion")
-    st.plotly_chart(confusion_matrix_figure(metrics["confusion_matrix"], labels=metrics["labels"], normalize=normalise))
+    st.plotly_chart(confusion_matrix_figure(metrics.confusion_matrix, labels=metrics.labels, normalize=normalise))
 with calibration_column:
-    st.plotly_chart(reliability_figure(results["calibration"], uncalibrated=results["calibration_uncalibrated"]))
+    st.plotly_chart(reliability_figure(results.calibration, uncalibrated=results.calibration_uncalibrated))
     st.caption(
         "ECE (expected calibration error): the average gap between the P(fake) shown and how often such "
         "images really are fake. Lower is better; 0 means the confidence can be taken at face value."
     )
 
 st.subheader("Classification report")
-report = view["classification_report"]
+report = view.classification_report
 st.dataframe(
-    pd.DataFrame({name: report[name] for name in ("Real", "Fake", "macro avg", "weighted avg")}).T,
+    pd.DataFrame({name: scores.to_dict() for name, scores in report.rows().items()}).T,
     column_config={name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "f1-score")},
 )
-st.caption(f"At threshold {threshold:.2f}; accuracy {common.format_share(report['accuracy'])}.")
+st.caption(f"At threshold {threshold:.2f}; accuracy {common.format_share(report.accuracy)}.")
 
 st.subheader("Per image kind")
 st.caption(
-    f"At the stored threshold {results['threshold']:.2f}. Most kinds hold one class, so their accuracy is the "
+    f"At the stored threshold {results.threshold:.2f}. Most kinds hold one class, so their accuracy is the "
     "share of fakes caught (fake kinds) or of reals passed (real kinds); the intervals show how little a few "
     "dozen images can tell."
 )
 hard_kinds = set(HARD_PAIR)
-familiarity = results.get("familiarity")
-generalisation = results.get("generalisation")
-unseen_kinds = set(generalisation["unseen_kinds"]) if generalisation else set()
-flag_counts = familiarity["per_kind"] if familiarity else {}
+familiarity = results.familiarity
+generalisation = results.generalisation
+unseen_kinds = set(generalisation.unseen_kinds) if generalisation else set()
+flag_counts = familiarity.per_kind if familiarity else {}
 st.dataframe(
     pd.DataFrame(
         [
@@ -134,16 +136,16 @@ st.dataframe(
                 "kind": kind,
                 "hard pair": "★ hard pair" if kind in hard_kinds else "",
                 "seen in training": kind not in unseen_kinds,
-                "images": summary["n"],
-                "real": summary["n_real"],
-                "fake": summary["n_fake"],
-                "accuracy": summary["accuracy"],
-                "95 % CI": common.format_interval(summary["accuracy_ci"]),
-                "AUC": summary["auc"],
-                "ECE": summary.get("ece"),
-                "flagged": flag_counts[kind]["flagged"] / flag_counts[kind]["n"] if kind in flag_counts else None,
+                "images": summary.n,
+                "real": summary.n_real,
+                "fake": summary.n_fake,
+                "accuracy": summary.accuracy,
+                "95 % CI": common.format_interval(summary.accuracy_ci),
+                "AUC": summary.auc,
+                "ECE": summary.ece,
+                "flagged": flag_counts[kind].flagged / flag_counts[kind].n if kind in flag_counts else None,
             }
-            for kind, summary in results["per_kind"].items()
+            for kind, summary in results.per_kind.items()
         ]
     ),
     hide_index=True,
@@ -158,35 +160,35 @@ st.dataframe(
         ),
     },
 )
-st.plotly_chart(per_kind_figure(results["per_kind"]))
-pair = results["pairs"].get(pair_key(*HARD_PAIR))
+st.plotly_chart(per_kind_figure(results.per_kind))
+pair = results.pairs.get(pair_key(*HARD_PAIR))
 if pair:
     with st.container(border=True):
         st.markdown(
-            f"**★ Hard pair: {pair['real_kind']} (real) vs {pair['fake_kind']} (fake).** Same resolution, framing "
+            f"**★ Hard pair: {pair.real_kind} (real) vs {pair.fake_kind} (fake).** Same resolution, framing "
             "and style, so the model cannot score by telling data sets apart: this is the honest test."
         )
         pair_columns = st.columns(3)
-        pair_columns[0].metric("Balanced accuracy", common.format_share(pair["balanced_accuracy"]))
-        pair_columns[0].caption(f"95 % CI {common.format_interval(pair['balanced_accuracy_ci'])}")
-        pair_columns[1].metric("AUC", "—" if pair["auc"] is None else f"{pair['auc']:.3f}")
-        pair_columns[1].caption(f"95 % CI {common.format_interval(pair['auc_ci'])}")
-        pair_columns[2].metric("Images", f"{pair['n_real']} real / {pair['n_fake']} fake")
+        pair_columns[0].metric("Balanced accuracy", common.format_share(pair.balanced_accuracy))
+        pair_columns[0].caption(f"95 % CI {common.format_interval(pair.balanced_accuracy_ci)}")
+        pair_columns[1].metric("AUC", "—" if pair.auc is None else f"{pair.auc:.3f}")
+        pair_columns[1].caption(f"95 % CI {common.format_interval(pair.auc_ci)}")
+        pair_columns[2].metric("Images", f"{pair.n_real} real / {pair.n_fake} fake")
 
 if familiarity:
     st.subheader("Unlike the training faces")
-    everything = familiarity["all"]
+    everything = familiarity.all
     flag_columns = st.columns(3)
-    flag_columns[0].metric("Faces flagged", common.format_share(everything["flagged"] / everything["n"]))
+    flag_columns[0].metric("Faces flagged", common.format_share(everything.flagged / everything.n))
     flag_columns[1].metric(
         "Wrong verdicts flagged",
-        common.format_share(everything["wrong_flagged"] / everything["wrong"] if everything["wrong"] else None),
-        help=f"{everything['wrong_flagged']} of {everything['wrong']} wrong verdicts at the stored threshold.",
+        common.format_share(everything.wrong_flagged / everything.wrong if everything.wrong else None),
+        help=f"{everything.wrong_flagged} of {everything.wrong} wrong verdicts at the stored threshold.",
     )
-    flag_columns[2].metric("Accuracy on unflagged faces", common.format_share(familiarity["accuracy_unflagged"]))
+    flag_columns[2].metric("Accuracy on unflagged faces", common.format_share(familiarity.accuracy_unflagged))
     st.caption(
         "A face is flagged when its features lie further from the training faces' than the model card's "
-        f"threshold ({familiarity['flag_threshold']:.2f}, set so about 5 % of validation faces are flagged). A "
+        f"threshold ({familiarity.flag_threshold:.2f}, set so about 5 % of validation faces are flagged). A "
         "flag that catches wrong verdicts more often than its overall rate is telling you something."
     )
 
@@ -219,41 +221,41 @@ else:
         f"No leave-one-generator-out results in `{common.results_folder_hint()}/{common.GENERALISATION_FOLDER}` "
         "(see the README: train with `--exclude-kinds`, then evaluate into that folder)."
     )
-if generalisation and generalisation.get("unseen_fakes"):
+if generalisation and generalisation.unseen_fakes:
+    seen_recall = generalisation.seen_fakes.recall if generalisation.seen_fakes else None
     st.info(
-        f"This model never saw {', '.join(generalisation['unseen_kinds'])}: it caught "
-        f"{common.format_share(generalisation['unseen_fakes']['recall'])} of those test fakes, against "
-        f"{common.format_share((generalisation.get('seen_fakes') or {}).get('recall'))} of the fakes it saw.",
+        f"This model never saw {', '.join(generalisation.unseen_kinds)}: it caught "
+        f"{common.format_share(generalisation.unseen_fakes.recall)} of those test fakes, against "
+        f"{common.format_share(seen_recall)} of the fakes it saw.",
         icon=":material/visibility_off:",
     )
 
 st.subheader("Training curves")
-st.plotly_chart(training_curves_figure(results["training_history"]))
+st.plotly_chart(training_curves_figure(results.training_history))
 
 st.subheader("Robustness")
-if results["robustness"]:
-    st.dataframe(pd.DataFrame(results["robustness"]), hide_index=True)
-    st.plotly_chart(robustness_figure(results["robustness"], clean_accuracy=results["metrics"]["accuracy"]))
+if results.robustness:
+    st.dataframe(pd.DataFrame([entry.to_dict() for entry in results.robustness]), hide_index=True)
+    st.plotly_chart(robustness_figure(results.robustness, clean_accuracy=results.metrics.accuracy))
 else:
     st.caption("No robustness results stored for this model (`deepfake-core evaluate` writes them).")
 
-false_alarm = results["false_alarm"]
+false_alarm = results.false_alarm
 if false_alarm:
     st.subheader("False alarms on ordinary people photos")
     st.metric(
-        f"Fake verdicts among {false_alarm['n']} judged ({false_alarm['data']})",
-        common.format_share(false_alarm["fake_rate"]),
-        help=f"{false_alarm['n_fake_verdicts']} of {false_alarm['n']}; "
-        f"95 % CI {common.format_interval(false_alarm['ci'])}",
+        f"Fake verdicts among {false_alarm.n} judged ({false_alarm.data})",
+        common.format_share(false_alarm.fake_rate),
+        help=f"{false_alarm.n_fake_verdicts} of {false_alarm.n}; 95 % CI {common.format_interval(false_alarm.ci)}",
     )
-    if false_alarm.get("n_flagged") is not None:
+    if false_alarm.n_flagged is not None:
         st.caption(
-            f"{false_alarm['n_flagged']} of these {false_alarm['n']} real faces are flagged as unlike the training "
-            f"faces, {false_alarm['n_fake_verdicts_flagged']} of the {false_alarm['n_fake_verdicts']} false alarms "
+            f"{false_alarm.n_flagged} of these {false_alarm.n} real faces are flagged as unlike the training "
+            f"faces, {false_alarm.n_fake_verdicts_flagged} of the {false_alarm.n_fake_verdicts} false alarms "
             "among them."
         )
 
-faces = results.get("faces")
+faces = results.faces
 if faces:
     st.subheader("Face step: which test images had a face")
     st.caption(
@@ -263,21 +265,22 @@ if faces:
     st.dataframe(
         pd.DataFrame(
             [
-                {"kind": kind, "images": entry["n"], "with a face": entry["with_face"], "share": entry["share"]}
-                for kind, entry in faces["coverage"].items()
+                {"kind": kind, "images": entry.n, "with a face": entry.with_face, "share": entry.share}
+                for kind, entry in faces.coverage.items()
             ]
         ),
         hide_index=True,
         column_config={"share": st.column_config.NumberColumn(format="percent")},
     )
-    with st.expander(f"Test images without a verdict ({len(faces['misses'])})"):
-        st.dataframe(pd.DataFrame(faces["misses"], columns=["id", "kind", "reason"]), hide_index=True)
+    with st.expander(f"Test images without a verdict ({len(faces.misses)})"):
+        misses = [miss.to_dict() for miss in faces.misses]
+        st.dataframe(pd.DataFrame(misses, columns=["id", "kind", "reason"]), hide_index=True)
 
-shown = {key: value for key, value in results.items() if key != "predictions"}
+shown = {key: value for key, value in results.to_dict().items() if key != "predictions"}
 st.download_button(
     "Download what is shown (JSON)",
-    json.dumps({**shown, "at_threshold": view}, indent=2),
-    file_name=f"{results['model_id']}-evaluation-at-{threshold:.2f}.json",
+    json.dumps({**shown, "at_threshold": view.to_dict()}, indent=2),
+    file_name=f"{results.model_id}-evaluation-at-{threshold:.2f}.json",
     mime="application/json",
     on_click="ignore",
     icon=":material/download:",

@@ -311,17 +311,20 @@ def test_evaluation_shows_every_section(model_dir: Path) -> None:
 
 
 def test_evaluation_lists_the_face_steps_coverage_and_misses(tmp_path: Path, monkeypatch) -> None:
+    from dataclasses import replace
+
     from conftest import synthetic_results
 
     from deepfake_core.evaluation.results import save_results
+    from deepfake_core.evaluation.schema import Faces
 
     save_tiny_model(tmp_path)
-    results = synthetic_results()
-    results["faces"] = {
+    faces = {
         "face_crop": {"detector": "mtcnn"},
         "coverage": {"celeba": {"n": 41, "with_face": 40, "no_face": 1, "share": 40 / 41}},
         "misses": [{"id": "Real/celeba_999.jpg", "kind": "celeba", "reason": "no face"}],
     }
+    results = replace(synthetic_results(), faces=Faces.from_dict(faces))
     (tmp_path / "evaluation").mkdir()
     save_results(results, tmp_path / "evaluation" / "default.json")
     monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))

@@ -103,8 +103,8 @@ def test_reported_command_writes_a_loadable_reported_entry(capsys, tmp_path):
 
     code, out, _ = _run(capsys, "reported", "--out", str(tmp_path / "thesis.json"))
     results = load_results(tmp_path / "thesis.json")
-    assert code == 0 and results["kind"] == "reported" and "not reproduced" in out
-    assert any(row["accuracy"] == 0.9615 for row in results["table"])
+    assert code == 0 and results.kind == "reported" and "not reproduced" in out
+    assert any(row.accuracy == 0.9615 for row in results.table)
 
 
 # --- predict with the face step -----------------------------------------------------------------------------------

@@ -10,6 +10,14 @@ import pytest
 
 from deepfake_core.evaluation.metrics import calibration_summary, per_group_metrics, pr_curve_data, roc_curve_data
 from deepfake_core.evaluation.results import comparison_table, thesis_reported_results
+from deepfake_core.evaluation.schema import (
+    Calibration,
+    KindSummary,
+    OperatingPoint,
+    PrCurve,
+    RobustnessEntry,
+    RocCurve,
+)
 from deepfake_core.figures import (
     FAKE_COLOR,
     REAL_COLOR,
@@ -28,10 +36,14 @@ from deepfake_core.figures import (
 Y = [0, 0, 0, 0, 1, 1, 1, 1]
 P = [0.1, 0.4, 0.35, 0.8, 0.9, 0.3, 0.7, 0.65]
 KINDS = ["ffhq", "ffhq", "celeba", "celeba", "gan256", "gan256", "stylegan2_tpdne", "stylegan2_tpdne"]
-RESULTS = {"model_name": "Tiny", "roc": roc_curve_data(Y, P), "pr": pr_curve_data(Y, P)}
-CALIBRATION = calibration_summary(Y, P, n_bins=5)
-UNCALIBRATED = calibration_summary(Y, [min(1.0, value * 1.2) for value in P], n_bins=5)
-PER_KIND = per_group_metrics(Y, P, KINDS, threshold=0.5, n_boot=20)
+ROC = RocCurve.from_dict(roc_curve_data(Y, P))
+PR = PrCurve.from_dict(pr_curve_data(Y, P))
+CALIBRATION = Calibration.from_dict(calibration_summary(Y, P, n_bins=5))
+UNCALIBRATED = Calibration.from_dict(calibration_summary(Y, [min(1.0, value * 1.2) for value in P], n_bins=5))
+PER_KIND = {
+    kind: KindSummary.from_dict(summary)
+    for kind, summary in per_group_metrics(Y, P, KINDS, threshold=0.5, n_boot=20).items()
+}
 HISTORY = {
     "loss": [0.9, 0.5, 0.3],
     "val_loss": [1.0, 0.6, 0.5],
@@ -39,9 +51,16 @@ HISTORY = {
     "val_accuracy": [0.5, 0.7, 0.8],
 }
 ROBUSTNESS = [
-    {"name": "jpeg_q50", "params": {"quality": 50}, "accuracy": 0.8, "auc": 0.9, "n": 8},
-    {"name": "gaussian_blur", "params": {"sigma": 1.0}, "accuracy": 0.7, "auc": None, "n": 8},
+    RobustnessEntry(name="jpeg_q50", params={"quality": 50}, accuracy=0.8, auc=0.9, n=8),
+    RobustnessEntry(name="gaussian_blur", params={"sigma": 1.0}, accuracy=0.7, auc=None, n=8),
 ]
+
+
+def _point(**values: float | None) -> OperatingPoint:
+    """An operating point with only ``values`` given (the rest undefined)."""
+    return OperatingPoint(**{"fpr": None, "tpr": None, "precision": None, "recall": None, **values})
+
+
 EVALUATED_ROW = {
     "model_name": "Tiny",
     "optimiser": None,
@@ -55,11 +74,11 @@ ROWS = [EVALUATED_ROW, *comparison_table([thesis_reported_results()])]
 BUILDERS = {
     "confusion-counts": (lambda: confusion_matrix_figure([[3, 1], [1, 3]]), 1),
     "confusion-normalised": (lambda: confusion_matrix_figure([[3, 1], [0, 0]], normalize=True), 1),
-    "roc": (lambda: roc_figure(RESULTS), 2),
-    "roc-with-point": (lambda: roc_figure(RESULTS, operating_point={"fpr": 0.25, "tpr": 0.75}), 3),
-    "roc-undefined": (lambda: roc_figure({"roc": None}), 0),
-    "pr-with-point": (lambda: pr_figure(RESULTS, operating_point={"precision": 0.75, "recall": 0.75}), 3),
-    "pr-undefined-point": (lambda: pr_figure(RESULTS, operating_point={"precision": None, "recall": 0.0}), 2),
+    "roc": (lambda: roc_figure(ROC), 2),
+    "roc-with-point": (lambda: roc_figure(ROC, operating_point=_point(fpr=0.25, tpr=0.75)), 3),
+    "roc-undefined": (lambda: roc_figure(None), 0),
+    "pr-with-point": (lambda: pr_figure(PR, operating_point=_point(precision=0.75, recall=0.75)), 3),
+    "pr-undefined-point": (lambda: pr_figure(PR, operating_point=_point(precision=None, recall=0.0)), 2),
     "reliability": (lambda: reliability_figure(CALIBRATION), 2),
     "reliability-both": (lambda: reliability_figure(CALIBRATION, uncalibrated=UNCALIBRATED), 3),
     "per-kind": (lambda: per_kind_figure(PER_KIND), 2),
@@ -98,17 +117,18 @@ def _trace(fig: go.Figure, name_start: str) -> Any:
 
 
 def test_roc_figure_draws_curve_auc_and_operating_point() -> None:
-    fig = roc_figure(RESULTS, operating_point={"fpr": 0.25, "tpr": 0.75})
+    fig = roc_figure(ROC, model_name="Tiny", operating_point=_point(fpr=0.25, tpr=0.75))
 
     curve = _trace(fig, "ROC")
-    assert list(curve.x) == RESULTS["roc"]["fpr"] and list(curve.y) == RESULTS["roc"]["tpr"]
-    assert f"{RESULTS['roc']['auc']:.3f}" in curve.name
+    assert (tuple(curve.x), tuple(curve.y)) == (ROC.fpr, ROC.tpr)
+    assert f"{ROC.auc:.3f}" in curve.name
+    assert fig.layout.title.text == "ROC curve: Tiny"
     point = _trace(fig, "Current threshold")
     assert (point.x[0], point.y[0]) == (0.25, 0.75)
 
 
 def test_pr_figure_marks_recall_precision_and_prevalence_baseline() -> None:
-    fig = pr_figure(RESULTS, operating_point={"precision": 0.6, "recall": 0.75})
+    fig = pr_figure(PR, operating_point=_point(precision=0.6, recall=0.75))
 
     assert list(_trace(fig, "No skill").y) == [0.5, 0.5]
     point = _trace(fig, "Current threshold")
@@ -116,17 +136,17 @@ def test_pr_figure_marks_recall_precision_and_prevalence_baseline() -> None:
 
 
 def test_undefined_curve_explains_itself() -> None:
-    assert "only one class" in roc_figure({"roc": None}).layout.annotations[0].text
+    assert "only one class" in roc_figure(None).layout.annotations[0].text
 
 
 def test_reliability_figure_plots_non_empty_bins_and_names_ece() -> None:
     fig = reliability_figure(CALIBRATION, uncalibrated=UNCALIBRATED)
 
-    filled = [item for item in CALIBRATION["bins"] if item["count"]]
+    filled = [item for item in CALIBRATION.bins if item.count]
     after = _trace(fig, "After scaling")
-    assert list(after.x) == [item["mean_predicted"] for item in filled]
-    assert list(after.y) == [item["fraction_fake"] for item in filled]
-    assert f"{UNCALIBRATED['ece']:.3f} → {CALIBRATION['ece']:.3f}" in fig.layout.title.text
+    assert list(after.x) == [item.mean_predicted for item in filled]
+    assert list(after.y) == [item.fraction_fake for item in filled]
+    assert f"{UNCALIBRATED.ece:.3f} → {CALIBRATION.ece:.3f}" in fig.layout.title.text
 
 
 def test_per_kind_figure_colours_by_class_with_wilson_error_bars() -> None:
@@ -136,9 +156,9 @@ def test_per_kind_figure_colours_by_class_with_wilson_error_bars() -> None:
     assert (list(real.x), list(fake.x)) == (["celeba", "ffhq"], ["gan256", "stylegan2_tpdne"])
     assert (real.marker.color, fake.marker.color) == (REAL_COLOR, FAKE_COLOR)
     celeba = PER_KIND["celeba"]
-    assert real.y[0] == celeba["accuracy"]
-    assert real.error_y.array[0] == pytest.approx(celeba["accuracy_ci"][1] - celeba["accuracy"])
-    assert real.error_y.arrayminus[0] == pytest.approx(celeba["accuracy"] - celeba["accuracy_ci"][0])
+    assert real.y[0] == celeba.accuracy
+    assert real.error_y.array[0] == pytest.approx(celeba.accuracy_ci[1] - celeba.accuracy)
+    assert real.error_y.arrayminus[0] == pytest.approx(celeba.accuracy - celeba.accuracy_ci[0])
 
 
 def test_training_curves_put_loss_and_accuracy_in_separate_subplots() -> None:

@@ -7,7 +7,12 @@ import pytest
 from conftest import synthetic_results
 
 from deepfake_core.evaluation.generalisation import familiarity_block, generalisation_block, generalisation_table
-from deepfake_core.evaluation.results import build_evaluation_results, load_results, save_results
+from deepfake_core.evaluation.results import (
+    build_evaluation_results,
+    load_results,
+    save_results,
+    thesis_reported_results,
+)
 from deepfake_core.figures import generalisation_figure
 
 #            real    real   seen fake    seen fake   unseen fake  unseen fake  unseen fake
@@ -58,14 +63,15 @@ def test_results_store_flags_per_image_per_kind_ece_and_the_seen_unseen_block(tm
         seen_kinds=["celeba", "gan256"],
         n_boot=20,
     )
-    assert results["predictions"][1]["unfamiliar"] is True and results["predictions"][0]["feature_distance"] == 1.0
-    assert results["generalisation"]["missed_unseen_fakes_flagged"] == 2
-    assert results["familiarity"]["all"]["flagged"] == 3
+    assert results.predictions[1].unfamiliar is True and results.predictions[0].feature_distance == 1.0
+    assert results.generalisation.unseen_kinds == ("sd21",)
+    assert results.generalisation.missed_unseen_fakes_flagged == 2
+    assert results.familiarity.all.flagged == 3
     # one-class kind: the ECE is the mean distance of P(fake) from the truth within bins
-    assert results["per_kind"]["gan256"]["ece"] == pytest.approx(0.15)
+    assert results.per_kind["gan256"].ece == pytest.approx(0.15)
     assert load_results(save_results(results, tmp_path / "loo.json")) == results
 
-    rows = generalisation_table([results, synthetic_results()])
+    rows = generalisation_table([results, synthetic_results(), thesis_reported_results()])
     assert len(rows) == 1 and rows[0]["unseen_kinds"] == "sd21"
     assert rows[0]["missed_unseen_flagged"] == 1.0 and rows[0]["seen_auc"] == 1.0
     figure = generalisation_figure(rows)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 
 from deepfake_core.errors import ResultsFileError
 from deepfake_core.evaluation.metrics import classification_report_dict, threshold_metrics
+from deepfake_core.evaluation.record import SchemaError
 from deepfake_core.evaluation.results import (
     COMPARISON_COLUMNS,
     SCHEMA_VERSION,
@@ -23,10 +24,16 @@ from deepfake_core.evaluation.results import (
     list_results,
     load_results,
     metrics_at_threshold,
-    prediction_arrays,
     robustness_entry,
     save_results,
     thesis_reported_results,
+)
+from deepfake_core.evaluation.schema import (
+    ConfusionCounts,
+    EvaluationResults,
+    Prediction,
+    ReportedResults,
+    RobustnessEntry,
 )
 
 KINDS = ["ffhq"] * 6 + ["celeba"] * 6 + ["stylegan2_tpdne"] * 6 + ["gan256"] * 6
@@ -41,7 +48,7 @@ P_FAKE = [
 # fmt: on
 
 
-def _build(**overrides: Any) -> dict[str, Any]:
+def _build(**overrides: Any) -> EvaluationResults:
     arguments = {
         "model_id": "effnet-b0",
         "model_name": "EfficientNetB0",
@@ -65,7 +72,7 @@ def _build(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, Any]:
+def results() -> EvaluationResults:
     return _build()
 
 
@@ -75,23 +82,19 @@ def _write(path: Path, payload: Any) -> Path:
 
 
 def test_built_results_hold_every_documented_block(results) -> None:
-    assert list(results)[:5] == ["schema_version", "kind", "model_id", "model_name", "created"]
-    assert results["schema_version"] == SCHEMA_VERSION
-    assert results["data"]["n_images"] == len(results["predictions"]) == 24
-    assert results["predictions"][0] == {
-        "id": "img_00.jpg",
-        "label": "Real",
-        "kind": "ffhq",
-        "p_fake": 0.1,
-        "feature_distance": None,
-        "unfamiliar": None,
-    }
-    assert results["metrics"] == threshold_metrics(LABELS, P_FAKE, threshold=0.5)
-    assert set(results["per_kind"]) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
-    assert results["pairs"]["ffhq_vs_stylegan2_tpdne"]["n"] == 12
-    assert results["calibration_uncalibrated"]["ece"] != results["calibration"]["ece"]
-    assert results["eer"]["eer"] is not None
-    assert results["bootstrap"]["n_boot"] == 100
+    assert list(results.to_dict())[:5] == ["schema_version", "kind", "model_id", "model_name", "created"]
+    assert results.schema_version == SCHEMA_VERSION
+    assert results.data.n_images == len(results.predictions) == 24
+    assert results.predictions[0] == Prediction(id="img_00.jpg", label="Real", kind="ffhq", p_fake=0.1)
+    assert results.predictions[0].feature_distance is results.predictions[0].unfamiliar is None
+    assert results.metrics.to_dict() == threshold_metrics(LABELS, P_FAKE, threshold=0.5)
+    assert set(results.per_kind) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
+    pair = results.pairs["ffhq_vs_stylegan2_tpdne"]
+    assert (pair.real_kind, pair.fake_kind, pair.n) == ("ffhq", "stylegan2_tpdne", 12)
+    assert list(results.to_dict()["pairs"]["ffhq_vs_stylegan2_tpdne"])[:4] == ["real_kind", "fake_kind", "labels", "n"]
+    assert results.calibration_uncalibrated.ece != results.calibration.ece
+    assert results.eer.eer is not None
+    assert results.bootstrap.n_boot == 100
 
 
 def test_round_trip_is_lossless_atomic_and_readable(tmp_path, results) -> None:
@@ -122,9 +125,28 @@ def test_inconsistent_builder_inputs_are_rejected(overrides, message) -> None:
         _build(**overrides)
 
 
-def test_builder_rejects_a_malformed_optional_block() -> None:
-    with pytest.raises(ResultsFileError, match=r"robustness\[0\]\.n"):
-        _build(robustness=[{"name": "blur", "params": {}, "accuracy": 0.9, "auc": None, "n": "ten"}])
+def test_builder_rejects_a_malformed_block_from_the_caller() -> None:
+    faces = {"face_crop": {}, "coverage": {}, "misses": [{"id": "x.jpg", "kind": "celeba"}]}
+    with pytest.raises(ResultsFileError, match=r"'results for effnet-b0' is invalid: 'faces\.misses\[0\]\.reason' is"):
+        _build(faces=faces)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        pytest.param(lambda: RobustnessEntry(name="blur", params={}, accuracy=0.9, auc=None, n="ten"),
+                     "'n' must be an integer, got a string", id="wrong-type"),
+        pytest.param(lambda: Prediction(id="a.jpg", label="fake", kind="ffhq", p_fake=0.5),
+                     "'label' must be 'Real' or 'Fake', got 'fake'", id="bad-label"),
+        pytest.param(lambda: Prediction(id="a.jpg", label="Fake", kind="ffhq", p_fake=-0.1),
+                     r"'p_fake' must lie in \[0, 1\], got -0.1", id="bad-probability"),
+        pytest.param(lambda: replace(thesis_reported_results(), table=()),
+                     "'table' must list at least one reported model", id="empty-table"),
+    ],
+)  # fmt: skip
+def test_records_built_in_code_check_themselves(build, message) -> None:
+    with pytest.raises(SchemaError, match=message):
+        build()
 
 
 def _without(key: str) -> Any:
@@ -147,12 +169,20 @@ def _setting(*keys: Any, value: Any) -> Any:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        pytest.param(_without("metrics"), r"required field 'evaluation\.metrics' is missing", id="missing-key"),
+        pytest.param(_without("metrics"), r"'metrics' is required but missing", id="missing-key"),
         pytest.param(_without("schema_version"), "no 'schema_version'", id="missing-version"),
         pytest.param(_setting("predictions", 1, value=[]), r"'predictions\[1\]' must be an object, got a list",
                      id="item-not-object"),
-        pytest.param(_setting("threshold", value="0.5"), "'evaluation.threshold' must be a number, got a string",
+        pytest.param(_setting("threshold", value="0.5"), "'threshold' must be a number, got a string",
                      id="wrong-type"),
+        pytest.param(_setting("metrics", "n", value=True), r"'metrics\.n' must be an integer, got true/false",
+                     id="bool-is-not-a-number"),
+        pytest.param(_setting("roc", value=[]), "'roc' must be an object or null, got a list", id="block-not-object"),
+        pytest.param(_setting("per_kind", "ffhq", "accuracy_ci", value=[0.1]),
+                     r"'per_kind\.ffhq\.accuracy_ci' must be a list of 2 items or null, got a list of 1",
+                     id="interval-length"),
+        pytest.param(_setting("robustness", 0, "params", value="quality=50"),
+                     r"'robustness\[0\]\.params' must be an object, got a string", id="robustness-item"),
         pytest.param(_setting("schema_version", value=True), "schema version True", id="bool-version"),
         pytest.param(_setting("predictions", 3, "p_fake", value=None),
                      r"'predictions\[3\]\.p_fake' must be a number, got null", id="nested-wrong-type"),
@@ -160,7 +190,10 @@ def _setting(*keys: Any, value: Any) -> Any:
         pytest.param(_setting("predictions", 0, "p_fake", value=1.5), r"must lie in \[0, 1\]", id="bad-probability"),
         pytest.param(_setting("data", "n_images", value=25), "'data.n_images' is 25 but there are 24",
                      id="count-mismatch"),
-        pytest.param(_setting("training_history", "loss", value="high"), "list of numbers", id="bad-history"),
+        pytest.param(_setting("training_history", "loss", value="high"),
+                     r"'training_history\.loss' must be a list, got a string", id="bad-history"),
+        pytest.param(_setting("training_history", "loss", 1, value="high"),
+                     r"'training_history\.loss\[1\]' must be a number or null, got a string", id="bad-history-item"),
         pytest.param(_setting("schema_version", value=7),
                      r"written by schema version 7; this version of deepfake-lens reads version 1\. Re-run",
                      id="unknown-version"),
@@ -169,7 +202,7 @@ def _setting(*keys: Any, value: Any) -> Any:
     ],
 )  # fmt: skip
 def test_invalid_files_are_rejected_with_a_message_naming_the_file(tmp_path, results, edit, message) -> None:
-    document = copy.deepcopy(results)
+    document = results.to_dict()
     edit(document)
     path = _write(tmp_path / "broken.json", document)
 
@@ -197,28 +230,48 @@ def test_unreadable_file_is_a_results_error(tmp_path) -> None:
 
 
 def test_absent_optional_blocks_load_with_defaults(tmp_path, results) -> None:
-    document = {key: value for key, value in results.items() if key not in {"robustness", "false_alarm"}}
+    document = {key: value for key, value in results.to_dict().items() if key not in {"robustness", "false_alarm"}}
 
     loaded = load_results(_write(tmp_path / "minimal.json", document))
 
-    assert (loaded["robustness"], loaded["false_alarm"]) == ([], None)
+    assert (loaded.robustness, loaded.false_alarm) == ((), None)
+    assert loaded.to_dict() == document  # and they stay absent when the file is written again
 
 
-def test_saving_an_invalid_dict_writes_nothing(tmp_path, results) -> None:
-    with pytest.raises(ResultsFileError, match=r"'evaluation\.model_id' must be a string"):
-        save_results({**results, "model_id": 3}, tmp_path / "bad.json")
-    assert not list(tmp_path.iterdir())
+def test_a_loaded_file_is_saved_back_as_the_same_json(tmp_path, results) -> None:
+    """Absent optional keys stay absent and unknown keys (from a newer writer) are kept, nested ones too."""
+    document = results.to_dict()
+    del document["per_kind"]["ffhq"]["ece"]
+    document["predictions"][0]["camera"] = "phone"
+    document["future_block"] = {"added": "later"}
+    path = _write(tmp_path / "older_and_newer.json", document)
+
+    loaded = load_results(path)
+    again = json.loads(save_results(loaded, tmp_path / "again.json").read_text(encoding="utf-8"))
+
+    assert loaded.per_kind["ffhq"].ece is None and loaded.extra == {"future_block": {"added": "later"}}
+    assert loaded.predictions[0].extra == {"camera": "phone"}
+    assert again == document
+    assert replace(loaded.per_kind["ffhq"], ece=0.25).to_dict()["ece"] == 0.25  # a value set later is written
+
+
+def test_an_invalid_record_cannot_be_made_so_nothing_invalid_is_saved(tmp_path, results) -> None:
+    with pytest.raises(SchemaError, match="'model_id' must be a string, got an integer"):
+        replace(results, model_id=3)
+    with pytest.raises(SchemaError, match=r"'data\.n_images' is 24 but there are 23 predictions"):
+        replace(results, predictions=results.predictions[1:])
 
 
 def test_list_results_loads_valid_files_and_reports_invalid_ones(tmp_path, results) -> None:
     save_results(results, tmp_path / "a_model.json")
     save_results(thesis_reported_results(created="2025-01-01T00:00:00+00:00"), tmp_path / "b_thesis.json")
-    bad = _write(tmp_path / "c_stale.json", {**results, "schema_version": 7})
+    bad = _write(tmp_path / "c_stale.json", {**results.to_dict(), "schema_version": 7})
     _write(tmp_path / "notes.txt", "not a results file")
 
     listing = list_results(tmp_path)
 
-    assert [entry["kind"] for entry in listing.results] == ["evaluation", "reported"]
+    assert [type(entry) for entry in listing.results] == [EvaluationResults, ReportedResults]
+    assert listing.results[0] == results
     assert [path for path, _ in listing.problems] == [bad]
     assert "schema version 7" in listing.problems[0][1]
 
@@ -233,43 +286,41 @@ def test_list_results_of_a_missing_folder_is_empty_and_of_a_file_is_an_error(tmp
 def test_metrics_at_threshold_agree_with_direct_computation(results, threshold) -> None:
     recomputed = metrics_at_threshold(results, threshold)
 
-    assert recomputed["metrics"] == threshold_metrics(LABELS, P_FAKE, threshold=threshold)
-    assert recomputed["classification_report"] == classification_report_dict(LABELS, P_FAKE, threshold=threshold)
-    point = recomputed["operating_point"]
-    assert (point["fpr"], point["tpr"]) == (
-        recomputed["metrics"]["false_positive_rate"],
-        recomputed["metrics"]["recall"],
-    )
+    assert recomputed.metrics.to_dict() == threshold_metrics(LABELS, P_FAKE, threshold=threshold)
+    report = classification_report_dict(LABELS, P_FAKE, threshold=threshold)
+    assert recomputed.classification_report.to_dict() == report
+    point = recomputed.operating_point
+    assert (point.fpr, point.tpr) == (recomputed.metrics.false_positive_rate, recomputed.metrics.recall)
 
 
 def test_threshold_extremes_call_everything_fake_or_nearly_nothing(results) -> None:
-    everything = metrics_at_threshold(results, 0.0)["operating_point"]
-    assert (everything["fpr"], everything["tpr"], everything["precision"]) == (1.0, 1.0, 0.5)
-    strictest = metrics_at_threshold(results, 1.0)["metrics"]
-    assert strictest["counts"] == {"tn": 12, "fp": 0, "fn": 11, "tp": 1}  # only p_fake == 1.0 reaches 1.0
-    assert metrics_at_threshold(results, results["threshold"])["metrics"] == results["metrics"]
+    everything = metrics_at_threshold(results, 0.0).operating_point
+    assert (everything.fpr, everything.tpr, everything.precision) == (1.0, 1.0, 0.5)
+    strictest = metrics_at_threshold(results, 1.0).metrics
+    assert strictest.counts == ConfusionCounts(tn=12, fp=0, fn=11, tp=1)  # only p_fake == 1.0 reaches 1.0
+    assert metrics_at_threshold(results, results.threshold).metrics == results.metrics
 
 
-def test_prediction_arrays_and_reported_entries_cannot_be_resliced(results) -> None:
-    y, p, kinds = prediction_arrays(results)
-    np.testing.assert_array_equal(y, LABELS)
-    np.testing.assert_allclose(p, P_FAKE)
-    assert kinds == KINDS
-    with pytest.raises(ValueError, match="'evaluation'"):
-        metrics_at_threshold(thesis_reported_results(), 0.5)
+def test_predictions_are_exposed_as_typed_arrays_computed_once(results) -> None:
+    arrays = results.arrays
+    assert arrays is results.arrays
+    np.testing.assert_array_equal(arrays.y_fake, LABELS)
+    np.testing.assert_array_equal(arrays.p_fake, P_FAKE)
+    assert arrays.kinds.tolist() == KINDS and arrays.ids[0] == "img_00.jpg"
+    assert (arrays.y_fake.dtype.kind, arrays.p_fake.dtype, arrays.ids.shape) == ("i", np.float64, (24,))
 
 
 def test_thesis_reported_results_keep_approximate_figures_honest(tmp_path) -> None:
     reported = thesis_reported_results(created="2025-01-01T00:00:00+00:00")
 
-    table = reported["table"]
-    assert [row["accuracy"] for row in table] == [0.50, 0.9615, 0.7555, 0.9355, 0.955, 0.934, 0.97]
-    assert {row["n_test"] for row in table} == {2000}
+    table = reported.table
+    assert [row.accuracy for row in table] == [0.50, 0.9615, 0.7555, 0.9355, 0.955, 0.934, 0.97]
+    assert {row.n_test for row in table} == {2000}
     final = table[-1]
-    assert (final["optimiser"], final["approximate"], final["f1"]) == ("Adam", True, 0.97)
-    assert final["precision"] is final["recall"] is None
-    assert "0.96-0.97" in final["note"]
-    assert not any(row["approximate"] for row in table[:-1])
+    assert (final.optimiser, final.approximate, final.f1) == ("Adam", True, 0.97)
+    assert final.precision is final.recall is None
+    assert "0.96-0.97" in final.note
+    assert not any(row.approximate for row in table[:-1])
     assert load_results(save_results(reported, tmp_path / "thesis.json")) == reported
 
 
@@ -279,9 +330,9 @@ def test_comparison_table_lists_evaluated_models_first_and_flags_reported_ones(r
     assert all(tuple(row) == COMPARISON_COLUMNS for row in rows)
     evaluated, *reported = rows
     assert (evaluated["model_name"], evaluated["reported_not_reproduced"]) == ("EfficientNetB0", False)
-    assert evaluated["auc"] == results["roc"]["auc"]
-    assert evaluated["ece"] == results["calibration"]["ece"]
-    assert evaluated["hard_pair_balanced_accuracy"] == results["pairs"]["ffhq_vs_stylegan2_tpdne"]["balanced_accuracy"]
+    assert evaluated["auc"] == results.roc.auc
+    assert evaluated["ece"] == results.calibration.ece
+    assert evaluated["hard_pair_balanced_accuracy"] == results.pairs["ffhq_vs_stylegan2_tpdne"].balanced_accuracy
     assert evaluated["n"] == 24
     assert len(reported) == 7 and all(row["reported_not_reproduced"] for row in reported)
     assert [row["approximate"] for row in reported].count(True) == 1
@@ -290,8 +341,8 @@ def test_comparison_table_lists_evaluated_models_first_and_flags_reported_ones(r
 
 def test_false_alarm_and_robustness_entries() -> None:
     alarm = false_alarm_entry([0.1, 0.7, 0.2, 0.5], threshold=0.5, data_name="street photos")
-    assert (alarm["n"], alarm["n_fake_verdicts"], alarm["fake_rate"]) == (4, 2, 0.5)
-    assert alarm["ci"][0] < 0.5 < alarm["ci"][1]
+    assert (alarm.n, alarm.n_fake_verdicts, alarm.fake_rate, alarm.n_flagged) == (4, 2, 0.5, None)
+    assert alarm.ci[0] < 0.5 < alarm.ci[1]
 
     entry = robustness_entry(name="blur", params={"sigma": 1.0}, y_fake=[0, 1], p_fake=[0.2, 0.4], threshold=0.5)
-    assert entry == {"name": "blur", "params": {"sigma": 1.0}, "accuracy": 0.5, "auc": 1.0, "n": 2}
+    assert entry == RobustnessEntry(name="blur", params={"sigma": 1.0}, accuracy=0.5, auc=1.0, n=2)

@@ -82,19 +82,19 @@ def test_evaluation_results_round_trip(trained, tmp_path):
         training_history=load_history(result.model_path),
         log=lambda line: None,
     )
-    assert results["data"]["n_images"] == len(manifest.splits["test"]) == 8
-    assert {entry["name"] for entry in results["robustness"]} == set(ROBUSTNESS_SUITE)
-    assert results["false_alarm"]["n"] == 3 and 0 <= results["false_alarm"]["n_flagged"] <= 3
-    assert set(results["per_kind"]) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
-    assert "ffhq_vs_stylegan2_tpdne" in results["pairs"]
+    assert results.data.n_images == len(manifest.splits["test"]) == 8
+    assert {entry.name for entry in results.robustness} == set(ROBUSTNESS_SUITE)
+    assert results.false_alarm.n == 3 and 0 <= results.false_alarm.n_flagged <= 3
+    assert set(results.per_kind) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
+    assert "ffhq_vs_stylegan2_tpdne" in results.pairs
     test = manifest.splits["test"]
     expected = detector.p_fake([load_image(r.path(root)) for r in test])
-    np.testing.assert_allclose([p["p_fake"] for p in results["predictions"]], expected, atol=1e-6)
+    np.testing.assert_allclose([p.p_fake for p in results.predictions], expected, atol=1e-6)
     distances = [p.feature_distance for p in detector.predict_batch([load_image(r.path(root)) for r in test])]
-    np.testing.assert_allclose([p["feature_distance"] for p in results["predictions"]], distances, rtol=1e-5)
-    assert results["familiarity"]["all"]["n"] == 8
-    assert all(summary["ece"] is not None for summary in results["per_kind"].values())
-    assert results["generalisation"] is None  # every test kind was seen in training
+    np.testing.assert_allclose([p.feature_distance for p in results.predictions], distances, rtol=1e-5)
+    assert results.familiarity.all.n == 8
+    assert all(summary.ece is not None for summary in results.per_kind.values())
+    assert results.generalisation is None  # every test kind was seen in training
     path = save_results(results, tmp_path / "eval.json")
     assert load_results(path) == results
 
@@ -150,16 +150,16 @@ def test_face_step_training_and_evaluation_use_the_aligned_crops(tmp_path):
     detector = load_detector(result.model_path)
     results = evaluate_detector(detector, manifest, root, log=lambda line: None, cache_dir=cache, seed=0)
     test_ids = {record.id for record in splits["test"]}
-    missed = {miss["id"] for miss in results["faces"]["misses"]}
+    missed = {miss.id for miss in results.faces.misses}
     assert missed == test_ids & cats
-    assert {p["id"] for p in results["predictions"]} == test_ids - cats
-    assert sum(entry["n"] for entry in results["faces"]["coverage"].values()) == len(test_ids)
+    assert {p.id for p in results.predictions} == test_ids - cats
+    assert sum(entry.n for entry in results.faces.coverage.values()) == len(test_ids)
     # the stored P(fake) is what judging the test file as a user would gives (one contract)
     from deepfake_core.judge import judge_photos
 
-    judged = judge_photos(detector, [load_image(root / p["id"]) for p in results["predictions"]], faces="largest")
+    judged = judge_photos(detector, [load_image(root / p.id) for p in results.predictions], faces="largest")
     np.testing.assert_allclose(
-        [p["p_fake"] for p in results["predictions"]],
+        [p.p_fake for p in results.predictions],
         [photo.judged[0].prediction.p_fake for photo in judged],
         atol=1e-5,
     )
@@ -173,8 +173,8 @@ def test_a_left_out_kind_is_neither_trained_nor_validated_on(trained, tmp_path):
     assert result.card.limitations[0].startswith("Fakes seen in training: gan256. Real faces seen: celeba, ffhq.")
     assert result.card.seen_kinds["Fake"] == ["gan256"]
     results = evaluate_detector(load_detector(result.model_path), manifest, root, robustness=False, log=print)
-    assert results["generalisation"]["unseen_kinds"] == ["stylegan2_tpdne"]
-    assert results["generalisation"]["unseen_fakes"]["n_fake"] == 2
+    assert results.generalisation.unseen_kinds == ("stylegan2_tpdne",)
+    assert results.generalisation.unseen_fakes.n_fake == 2
     with pytest.raises(DataSetError, match="no such kind"):
         train(TrainConfig(input_size=32, epochs=1, exclude_kinds=("sd99",)), manifest, root, tmp_path / "x.keras")
 

@@ -3,7 +3,9 @@
 * :mod:`~deepfake_core.evaluation.metrics`: threshold metrics, curves, calibration bins,
   confidence intervals, per-kind and hard-pair metrics; all JSON-safe.
 * :mod:`~deepfake_core.evaluation.calibration`: temperature scaling.
-* :mod:`~deepfake_core.evaluation.results`: the versioned results files the dashboard renders.
+* :mod:`~deepfake_core.evaluation.results`: the versioned results files the dashboard renders,
+  read into the typed records of :mod:`~deepfake_core.evaluation.schema`
+  (built on :mod:`~deepfake_core.evaluation.record`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from deepfake_core.evaluation.metrics import (
     to_jsonable,
     wilson_interval,
 )
+from deepfake_core.evaluation.record import SchemaError
 from deepfake_core.evaluation.results import (
     COMPARISON_COLUMNS,
     HARD_PAIR,
@@ -47,12 +50,12 @@ from deepfake_core.evaluation.results import (
     list_results,
     load_results,
     metrics_at_threshold,
-    prediction_arrays,
+    results_from_dict,
     robustness_entry,
     save_results,
     thesis_reported_results,
-    validate_results,
 )
+from deepfake_core.evaluation.schema import EvaluationResults, ReportedResults, Results, ThresholdView
 
 __all__ = [
     "CLASS_LABELS",
@@ -64,7 +67,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "TEMPERATURE_BOUNDS",
     "THRESHOLD_ABOVE_ALL",
+    "EvaluationResults",
+    "ReportedResults",
+    "Results",
     "ResultsListing",
+    "SchemaError",
+    "ThresholdView",
     "apply_temperature",
     "auc_score",
     "bootstrap_intervals",
@@ -85,13 +93,12 @@ __all__ = [
     "pair_metrics",
     "per_group_metrics",
     "pr_curve_data",
-    "prediction_arrays",
+    "results_from_dict",
     "robustness_entry",
     "roc_curve_data",
     "save_results",
     "thesis_reported_results",
     "threshold_metrics",
     "to_jsonable",
-    "validate_results",
     "wilson_interval",
 ]

@@ -15,12 +15,13 @@ Two blocks of the results file come from here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from deepfake_core.evaluation.metrics import auc_score
+from deepfake_core.evaluation.schema import EvaluationResults, Results
 
 __all__ = ["GENERALISATION_COLUMNS", "familiarity_block", "generalisation_block", "generalisation_table"]
 
@@ -125,30 +126,28 @@ GENERALISATION_COLUMNS = (
 """Keys (and display order) of each :func:`generalisation_table` row."""
 
 
-def generalisation_table(results_list: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def generalisation_table(results_list: Iterable[Results]) -> list[dict[str, Any]]:
     """One row per leave-one-generator-out evaluation: how its unseen fakes fared against its seen ones.
 
-    Results without a ``generalisation`` block (every test kind seen) are skipped.
+    Results without unseen fakes (every test kind seen) and reported entries are skipped.
     ``missed_unseen_flagged`` is the share of missed unseen fakes the familiarity flag caught.
     """
     rows = []
     for results in results_list:
-        block = results.get("generalisation")
-        if not block or not block.get("unseen_fakes"):
+        block = results.generalisation if isinstance(results, EvaluationResults) else None
+        if block is None or block.unseen_fakes is None:
             continue
-        unseen, seen = block["unseen_fakes"], block.get("seen_fakes") or {}
-        missed, flagged = block["missed_unseen_fakes"], block.get("missed_unseen_fakes_flagged")
-        false_alarm = results.get("false_alarm") or {}
+        missed, flagged = block.missed_unseen_fakes, block.missed_unseen_fakes_flagged
         rows.append(
             {
-                "model_name": results["model_name"],
-                "unseen_kinds": ", ".join(block["unseen_kinds"]),
-                "unseen_recall": unseen["recall"],
-                "unseen_auc": unseen["auc"],
-                "unseen_balanced_accuracy": unseen["balanced_accuracy"],
-                "seen_auc": seen.get("auc"),
+                "model_name": results.model_name,
+                "unseen_kinds": ", ".join(block.unseen_kinds),
+                "unseen_recall": block.unseen_fakes.recall,
+                "unseen_auc": block.unseen_fakes.auc,
+                "unseen_balanced_accuracy": block.unseen_fakes.balanced_accuracy,
+                "seen_auc": None if block.seen_fakes is None else block.seen_fakes.auc,
                 "missed_unseen_flagged": None if flagged is None or not missed else flagged / missed,
-                "false_alarm_rate": false_alarm.get("fake_rate"),
+                "false_alarm_rate": None if results.false_alarm is None else results.false_alarm.fake_rate,
             }
         )
     return rows

@@ -20,7 +20,6 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from deepfake_core.card import ModelCard
 from deepfake_core.data import SplitManifest, scan_dataset
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, false_alarm_entry, robustness_entry
+from deepfake_core.evaluation.schema import EvaluationResults
 from deepfake_core.face_data import build_face_crops
 from deepfake_core.intake import load_image
 from deepfake_core.judge import judge_photos
@@ -97,8 +97,8 @@ def evaluate_detector(
     seed: int = 0,
     log: LogFn = print,
     cache_dir: str | Path | None = None,
-) -> dict[str, Any]:
-    """Evaluate ``detector`` on ``manifest``'s ``split`` and return a validated results dict.
+) -> EvaluationResults:
+    """Evaluate ``detector`` on ``manifest``'s ``split`` and return its results record.
 
     ``cache_dir`` holds the aligned face crops of a model with a face step
     (default: :func:`deepfake_core.face_data.default_cache_dir`).
@@ -143,7 +143,7 @@ def evaluate_detector(
             entry = robustness_entry(
                 name=name, params=params, y_fake=y_fake[kept], p_fake=p, threshold=detector.card.threshold
             )
-            log(f"robustness {name}: accuracy {entry['accuracy']:.4f}  auc {entry['auc']}  n {entry['n']}")
+            log(f"robustness {name}: accuracy {entry.accuracy:.4f}  auc {entry.auc}  n {entry.n}")
             perturbed.append(entry)
 
     false_alarm = None
@@ -157,9 +157,7 @@ def evaluate_detector(
             p, _, flags = _face_p_fake(detector, photos, faces="all")
             name = f"{Path(false_alarm_root).name} ({len(p)} faces in {len(photos)} photos)"
         false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name, flags=flags)
-        log(
-            f"false alarms on {false_alarm['n']} real {'faces' if spec else 'photos'}: {false_alarm['n_fake_verdicts']}"
-        )
+        log(f"false alarms on {false_alarm.n} real {'faces' if spec else 'photos'}: {false_alarm.n_fake_verdicts}")
 
     return build_evaluation_results(
         model_id=detector.model_id,

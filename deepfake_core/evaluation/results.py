@@ -1,11 +1,12 @@
-"""Versioned evaluation-results files: build, save, load, validate, compare.
+"""Versioned evaluation-results files: build, save, load, compare.
 
 Training (or ``deepfake-core evaluate``) writes one ``"kind": "evaluation"`` JSON file per
 model; the dashboard only reads them, so nothing is recomputed on page load except what the
 threshold slider needs (:func:`metrics_at_threshold`, from the stored per-image predictions).
 A ``"kind": "reported"`` file holds figures reported elsewhere (the thesis) that were not
-reproduced. The layout is documented field by field in ``docs/evaluation_schema.md``; bump
-:data:`SCHEMA_VERSION` whenever a reader of the old layout would misread the new one.
+reproduced. Files load into the typed records of :mod:`deepfake_core.evaluation.schema`, which
+check themselves; the layout is documented field by field in ``docs/evaluation_schema.md``.
+Bump :data:`SCHEMA_VERSION` whenever a reader of the old layout would misread the new one.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,6 +41,19 @@ from deepfake_core.evaluation.metrics import (
     to_jsonable,
     wilson_interval,
 )
+from deepfake_core.evaluation.record import Record, SchemaError
+from deepfake_core.evaluation.schema import (
+    ClassificationReport,
+    EvaluationResults,
+    FalseAlarm,
+    OperatingPoint,
+    ReportedResults,
+    Results,
+    RobustnessEntry,
+    TableRow,
+    ThresholdMetrics,
+    ThresholdView,
+)
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -53,15 +67,15 @@ __all__ = [
     "list_results",
     "load_results",
     "metrics_at_threshold",
-    "prediction_arrays",
+    "results_from_dict",
     "robustness_entry",
     "save_results",
     "thesis_reported_results",
-    "validate_results",
 ]
 
 SCHEMA_VERSION = 1
-RESULT_KINDS = ("evaluation", "reported")
+_RECORD_TYPES: dict[str, type[Results]] = {"evaluation": EvaluationResults, "reported": ReportedResults}
+RESULT_KINDS = tuple(_RECORD_TYPES)
 HARD_PAIR: tuple[str, str] = ("ffhq", "stylegan2_tpdne")
 """Real FFHQ photos vs StyleGAN2 faces: same resolution and framing, so no data-set shortcut."""
 
@@ -83,234 +97,51 @@ COMPARISON_COLUMNS = (
 )
 """Keys (and display order) of each :func:`comparison_table` row."""
 
-
-# --------------------------------------------------------------------------- schema
-
-_NONE = type(None)
-_NUMBER = (int, float)
-_OPTIONAL_NUMBER = (int, float, _NONE)
+_R = TypeVar("_R", bound=Record)
 
 
-@dataclass(frozen=True)
-class _Field:
-    """One key of a JSON object: accepted types, and the value used when an optional key is absent."""
-
-    types: tuple[type, ...]
-    required: bool = True
-    default: Callable[[], Any] = lambda: None
-
-
-def _optional(*types: type, default: Callable[[], Any] = lambda: None) -> _Field:
-    return _Field((*types, _NONE), required=False, default=default)
-
-
-_COMMON_FIELDS = {
-    "schema_version": _Field((int,)),
-    "kind": _Field((str,)),
-    "model_id": _Field((str,)),
-    "model_name": _Field((str,)),
-    "created": _Field((str,)),
-}
-_EVALUATION_FIELDS = {
-    **_COMMON_FIELDS,
-    "data": _Field((dict,)),
-    "threshold": _Field(_NUMBER),
-    "temperature": _Field(_NUMBER),
-    "predictions": _Field((list,)),
-    "metrics": _Field((dict,)),
-    "classification_report": _Field((dict,)),
-    "roc": _Field((dict, _NONE)),
-    "pr": _Field((dict, _NONE)),
-    "eer": _Field((dict, _NONE)),
-    "calibration": _Field((dict,)),
-    "calibration_uncalibrated": _optional(dict),
-    "per_kind": _Field((dict,)),
-    "pairs": _Field((dict,)),
-    "bootstrap": _Field((dict,)),
-    "robustness": _Field((list,), required=False, default=list),
-    "false_alarm": _optional(dict),
-    "training_history": _optional(dict),
-    "faces": _optional(dict),
-    "familiarity": _optional(dict),
-    "generalisation": _optional(dict),
-}
-_REPORTED_FIELDS = {
-    **_COMMON_FIELDS,
-    "source": _Field((str,)),
-    "note": _Field((str,)),
-    "table": _Field((list,)),
-}
-_DATA_FIELDS = {
-    "root": _Field((str,)),
-    "split": _Field((str,)),
-    "manifest_sha256": _Field((str, _NONE)),
-    "n_images": _Field((int,)),
-}
-_PREDICTION_FIELDS = {
-    "id": _Field((str,)),
-    "label": _Field((str,)),
-    "kind": _Field((str,)),
-    "p_fake": _Field(_NUMBER),
-    "feature_distance": _optional(*_NUMBER),
-    "unfamiliar": _optional(bool),
-}
-_METRICS_FIELDS = {
-    "threshold": _Field(_NUMBER),
-    "n": _Field((int,)),
-    "confusion_matrix": _Field((list,)),
-    **{name: _Field(_OPTIONAL_NUMBER) for name in ("accuracy", "balanced_accuracy", "precision", "recall", "f1")},
-}
-_CALIBRATION_FIELDS = {"n_bins": _Field((int,)), "bins": _Field((list,)), "ece": _Field(_OPTIONAL_NUMBER)}
-_ROBUSTNESS_FIELDS = {
-    "name": _Field((str,)),
-    "params": _Field((dict,)),
-    "accuracy": _Field(_OPTIONAL_NUMBER),
-    "auc": _Field(_OPTIONAL_NUMBER),
-    "n": _Field((int,)),
-}
-_FALSE_ALARM_FIELDS = {
-    "data": _Field((str,)),
-    "n": _Field((int,)),
-    "n_fake_verdicts": _Field((int,)),
-    "fake_rate": _Field(_OPTIONAL_NUMBER),
-    "ci": _Field((list, _NONE)),
-    "n_flagged": _optional(int),
-    "n_fake_verdicts_flagged": _optional(int),
-}
-_TABLE_ROW_FIELDS = {
-    "model": _Field((str,)),
-    "optimiser": _Field((str,)),
-    "accuracy": _Field(_NUMBER),
-    "precision": _optional(*_NUMBER),
-    "recall": _optional(*_NUMBER),
-    "f1": _optional(*_NUMBER),
-    "n_test": _Field((int,)),
-    "approximate": _Field((bool,), required=False, default=lambda: False),
-    "note": _optional(str),
-}
-_NESTED_OBJECTS = {
-    "data": _DATA_FIELDS,
-    "metrics": _METRICS_FIELDS,
-    "calibration": _CALIBRATION_FIELDS,
-    "calibration_uncalibrated": _CALIBRATION_FIELDS,
-    "false_alarm": _FALSE_ALARM_FIELDS,
-}
-_NESTED_LISTS = {"predictions": _PREDICTION_FIELDS, "robustness": _ROBUSTNESS_FIELDS, "table": _TABLE_ROW_FIELDS}
-
-_TYPE_NAMES = {
-    bool: "true/false",
-    int: "an integer",
-    float: "a number",
-    str: "a string",
-    list: "a list",
-    dict: "an object",
-    _NONE: "null",
-}
+# --------------------------------------------------------------------------- parsing
 
 
 def _fail(source: str, problem: str) -> ResultsFileError:
     return ResultsFileError(f"Results file '{source}' is invalid: {problem}")
 
 
-def _has_type(value: Any, types: tuple[type, ...]) -> bool:
-    """``isinstance`` that does not let ``True`` pass as an integer or number."""
-    if isinstance(value, bool):
-        return bool in types
-    return isinstance(value, types)
+def _parsed(record_type: type[_R], document: Mapping[str, Any], source: str) -> _R:
+    """``record_type`` read from ``document``; a schema problem is reported against ``source``."""
+    try:
+        return record_type.from_dict(document)
+    except SchemaError as error:
+        raise _fail(source, str(error)) from error
 
 
-def _describe(types: tuple[type, ...]) -> str:
-    """Human wording of accepted types: ``(int, float, NoneType)`` -> "a number or null"."""
-    shown = [kind for kind in types if not (kind is int and float in types)]
-    return " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in shown)
+def results_from_dict(document: Any, *, source: str = "<in memory>") -> Results:
+    """The typed record of a parsed results file.
 
+    ``schema_version`` and ``kind`` are checked first, because they decide how the rest is read;
+    then the record checks every field as it loads. Absent optional fields take their defaults
+    (``None``, or ``()`` for ``robustness``, ``False`` for a table row's ``approximate``).
 
-def _check_object(obj: Any, fields: Mapping[str, _Field], *, where: str, source: str) -> dict[str, Any]:
-    """Check ``obj`` against ``fields``; return a shallow copy (same key order) with absent optionals added."""
-    if not isinstance(obj, dict):
-        raise _fail(source, f"'{where}' must be an object, got {_describe((type(obj),))}.")
-    checked = dict(obj)
-    for key, spec in fields.items():
-        if key not in obj:
-            if spec.required:
-                raise _fail(source, f"required field '{where}.{key}' is missing.")
-            checked[key] = spec.default()
-        elif not _has_type(obj[key], spec.types):
-            raise _fail(source, f"'{where}.{key}' must be {_describe(spec.types)}, got {_describe((type(obj[key]),))}.")
-    return checked
-
-
-def _check_version_and_kind(obj: Any, source: str) -> str:
-    """Check the two fields that decide how the rest is read; return the kind."""
-    if not isinstance(obj, dict):
+    Raises:
+        ResultsFileError: not a JSON object, an unknown ``schema_version`` or ``kind``, a missing
+            required key, or a value of the wrong type or range; the message names ``source`` and
+            the offending path (e.g. ``predictions[3].p_fake``).
+    """
+    if not isinstance(document, dict):
         raise _fail(source, "the top level must be a JSON object.")
-    if "schema_version" not in obj:
+    if "schema_version" not in document:
         raise _fail(source, "it has no 'schema_version' field, so it is not a deepfake-lens results file.")
-    version = obj["schema_version"]
+    version = document["schema_version"]
     if version != SCHEMA_VERSION or isinstance(version, bool):
         raise ResultsFileError(
             f"Results file '{source}' was written by schema version {version!r}; this version of deepfake-lens "
             f"reads version {SCHEMA_VERSION}. Re-run `deepfake-core evaluate` to regenerate it."
         )
-    kind = obj.get("kind")
+    kind = document.get("kind")
     if kind not in RESULT_KINDS:
         expected = ", ".join(repr(name) for name in RESULT_KINDS)
         raise _fail(source, f"its kind is {kind!r}; expected one of {expected}.")
-    return kind
-
-
-def _check_training_history(history: Mapping[str, Any], source: str) -> None:
-    for name, values in history.items():
-        if not isinstance(values, list) or not all(_has_type(value, _OPTIONAL_NUMBER) for value in values):
-            raise _fail(source, f"'training_history.{name}' must be a list of numbers.")
-
-
-def _check_predictions(results: Mapping[str, Any], source: str) -> None:
-    """Values (not just types) of the predictions, which the dashboard turns straight into arrays."""
-    for index, prediction in enumerate(results["predictions"]):
-        if prediction["label"] not in CLASS_LABELS:
-            raise _fail(source, f"'predictions[{index}].label' must be 'Real' or 'Fake', got {prediction['label']!r}.")
-        if not 0.0 <= prediction["p_fake"] <= 1.0:
-            raise _fail(source, f"'predictions[{index}].p_fake' must lie in [0, 1], got {prediction['p_fake']!r}.")
-    n_images, n_predictions = results["data"]["n_images"], len(results["predictions"])
-    if n_images != n_predictions:
-        raise _fail(source, f"'data.n_images' is {n_images} but there are {n_predictions} predictions.")
-
-
-def validate_results(results: Any, *, source: str = "<in memory>") -> dict[str, Any]:
-    """Check a results dict against the schema; return a checked copy (key order kept).
-
-    Args:
-        results: the parsed JSON object.
-        source: file name (or other origin) used in error messages.
-
-    Returns:
-        The checked dict, with absent optional fields filled with their defaults
-        (``None``, or ``[]`` for ``robustness``, ``False`` for a table row's ``approximate``).
-
-    Raises:
-        ResultsFileError: unknown ``schema_version`` or ``kind``, a missing required key, or a
-            value of the wrong type; the message names ``source`` and the offending field.
-    """
-    kind = _check_version_and_kind(results, source)
-    fields = _EVALUATION_FIELDS if kind == "evaluation" else _REPORTED_FIELDS
-    checked = _check_object(results, fields, where=kind, source=source)
-    for key, nested_fields in _NESTED_OBJECTS.items():
-        if key in fields and checked[key] is not None:
-            checked[key] = _check_object(checked[key], nested_fields, where=key, source=source)
-    for key, item_fields in _NESTED_LISTS.items():
-        if key in fields:
-            checked[key] = [
-                _check_object(item, item_fields, where=f"{key}[{index}]", source=source)
-                for index, item in enumerate(checked[key])
-            ]
-    if kind == "evaluation":
-        _check_predictions(checked, source)
-        if checked["training_history"] is not None:
-            _check_training_history(checked["training_history"], source)
-    elif not checked["table"]:
-        raise _fail(source, "'table' must list at least one reported model.")
-    return checked
+    return _parsed(_RECORD_TYPES[kind], document, source)
 
 
 # --------------------------------------------------------------------------- file I/O
@@ -320,15 +151,16 @@ _FILE_MODE = 0o644
 """Results are meant to be read by the dashboard's user too; ``mkstemp`` alone would give 0o600."""
 
 
-def save_results(results: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Validate ``results`` and write them as indented JSON, atomically; return the path.
+def save_results(results: Results, path: str | os.PathLike[str]) -> Path:
+    """Write ``results`` as indented JSON, atomically; return the path.
 
-    The file is written to a temporary sibling and moved into place with ``os.replace``, so a
-    dashboard listing the folder never sees a half-written file. Keys keep their order (the
-    builder's order, which is the documented one), so the same results give the same bytes.
+    The record checked itself when it was built, so only valid results reach the disk. The file
+    is written to a temporary sibling and moved into place with ``os.replace``, so a dashboard
+    listing the folder never sees a half-written file. Keys come in the records' field order
+    (the documented one), so the same results give the same bytes.
     """
     target = Path(path)
-    text = json.dumps(validate_results(to_jsonable(results), source=str(target)), indent=2, allow_nan=False)
+    text = json.dumps(results.to_dict(), indent=2, allow_nan=False)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -347,12 +179,12 @@ def save_results(results: Mapping[str, Any], path: str | os.PathLike[str]) -> Pa
     return target
 
 
-def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate one results file.
+def load_results(path: str | os.PathLike[str]) -> Results:
+    """Read one results file into its typed record.
 
     Raises:
         ResultsFileError: the file cannot be read, is not JSON, or does not match the schema
-            (see :func:`validate_results`); the message names the file.
+            (see :func:`results_from_dict`); the message names the file.
     """
     source = Path(path)
     try:
@@ -366,14 +198,14 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ResultsFileError(
             f"Results file '{source}' is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
         ) from error
-    return validate_results(parsed, source=str(source))
+    return results_from_dict(parsed, source=str(source))
 
 
 @dataclass(frozen=True)
 class ResultsListing:
-    """What :func:`list_results` found: the valid files' contents and why the others were skipped."""
+    """What :func:`list_results` found: the valid files' records and why the others were skipped."""
 
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Results] = field(default_factory=list)
     problems: list[tuple[Path, str]] = field(default_factory=list)
     """``(path, message)`` for each ``*.json`` file that failed to load, for the page to show."""
 
@@ -390,7 +222,7 @@ def list_results(folder: str | os.PathLike[str]) -> ResultsListing:
         return ResultsListing()
     if not root.is_dir():
         raise ResultsFileError(f"Results folder '{root}' is not a folder.")
-    results: list[dict[str, Any]] = []
+    results: list[Results] = []
     problems: list[tuple[Path, str]] = []
     for path in sorted(root.glob("*.json")):
         try:
@@ -416,7 +248,7 @@ def _label_indices(labels: Sequence[int | str]) -> np.ndarray:
 
 def false_alarm_entry(
     p_fake: Sequence[float], *, threshold: float, data_name: str, flags: Sequence[bool] | None = None
-) -> dict[str, Any]:
+) -> FalseAlarm:
     """The ``false_alarm`` block: how often real full-frame photos (no fakes) get a Fake verdict.
 
     Args:
@@ -428,36 +260,32 @@ def false_alarm_entry(
     p = np.asarray(p_fake, dtype=float)
     alarms = p >= threshold
     flagged = None if flags is None else np.asarray(flags, dtype=bool)
-    return to_jsonable(
-        {
-            "data": data_name,
-            "n": int(p.size),
-            "n_fake_verdicts": int(alarms.sum()),
-            "fake_rate": float(alarms.mean()) if p.size else None,
-            "ci": wilson_interval(int(alarms.sum()), int(p.size)),
-            "n_flagged": None if flagged is None else int(flagged.sum()),
-            "n_fake_verdicts_flagged": None if flagged is None else int((alarms & flagged).sum()),
-        }
+    return FalseAlarm(
+        data=data_name,
+        n=int(p.size),
+        n_fake_verdicts=int(alarms.sum()),
+        fake_rate=float(alarms.mean()) if p.size else None,
+        ci=wilson_interval(int(alarms.sum()), int(p.size)),
+        n_flagged=None if flagged is None else int(flagged.sum()),
+        n_fake_verdicts_flagged=None if flagged is None else int((alarms & flagged).sum()),
     )
 
 
 def robustness_entry(
     *, name: str, params: Mapping[str, Any], y_fake: Sequence[int], p_fake: Sequence[float], threshold: float
-) -> dict[str, Any]:
+) -> RobustnessEntry:
     """One ``robustness`` item: accuracy and AUC on the test set after one perturbation.
 
     ``name`` identifies the perturbation (e.g. ``"jpeg"``), ``params`` its settings (e.g.
     ``{"quality": 50}``); ``y_fake``/``p_fake`` are ``(N,)`` labels and P(Fake) on perturbed images.
     """
     metrics = threshold_metrics(y_fake, p_fake, threshold=threshold)
-    return to_jsonable(
-        {
-            "name": name,
-            "params": dict(params),
-            "accuracy": metrics["accuracy"],
-            "auc": auc_score(y_fake, p_fake),
-            "n": metrics["n"],
-        }
+    return RobustnessEntry(
+        name=name,
+        params=to_jsonable(params),
+        accuracy=metrics["accuracy"],
+        auc=auc_score(y_fake, p_fake),
+        n=metrics["n"],
     )
 
 
@@ -480,8 +308,8 @@ def build_evaluation_results(
     feature_distances: Sequence[float] | None = None,
     flag_threshold: float | None = None,
     seen_kinds: Sequence[str] | None = None,
-    robustness: Iterable[Mapping[str, Any]] = (),
-    false_alarm: Mapping[str, Any] | None = None,
+    robustness: Iterable[RobustnessEntry] = (),
+    false_alarm: FalseAlarm | None = None,
     training_history: Mapping[str, Sequence[float]] | None = None,
     faces: Mapping[str, Any] | None = None,
     pairs: Iterable[tuple[str, str]] = (HARD_PAIR,),
@@ -489,8 +317,8 @@ def build_evaluation_results(
     n_boot: int = 1000,
     n_bins: int = 10,
     created: str | None = None,
-) -> dict[str, Any]:
-    """Compute every stored metric from per-image predictions and assemble a results dict.
+) -> EvaluationResults:
+    """Compute every stored metric from per-image predictions and assemble the results record.
 
     Args:
         model_id, model_name: the model card's id and display name.
@@ -520,7 +348,7 @@ def build_evaluation_results(
     Raises:
         ValueError: per-image sequences of different lengths, duplicate ids, bad labels or a
             ``data["n_images"]`` that disagrees with the predictions.
-        ResultsFileError: an optional block does not match the schema.
+        ResultsFileError: a block given by the caller (``data``, ``faces``, ...) does not match the schema.
     """
     y = _label_indices(labels)
     p = np.asarray(p_fake, dtype=float)
@@ -539,7 +367,7 @@ def build_evaluation_results(
     flags = None if distances is None else distances > flag_threshold
     intervals = bootstrap_intervals(y, p, threshold=threshold, n_boot=n_boot, seed=seed)
     eer, eer_threshold = equal_error_rate(y, p)
-    results = {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "kind": "evaluation",
         "model_id": model_id,
@@ -599,7 +427,7 @@ def build_evaluation_results(
             else generalisation_block(y, p, kind_names, seen_kinds=seen_kinds, threshold=threshold, flags=flags)
         ),
     }
-    return validate_results(to_jsonable(results), source=f"results for {model_id}")
+    return _parsed(EvaluationResults, to_jsonable(document), f"results for {model_id}")
 
 
 _THESIS_NOTE = (
@@ -617,123 +445,103 @@ _THESIS_ROWS = (
 )
 
 
-def thesis_reported_results(*, created: str | None = None) -> dict[str, Any]:
+def thesis_reported_results(*, created: str | None = None) -> ReportedResults:
     """The ``"reported"`` entry with the thesis' test accuracies (N = 2000, 1000 per class).
 
     Only what the notebooks state is stored: the final model's accuracy was reported as "~0.97"
-    (kept as 0.97 with ``approximate: true``) and its precision/recall only as a range
+    (kept as 0.97 with ``approximate=True``) and its precision/recall only as a range
     (0.96-0.97), so those two are ``None`` with the range in the row's note.
     """
-    table = [
-        {"model": model, "optimiser": optimiser, "accuracy": accuracy, "n_test": 2000, "note": note}
-        for model, optimiser, accuracy, note in _THESIS_ROWS
-    ]
-    table.append(
-        {
-            "model": "EfficientNetB7 + attention",
-            "optimiser": "Adam",
-            "accuracy": 0.97,
-            "f1": 0.97,
-            "n_test": 2000,
-            "approximate": True,
-            "note": "Final model. Accuracy reported as ~0.97; precision and recall reported as 0.96-0.97.",
-        }
+    final = TableRow(
+        model="EfficientNetB7 + attention",
+        optimiser="Adam",
+        accuracy=0.97,
+        f1=0.97,
+        n_test=2000,
+        approximate=True,
+        note="Final model. Accuracy reported as ~0.97; precision and recall reported as 0.96-0.97.",
     )
-    entry = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "reported",
-        "model_id": "thesis-reported",
-        "model_name": "Thesis (reported)",
-        "created": created or _now(),
-        "source": "Thesis notebooks",
-        "note": _THESIS_NOTE,
-        "table": table,
-    }
-    return validate_results(entry, source="thesis_reported_results")
+    return ReportedResults(
+        schema_version=SCHEMA_VERSION,
+        kind="reported",
+        model_id="thesis-reported",
+        model_name="Thesis (reported)",
+        created=created or _now(),
+        source="Thesis notebooks",
+        note=_THESIS_NOTE,
+        table=(
+            *(
+                TableRow(model=model, optimiser=optimiser, accuracy=accuracy, n_test=2000, note=note)
+                for model, optimiser, accuracy, note in _THESIS_ROWS
+            ),
+            final,
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- reading back
 
 
-def _require_evaluation(results: Mapping[str, Any]) -> None:
-    if results.get("kind") != "evaluation":
-        raise ValueError(f"Expected an 'evaluation' results dict, got kind {results.get('kind')!r}.")
-
-
-def prediction_arrays(results: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(y_fake (N,) int, p_fake (N,) float, kinds (N,) list)`` from an evaluation's predictions."""
-    _require_evaluation(results)
-    predictions = results["predictions"]
-    y = np.fromiter((prediction["label"] == "Fake" for prediction in predictions), dtype=int, count=len(predictions))
-    p = np.fromiter((prediction["p_fake"] for prediction in predictions), dtype=float, count=len(predictions))
-    return y, p, [prediction["kind"] for prediction in predictions]
-
-
-def metrics_at_threshold(results: Mapping[str, Any], threshold: float) -> dict[str, Any]:
+def metrics_at_threshold(results: EvaluationResults, threshold: float) -> ThresholdView:
     """Recompute threshold-dependent metrics from stored predictions (the threshold slider).
 
-    Returns:
-        ``{"threshold", "metrics"`` (as :func:`threshold_metrics`), ``"classification_report",
-        "operating_point": {"fpr", "tpr", "precision", "recall"}}``; the operating point is
-        where the current threshold sits on the stored ROC and PR curves.
+    The operating point is where ``threshold`` sits on the stored ROC and PR curves.
     """
-    y, p, _ = prediction_arrays(results)
-    metrics = threshold_metrics(y, p, threshold=threshold)
-    return {
-        "threshold": float(threshold),
-        "metrics": metrics,
-        "classification_report": classification_report_dict(y, p, threshold=threshold),
-        "operating_point": {
-            "fpr": metrics["false_positive_rate"],
-            "tpr": metrics["recall"],
-            "precision": metrics["precision"],
-            "recall": metrics["recall"],
-        },
-    }
+    arrays = results.arrays
+    metrics = ThresholdMetrics.from_dict(threshold_metrics(arrays.y_fake, arrays.p_fake, threshold=threshold))
+    report = classification_report_dict(arrays.y_fake, arrays.p_fake, threshold=threshold)
+    return ThresholdView(
+        threshold=float(threshold),
+        metrics=metrics,
+        classification_report=ClassificationReport.from_dict(report),
+        operating_point=OperatingPoint(
+            fpr=metrics.false_positive_rate, tpr=metrics.recall, precision=metrics.precision, recall=metrics.recall
+        ),
+    )
 
 
 def _comparison_row(**values: Any) -> dict[str, Any]:
     return {column: values.get(column) for column in COMPARISON_COLUMNS}
 
 
-def _evaluation_row(results: Mapping[str, Any]) -> dict[str, Any]:
-    metrics = results["metrics"]
-    hard_pair = results["pairs"].get(pair_key(*HARD_PAIR)) or {}
+def _evaluation_row(results: EvaluationResults) -> dict[str, Any]:
+    metrics = results.metrics
+    hard_pair = results.pairs.get(pair_key(*HARD_PAIR))
     return _comparison_row(
-        model_id=results["model_id"],
-        model_name=results["model_name"],
+        model_id=results.model_id,
+        model_name=results.model_name,
         reported_not_reproduced=False,
         approximate=False,
-        accuracy=metrics["accuracy"],
-        accuracy_ci=metrics.get("accuracy_ci"),
-        balanced_accuracy=metrics["balanced_accuracy"],
-        auc=(results["roc"] or {}).get("auc"),
-        ece=results["calibration"]["ece"],
-        f1=metrics["f1"],
-        hard_pair_balanced_accuracy=hard_pair.get("balanced_accuracy"),
-        n=metrics["n"],
-        source=results["data"]["split"],
+        accuracy=metrics.accuracy,
+        accuracy_ci=metrics.accuracy_ci,
+        balanced_accuracy=metrics.balanced_accuracy,
+        auc=None if results.roc is None else results.roc.auc,
+        ece=results.calibration.ece,
+        f1=metrics.f1,
+        hard_pair_balanced_accuracy=None if hard_pair is None else hard_pair.balanced_accuracy,
+        n=metrics.n,
+        source=results.data.split,
     )
 
 
-def _reported_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _reported_rows(results: ReportedResults) -> list[dict[str, Any]]:
     return [
         _comparison_row(
-            model_id=results["model_id"],
-            model_name=row["model"],
-            optimiser=row["optimiser"],
+            model_id=results.model_id,
+            model_name=row.model,
+            optimiser=row.optimiser,
             reported_not_reproduced=True,
-            approximate=row.get("approximate", False),
-            accuracy=row["accuracy"],
-            f1=row.get("f1"),
-            n=row["n_test"],
-            source=results["source"],
+            approximate=row.approximate,
+            accuracy=row.accuracy,
+            f1=row.f1,
+            n=row.n_test,
+            source=results.source,
         )
-        for row in results["table"]
+        for row in results.table
     ]
 
 
-def comparison_table(results_list: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def comparison_table(results_list: Iterable[Results]) -> list[dict[str, Any]]:
     """One row per model, keys :data:`COMPARISON_COLUMNS`, evaluated models first.
 
     An evaluation file gives one row; a reported file gives one row per table entry, flagged
@@ -744,7 +552,7 @@ def comparison_table(results_list: Iterable[Mapping[str, Any]]) -> list[dict[str
     evaluated: list[dict[str, Any]] = []
     reported: list[dict[str, Any]] = []
     for results in results_list:
-        if results["kind"] == "evaluation":
+        if isinstance(results, EvaluationResults):
             evaluated.append(_evaluation_row(results))
         else:
             reported.extend(_reported_rows(results))
