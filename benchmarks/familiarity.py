@@ -9,8 +9,10 @@ extracts its features for the training, validation and test faces (the cached
 aligned crops), and compares flag scores, each with its threshold at the 95th
 percentile of the validation faces (so about 5 % of them are flagged):
 
-- Mahalanobis distance (Ledoit-Wolf) on the pooled features the head reads
-  (what :mod:`deepfake_core.familiarity` ships) and on the head's dense layer;
+- Mahalanobis distance (Ledoit-Wolf) to the mean of all training faces, on the pooled features
+  the head reads and on the head's dense layer;
+- the same distance to the nearest training kind's mean, under the pooled within-kind
+  covariance (Lee et al. 2018 use class means; here each data source is a class);
 - the distance to the k-th nearest training face on L2-normalised features
   (Sun et al. 2022), on both layers.
 
@@ -43,6 +45,19 @@ def knn_scores(train: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
         similarity = query[start : start + 512] @ train.T
         scores[start : start + 512] = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * np.sort(similarity, axis=1)[:, -k]))
     return scores
+
+
+def per_kind_scores(train: np.ndarray, kinds: np.ndarray, val: np.ndarray, query: np.ndarray) -> tuple:
+    """Distance to the nearest training kind's mean under the pooled within-kind covariance (Lee et al. 2018)."""
+    names = sorted(set(kinds.tolist()))
+    means = np.stack([train[kinds == name].mean(axis=0) for name in names])
+    residuals = train - means[np.searchsorted(names, kinds)]
+    pooled = fit_familiarity(residuals, residuals[:2], layer="pooled")
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        return np.min([pooled.distances(rows - mean + pooled.mean) for mean in means], axis=0)
+
+    return score(val), score(query)
 
 
 def main() -> None:
@@ -88,8 +103,10 @@ def main() -> None:
     for layer in layers:
         train, val, query = (features[name][layer] for name in ("train", "validation", "test"))
         mahalanobis = fit_familiarity(train, val, layer=layer)
+        kinds = np.array([r.kind for r in parts["train"]])
         candidates = {
             f"mahalanobis {layer}": (mahalanobis.distances(val), mahalanobis.distances(query)),
+            f"per-kind mahalanobis {layer}": per_kind_scores(train, kinds, val, query),
             f"knn{args.k} {layer}": (knn_scores(train, val, args.k), knn_scores(train, query, args.k)),
         }
         for name, (val_scores, test_scores) in candidates.items():
