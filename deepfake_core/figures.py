@@ -24,6 +24,7 @@ from deepfake_core.evaluation.schema import (
     RobustnessEntry,
     RocCurve,
 )
+from deepfake_core.perturb import CLEAN
 
 __all__ = [
     "FAKE_COLOR",
@@ -318,38 +319,46 @@ def per_kind_figure(per_kind: Mapping[str, KindSummary]) -> go.Figure:
 
 
 def robustness_figure(robustness: Sequence[RobustnessEntry], *, clean_accuracy: float | None = None) -> go.Figure:
-    """Accuracy and AUC after each perturbation (grouped bars); parameters in the hover.
+    """Accuracy and AUC after each perturbation (grouped bars); parameters, images judged and faces lost in the hover.
 
-    ``clean_accuracy`` (the unperturbed test accuracy) adds a dashed reference line, so the
-    drop caused by each perturbation can be read off directly.
+    The ``clean`` entry (no perturbation, measured through the same path) is the reference: its
+    bars come first, labelled as such, and a dashed line marks its accuracy, so the drop caused by
+    each perturbation is read against a like-for-like baseline. Files written before the clean
+    entry existed have none; ``clean_accuracy`` (the unperturbed test accuracy) then draws the
+    line instead, labelled as the test accuracy.
     """
     title = "Robustness to image perturbations"
     if not robustness:
         return _message_figure("No robustness results stored.", title=title)
-    names = [entry.name for entry in robustness]
-    params = [", ".join(f"{key}={value}" for key, value in entry.params.items()) or "-" for entry in robustness]
+    clean = next((entry for entry in robustness if entry.name == CLEAN), None)
+    entries = ([clean] if clean else []) + [entry for entry in robustness if entry is not clean]
+    names = [f"{CLEAN} (reference)" if entry is clean else entry.name for entry in entries]
+    params = [", ".join(f"{key}={value}" for key, value in entry.params.items()) or "-" for entry in entries]
+    lost = ["" if entry.n_no_face is None else f", {entry.n_no_face} lost their face" for entry in entries]
     traces = [
         go.Bar(
             x=names,
             y=values,
             name=label,
             marker_color=PALETTE[color],
-            customdata=[[text, entry.n] for text, entry in zip(params, robustness, strict=True)],
-            hovertemplate=f"%{{x}} (%{{customdata[0]}}): {label} %{{y:.3f}}, n=%{{customdata[1]}}<extra></extra>",
+            customdata=[[text, entry.n, gone] for text, entry, gone in zip(params, entries, lost, strict=True)],
+            hovertemplate=f"%{{x}} (%{{customdata[0]}}): {label} %{{y:.3f}}, "
+            "n=%{customdata[1]}%{customdata[2]}<extra></extra>",
         )
         for values, label, color in (
-            ([entry.accuracy for entry in robustness], "Accuracy", "primary"),
-            ([entry.auc for entry in robustness], "AUC", "secondary"),
+            ([entry.accuracy for entry in entries], "Accuracy", "primary"),
+            ([entry.auc for entry in entries], "AUC", "secondary"),
         )
     ]
     fig = go.Figure(traces)
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0.0, 1.05])
-    if clean_accuracy is not None:
+    line, label = (clean.accuracy, "clean accuracy") if clean else (clean_accuracy, "test accuracy")
+    if line is not None:
         fig.add_hline(
-            y=clean_accuracy,
+            y=line,
             line={"color": PALETTE["reference"], "dash": "dash"},
-            annotation_text=f"clean accuracy {clean_accuracy:.3f}",
+            annotation_text=f"{label} {line:.3f}",
             annotation_position="bottom right",
         )
     return _styled(fig, title=title, x_title="Perturbation", y_title="Score")

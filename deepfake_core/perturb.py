@@ -8,15 +8,19 @@ so augmented training and robustness evaluation go through the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 __all__ = [
     "AUGMENT_PRESETS",
+    "CLEAN",
     "ROBUSTNESS_SUITE",
     "AugmentConfig",
+    "Perturbation",
     "augment",
     "downscale",
     "gaussian_blur",
@@ -124,12 +128,22 @@ AUGMENT_PRESETS: dict[str, AugmentConfig] = {
 }
 
 
-# name -> (function of (image, rng), parameters as stored in the results file)
-ROBUSTNESS_SUITE = {
+CLEAN = "clean"
+"""Name of the robustness suite's baseline: the same path as every perturbation, with the image left as it is."""
+
+Perturbation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+"""An RGB uint8 image ``(H, W, 3)`` and a seeded generator in, the perturbed image out (any size)."""
+
+# name -> (perturbation, its parameters as stored in the results file)
+ROBUSTNESS_SUITE: dict[str, tuple[Perturbation, dict[str, Any]]] = {
+    # first, so every perturbed row is read against a baseline measured the same way (for a face
+    # model: the face found again on the unchanged image, not the cached crops of the main results)
+    CLEAN: (lambda image, rng: image, {}),
     "jpeg_q90": (lambda image, rng: jpeg_recompress(image, 90), {"quality": 90}),
     "jpeg_q70": (lambda image, rng: jpeg_recompress(image, 70), {"quality": 70}),
     "jpeg_q50": (lambda image, rng: jpeg_recompress(image, 50), {"quality": 50}),
     "downscale_x0.5": (lambda image, rng: downscale(image, 0.5), {"factor": 0.5}),
+    "downscale_x0.25": (lambda image, rng: downscale(image, 0.25), {"factor": 0.25}),
     "gaussian_blur": (lambda image, rng: gaussian_blur(image, 1.0), {"sigma": 1.0}),
     "gaussian_noise": (lambda image, rng: gaussian_noise(image, 5.0, rng), {"sigma": 5.0}),
 }

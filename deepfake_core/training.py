@@ -265,24 +265,15 @@ def train(
     unknown = left_out - {record.kind for part in manifest.splits.values() for record in part}
     if unknown:
         raise DataSetError(f"Cannot leave out {', '.join(sorted(unknown))}: no such kind in the split manifest.")
-    train_records, val_records = (
-        [record for record in manifest.splits[part] if record.kind not in left_out] for part in ("train", "validation")
-    )
+    train_records, val_records = _records_without(manifest, left_out)
     if left_out:
         log(f"left out of training and validation (unseen): {', '.join(sorted(left_out))}")
     if config.max_per_kind is not None:
         train_records = cap_per_kind(train_records, config.max_per_kind, seed=config.seed)
     draft = _card(config, train_records, name=name, weights_file=output.name, sha256=None)
-    crops, face_coverage = None, None
-    if draft.face_crop is not None:
-        crops = build_face_crops(
-            [*train_records, *val_records],
-            data_root,
-            draft.face_crop,
-            size=draft.input_size,
-            cache_dir=cache_dir,
-            log=log,
-        )
+    crops = _face_crops(draft, [*train_records, *val_records], data_root, cache_dir, log)
+    face_coverage = None
+    if crops is not None:
         face_coverage = {
             "train": crops.coverage(train_records),
             "validation": crops.coverage(val_records),
@@ -374,6 +365,23 @@ def train(
     return TrainResult(model_path=output, card=card, history=history)
 
 
+def _records_without(manifest: SplitManifest, left_out: set[str]) -> tuple[list[ImageRecord], list[ImageRecord]]:
+    """The training and validation records of ``manifest`` without the kinds left out."""
+    train_records, val_records = (
+        [record for record in manifest.splits[part] if record.kind not in left_out] for part in ("train", "validation")
+    )
+    return train_records, val_records
+
+
+def _face_crops(
+    card: ModelCard, records: Sequence[ImageRecord], data_root: str | Path, cache_dir: str | Path | None, log: LogFn
+) -> FaceCropIndex | None:
+    """The cached aligned crops of ``records`` for a card with a face step, ``None`` without one."""
+    if card.face_crop is None:
+        return None
+    return build_face_crops(records, data_root, card.face_crop, size=card.input_size, cache_dir=cache_dir, log=log)
+
+
 def _fit_familiarity(
     detector: Detector, train_data: tf.data.Dataset, val_data: tf.data.Dataset, model_path: Path, log: LogFn
 ) -> FamiliaritySpec:
@@ -413,7 +421,8 @@ def fit_familiarity_from_manifest(
     """Fit (or refit) the familiarity statistics of a trained model and store them in its card.
 
     Uses the same training and validation faces as the model's own training run
-    (the card's ``exclude_kinds`` stay out); the weights, and so the model id, do not change.
+    (the card's ``exclude_kinds`` stay out, its ``max_per_kind`` draw is repeated); the
+    weights, and so the model id, do not change.
     """
     from deepfake_core.card import load_card
     from deepfake_core.loading import load_detector
@@ -423,20 +432,12 @@ def fit_familiarity_from_manifest(
     card = load_card(card_path_for(model_path))
     if card.training.get("split_manifest_sha256") not in (None, manifest.sha256):
         raise DataSetError(f"{model_path.name} was trained on another split manifest than the one given.")
-    left_out = set(card.training.get("config", {}).get("exclude_kinds", []))
-    train_records, val_records = (
-        [record for record in manifest.splits[part] if record.kind not in left_out] for part in ("train", "validation")
-    )
-    crops = None
-    if card.face_crop is not None:
-        crops = build_face_crops(
-            [*train_records, *val_records],
-            data_root,
-            card.face_crop,
-            size=card.input_size,
-            cache_dir=cache_dir,
-            log=log,
-        )
+    config = card.training.get("config", {})
+    train_records, val_records = _records_without(manifest, set(config.get("exclude_kinds", [])))
+    if config.get("max_per_kind") is not None:
+        train_records = cap_per_kind(train_records, config["max_per_kind"], seed=config.get("seed", 0))
+    crops = _face_crops(card, [*train_records, *val_records], data_root, cache_dir, log)
+    if crops is not None:
         train_records = [record for record in train_records if record.id in crops.crops]
         val_records = [record for record in val_records if record.id in crops.crops]
     datasets = [

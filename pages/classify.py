@@ -24,13 +24,9 @@ common.page_setup()
 st.title("Classify")
 detector = common.require_detector()
 
-uploads = st.file_uploader(
-    "Upload face images",
-    type=common.IMAGE_TYPES,
-    accept_multiple_files=True,
-    help=f"PNG, JPEG, WebP or BMP, up to {st.get_option('server.maxUploadSize')} MB each; "
-    f"at most {common.MAX_IMAGES} images per run.",
-)
+# no type= filter: a file of another type reaches the page and is refused below with its name and reason
+uploads = st.file_uploader("Upload face images", accept_multiple_files=True)
+st.caption(common.upload_limits_note())
 samples = st.multiselect(
     "Or try built-in samples",
     list(common.SAMPLES),
@@ -57,19 +53,21 @@ inputs = common.upload_inputs(uploads) + common.sample_inputs(samples)
 if not inputs:
     common.stop_with_info("Upload one or more face images, or pick a sample, to get a verdict.")
 if len(inputs) > common.MAX_IMAGES:
-    st.warning(
-        f"Only the first {common.MAX_IMAGES} of {len(inputs)} images are classified here; "
-        "use `deepfake-core predict` for larger batches."
+    skipped = ", ".join(f"**{item.name}**" for item in inputs[common.MAX_IMAGES :])
+    st.error(
+        f"Not classified: {skipped}. Only the first {common.MAX_IMAGES} of {len(inputs)} images are classified "
+        "here; use `deepfake-core predict` for larger batches.",
+        icon=":material/block:",
     )
     inputs = inputs[: common.MAX_IMAGES]
 
 results = common.classify_images(inputs, detector, threshold=threshold, faces=faces)
+common.show_refusals(results)
 
 for index, result in enumerate(results):
     name = result.source.name
     photo = result.photo
-    if photo is None:
-        st.error(f"**{name}**: {result.error}", icon=":material/broken_image:")
+    if photo is None:  # refused above
         continue
     with st.container(border=True):
         if not photo.face_step:  # the whole image was judged: one verdict, as for models without a face step

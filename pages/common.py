@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from deepfake_core.judge import FaceVerdict, PhotoVerdicts
 
 __all__ = [
-    "IMAGE_TYPES",
     "MAX_IMAGES",
     "ROW_COLUMNS",
     "SAMPLES",
@@ -76,15 +75,15 @@ __all__ = [
     "results_table",
     "run_app",
     "sample_inputs",
+    "show_refusals",
     "show_verdict",
     "stop_with_info",
     "stored_results",
     "threshold_slider",
     "upload_inputs",
+    "upload_limits_note",
 ]
 
-IMAGE_TYPES: Final = ["png", "jpg", "jpeg", "webp", "bmp"]
-"""Extensions the uploaders offer; ``load_image`` still checks the content, not the name."""
 
 _MULTIPART_OVERHEAD_BYTES: Final = 1024 * 1024
 """Room for the multipart headers around an upload of exactly the size limit."""
@@ -377,6 +376,33 @@ def sample_inputs(names: Sequence[str]) -> list[ImageInput]:
 def upload_inputs(files: Sequence[Any] | None) -> list[ImageInput]:
     """``st.file_uploader`` results as inputs, read with ``getvalue()`` (in memory only)."""
     return [ImageInput.from_bytes(file.name, file.getvalue()) for file in files or ()]
+
+
+def upload_limits_note(max_images: int | None = MAX_IMAGES) -> str:
+    """What an uploader takes, to show beside it: a file over the size limit never reaches the page.
+
+    Streamlit's uploader refuses a file over ``server.maxUploadSize`` in the browser, marks it
+    with a small icon in its list and never passes it to the script, so the page cannot report
+    it afterwards; it can only say the limit up front.
+    """
+    limit = st.get_option("server.maxUploadSize")
+    per_run = f" and {max_images} images per run" if max_images is not None else ""
+    return (
+        f"PNG, JPEG, WebP or BMP (the content is checked, not the name), at most {limit} MB per file{per_run}. "
+        f"A file over {limit} MB is refused by the uploader itself before it reaches "
+        "this page: it is marked in the list above and gets no result. Any other file that cannot be classified "
+        "is named below with the reason."
+    )
+
+
+def show_refusals(results: Sequence[Classified]) -> None:
+    """One ``st.error`` per input that could not be decoded (empty, not an image, damaged, too large in pixels).
+
+    Shown together above the results, so a refused file is not lost among many verdicts.
+    """
+    for result in results:
+        if result.photo is None:
+            st.error(f"**{result.source.name}** was not classified: {result.error}", icon=":material/broken_image:")
 
 
 ROW_COLUMNS: Final = (

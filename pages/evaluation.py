@@ -13,6 +13,7 @@ import streamlit as st
 
 from deepfake_core.evaluation import HARD_PAIR, ReportedResults, metrics_at_threshold, pair_key
 from deepfake_core.evaluation.generalisation import GENERALISATION_COLUMNS, generalisation_table
+from deepfake_core.evaluation.results import ROBUSTNESS_COLUMNS, robustness_by_kind, robustness_table
 from deepfake_core.figures import (
     confusion_matrix_figure,
     generalisation_figure,
@@ -23,6 +24,7 @@ from deepfake_core.figures import (
     roc_figure,
     training_curves_figure,
 )
+from deepfake_core.perturb import CLEAN
 from pages import common
 
 common.page_setup()
@@ -234,9 +236,65 @@ st.subheader("Training curves")
 st.plotly_chart(training_curves_figure(results.training_history))
 
 st.subheader("Robustness")
-if results.robustness:
-    st.dataframe(pd.DataFrame([entry.to_dict() for entry in results.robustness]), hide_index=True)
+robustness_rows = robustness_table(results.robustness)
+if robustness_rows:
+    changed = (
+        "Each test image is changed as a photo may be on its way to you (re-compressed, shrunk, blurred, noisy), "
+        f"then judged at the stored threshold {results.threshold:.2f}"
+        + (", its face found again on the changed image." if results.faces else ".")
+    )
+    reference = (
+        "The **clean** row goes through exactly the same steps with nothing changed: it is the reference each "
+        "change is measured against."
+        if robustness_rows[0]["reference"]
+        else "This file has no clean reference row (it was written before that row existed), so the dashed line "
+        "is the test accuracy at the top of the page, which for a face model was measured on the stored face crops, "
+        "not on faces found again. Re-run `deepfake-core evaluate` for a like-for-like reference."
+    )
+    st.caption(f"{changed} {reference}")
+    st.dataframe(
+        pd.DataFrame(robustness_rows, columns=list(ROBUSTNESS_COLUMNS)),
+        hide_index=True,
+        column_config={
+            "name": "perturbation",
+            "params": "settings",
+            "reference": st.column_config.CheckboxColumn("reference (clean)"),
+            "accuracy": st.column_config.NumberColumn(format="percent"),
+            "accuracy_change": st.column_config.NumberColumn(
+                "change vs clean", format="percent", help="Accuracy minus the clean row's accuracy."
+            ),
+            "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
+            "n": st.column_config.NumberColumn("judged", help="Images that got a verdict."),
+            "n_no_face": st.column_config.NumberColumn(
+                "lost their face",
+                help="Images whose face the face step no longer found after the change: no verdict, and not "
+                "in the accuracy. Empty for a model without a face step.",
+            ),
+        },
+    )
     st.plotly_chart(robustness_figure(results.robustness, clean_accuracy=results.metrics.accuracy))
+    by_kind = robustness_by_kind(results.robustness)
+    if by_kind:
+        st.markdown("**Accuracy per image kind after each change**")
+        st.caption(
+            "One row per kind, one column per perturbation (clean first). Most kinds hold one class, so this is "
+            "the share of fakes caught or of reals passed: a change can leave the average alone and still hurt "
+            "one generator's fakes."
+        )
+        columns = [column for column in by_kind[0] if column != "kind"]
+        st.dataframe(
+            pd.DataFrame(by_kind),
+            hide_index=True,
+            column_config={
+                column: st.column_config.NumberColumn(
+                    f"{column} (reference)" if column == CLEAN else column, format="percent"
+                )
+                for column in columns
+            },
+        )
+        if any(row["n_no_face"] is not None for row in robustness_rows):
+            with st.expander("Images that lost their face, per kind"):
+                st.dataframe(pd.DataFrame(robustness_by_kind(results.robustness, value="no_face")), hide_index=True)
 else:
     st.caption("No robustness results stored for this model (`deepfake-core evaluate` writes them).")
 

@@ -49,7 +49,8 @@ classified = common.last_classified()
 sources = [FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE] if classified else [FROM_UPLOAD, FROM_SAMPLE]
 source = st.radio("Image", sources, index=sources.index(FROM_CLASSIFY if classified else FROM_UPLOAD), horizontal=True)
 if source == FROM_UPLOAD:
-    upload = st.file_uploader("Upload a face image", type=common.IMAGE_TYPES, key="explain-upload")
+    upload = st.file_uploader("Upload a face image", key="explain-upload")
+    st.caption(common.upload_limits_note(max_images=None))
     chosen = common.upload_inputs([upload] if upload else [])
 elif source == FROM_CLASSIFY:
     names = [item.name for item in classified]

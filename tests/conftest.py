@@ -100,6 +100,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture
+def model_dir(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tiny model folder as the dashboard's model folder (the legacy opt-in off)."""
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tiny_model_dir))
+    monkeypatch.delenv("DEEPFAKE_LENS_ALLOW_LEGACY", raising=False)
+    return tiny_model_dir
+
+
 @pytest.fixture(scope="session")
 def tiny_detector(tiny_model_dir: Path) -> Detector:
     from deepfake_core.loading import load_detector
@@ -172,6 +180,18 @@ def face_like_image(height: int = 48, width: int = 40, *, seed: int = 0) -> np.n
     image[inside] = (220, 180, 150)
     image += rng.normal(0, 8, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def explain_cli(*argv: str) -> int:
+    """Run ``deepfake-core explain ARGV`` in-process, as the command line does; returns its exit status."""
+    import argparse
+
+    from deepfake_core.explain.command import add_explain_parser
+
+    parser = argparse.ArgumentParser(prog="deepfake-core")
+    add_explain_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["explain", *argv])
+    return args.run(args)
 
 
 def encode(image: np.ndarray, fmt: str = "PNG") -> bytes:

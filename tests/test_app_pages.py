@@ -59,13 +59,6 @@ def metric(app: AppTest, label: str) -> str:
 
 
 @pytest.fixture
-def model_dir(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tiny_model_dir))
-    monkeypatch.delenv("DEEPFAKE_LENS_ALLOW_LEGACY", raising=False)
-    return tiny_model_dir
-
-
-@pytest.fixture
 def classify(model_dir: Path) -> AppTest:
     return open_page("pages/classify.py")
 
@@ -184,7 +177,8 @@ def test_classify_asks_for_images_first(classify: AppTest) -> None:
     assert not classify.exception
     assert "Upload one or more face images" in classify.info[0].value
     assert classify.file_uploader[0].accept_multiple_files
-    assert set(classify.file_uploader[0].allowed_type) >= {".png", ".jpg", ".jpeg", ".webp"}
+    # any file reaches the page, so a wrong type is refused with a message, not only marked in the uploader
+    assert classify.file_uploader[0].allowed_type == []
 
 
 def test_classify_uploads_show_verdict_probability_and_provenance(classify: AppTest, tiny_detector: Detector) -> None:
@@ -241,6 +235,34 @@ def test_a_bad_file_gets_its_own_error_and_the_others_are_classified(classify: A
     assert table["error"].notna().tolist() == [False, True, True, False]
 
 
+def test_every_refused_upload_is_an_error_naming_the_file_and_the_reason(classify: AppTest) -> None:
+    import streamlit as st
+
+    limit = st.get_option("server.maxUploadSize")
+    assert f"at most {limit} MB per file" in classify.caption[0].value  # over the limit never reaches the page
+    files = [
+        ("good.png", png(1), "image/png"),
+        ("empty.png", b"", "image/png"),
+        ("report.pdf", b"%PDF-1.7 a document", "application/pdf"),
+        ("notes.txt", b"just some text", "text/plain"),
+        ("animation.gif", b"GIF89a" + b"\0" * 40, "image/gif"),
+    ]
+    classify.file_uploader[0].set_value(files).run()
+    assert not classify.exception
+    assert classify.file_uploader  # the uploader stays, so a refused file can be removed
+    errors = [item.value for item in classify.error]
+    assert [error.split("**")[1] for error in errors] == ["empty.png", "report.pdf", "notes.txt", "animation.gif"]
+    reasons = ["empty (0 bytes)", "PDF", "text", "GIF"]
+    assert all(reason in error for reason, error in zip(reasons, errors, strict=True)), errors
+    assert all(" was not classified: " in error for error in errors)
+    # shown together above the results, not among them
+    shown = [
+        node.type for node in classify.main if node.type == "error" or "Verdict: " in str(getattr(node, "value", ""))
+    ]
+    assert shown == ["error"] * len(errors) + ["markdown"]  # four errors, then the one verdict badge
+    assert len(verdicts(classify)) == 1
+
+
 def test_adding_a_file_classifies_only_that_file(classify: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
     predicted: list[tuple[int, ...]] = []
     original = Detector.predict_batch
@@ -264,7 +286,9 @@ def test_at_most_max_images_are_classified_per_run(classify: AppTest) -> None:
     files = [(f"{index}.png", png(index, height=16, width=16), "image/png") for index in range(MAX_IMAGES + 2)]
     classify.file_uploader[0].set_value(files).run()
     assert not classify.exception
-    assert f"Only the first {MAX_IMAGES} of {MAX_IMAGES + 2} images" in classify.warning[0].value
+    [error] = classify.error
+    assert f"Not classified: **{MAX_IMAGES}.png**, **{MAX_IMAGES + 1}.png**." in error.value
+    assert f"Only the first {MAX_IMAGES} of {MAX_IMAGES + 2} images" in error.value
     assert len(classify.dataframe[0].value) == MAX_IMAGES
 
 
@@ -335,6 +359,67 @@ def test_evaluation_lists_the_face_steps_coverage_and_misses(tmp_path: Path, mon
     assert coverage.to_dict("records") == [{"kind": "celeba", "images": 41, "with a face": 40, "share": 40 / 41}]
     misses = next(frame.value for frame in app.dataframe if "reason" in frame.value.columns)
     assert misses["id"].tolist() == ["Real/celeba_999.jpg"]
+
+
+def _robustness_page(folder: Path, monkeypatch, entries: list[dict]) -> AppTest:
+    """The Evaluation page of a tiny model whose stored results hold the robustness ``entries``."""
+    from dataclasses import replace
+
+    from conftest import synthetic_results
+
+    from deepfake_core.evaluation.results import robustness_entry, save_results
+
+    save_tiny_model(folder)
+    results = replace(synthetic_results(), robustness=tuple(robustness_entry(threshold=0.5, **e) for e in entries))
+    (folder / "evaluation").mkdir()
+    save_results(results, folder / "evaluation" / "default.json")
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(folder))
+    app = open_page("pages/evaluation.py")
+    assert not app.exception
+    return app
+
+
+def test_evaluation_robustness_reads_each_perturbation_against_the_clean_row_per_kind(tmp_path, monkeypatch) -> None:
+    jpeg = {
+        "name": "jpeg_q50",
+        "params": {"quality": 50},
+        "y_fake": [0, 1, 1],
+        "p_fake": [0.2, 0.3, 0.9],
+        "kinds": ["celeba", "gan256", "gan256"],
+        "lost_kinds": ["celeba"],
+    }
+    clean = {
+        "name": "clean",
+        "params": {},
+        "y_fake": [0, 0, 1, 1],
+        "p_fake": [0.2, 0.1, 0.8, 0.9],
+        "kinds": ["celeba", "celeba", "gan256", "gan256"],
+        "lost_kinds": [],
+    }
+    app = _robustness_page(tmp_path, monkeypatch, [jpeg, clean])
+    table = next(frame.value for frame in app.dataframe if "accuracy_change" in frame.value.columns)
+    assert table[["name", "reference", "n", "n_no_face"]].values.tolist() == [
+        ["clean", True, 4, 0],
+        ["jpeg_q50", False, 3, 1],
+    ]
+    assert table["accuracy_change"].tolist() == pytest.approx([0.0, 2 / 3 - 1])
+    by_kind = next(frame.value for frame in app.dataframe if list(frame.value.columns) == ["kind", "clean", "jpeg_q50"])
+    assert by_kind.values.tolist() == [["celeba", 1.0, 1.0], ["gan256", 1.0, 0.5]]
+    lost = next(
+        frame.value for frame in app.dataframe if frame.value.values.tolist() == [["celeba", 0, 1], ["gan256", 0, 0]]
+    )
+    assert list(lost.columns) == ["kind", "clean", "jpeg_q50"]
+    assert any("The **clean** row goes through exactly the same steps" in item.value for item in app.caption)
+
+
+def test_evaluation_robustness_of_an_older_file_says_it_has_no_clean_reference(tmp_path, monkeypatch) -> None:
+    app = _robustness_page(
+        tmp_path, monkeypatch, [{"name": "jpeg_q50", "params": {"quality": 50}, "y_fake": [0, 1], "p_fake": [0.2, 0.9]}]
+    )
+    table = next(frame.value for frame in app.dataframe if "accuracy_change" in frame.value.columns)
+    assert table["accuracy_change"].isna().all() and not table["reference"].any()
+    assert any("no clean reference row" in item.value for item in app.caption)
+    assert not any(list(frame.value.columns) == ["kind", "jpeg_q50"] for frame in app.dataframe)  # no per-kind data
 
 
 def test_the_thesis_entry_is_labelled_reported_not_reproduced(model_dir: Path) -> None:
@@ -733,9 +818,6 @@ def test_a_threshold_step_rejudges_stored_faces_without_detection_or_model_calls
 
 
 def test_a_bmp_upload_is_accepted_and_classified(classify: AppTest) -> None:
-    from pages.common import IMAGE_TYPES
-
-    assert "bmp" in IMAGE_TYPES
     classify.file_uploader[0].set_value([("photo.bmp", encode(face_like_image(seed=4), "BMP"), "image/bmp")]).run()
     assert not classify.exception and not classify.error
     assert len(verdicts(classify)) == 1

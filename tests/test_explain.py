@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import hashlib
 import json
@@ -15,7 +14,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
-from conftest import astronaut, four_faces, no_face_pictures
+from conftest import astronaut, explain_cli, four_faces, no_face_pictures
 from PIL import Image
 from scipy.special import softmax
 
@@ -27,7 +26,6 @@ from deepfake_core.explain import (
     LIME_DEFAULTS,
     METHOD_NAMES,
     METHODS,
-    add_explain_parser,
     attention_results,
     explain,
     explain_batch,
@@ -347,17 +345,12 @@ def image_file(tmp_path_factory, image) -> Path:
     return path
 
 
-def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="deepfake-core")
-    add_explain_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["explain", *argv])
-    return args.run(args)
-
-
 @pytest.mark.parametrize("method", METHOD_NAMES)
 def test_cli_writes_overlay_png_and_json(detector, saved_model, image_file, tmp_path, method, capsys):
     extra = ["--samples", "20", "--segmentation", "slic", "--seed", "5"] if method == "lime" else []
-    code = _cli(str(image_file), "--method", method, "--model", str(saved_model), "--out-dir", str(tmp_path), *extra)
+    code = explain_cli(
+        str(image_file), "--method", method, "--model", str(saved_model), "--out-dir", str(tmp_path), *extra
+    )
     assert code == 0
     png, record_file = tmp_path / f"face_{method}.png", tmp_path / f"face_{method}.json"
     assert np.asarray(Image.open(png)).shape == (40, 56, 3)
@@ -374,7 +367,7 @@ def test_cli_writes_overlay_png_and_json(detector, saved_model, image_file, tmp_
 
 def test_cli_reruns_a_recorded_explanation(saved_model, image_file, tmp_path):
     def run(out: str, *flags: str) -> dict:
-        assert _cli(str(image_file), "--model", str(saved_model), "--out-dir", str(tmp_path / out), *flags) == 0
+        assert explain_cli(str(image_file), "--model", str(saved_model), "--out-dir", str(tmp_path / out), *flags) == 0
         return json.loads((tmp_path / out / "face_lime.json").read_text())
 
     first = run("a", "--method", "lime", "--samples", "20", "--segmentation", "slic", "--seed", "9")
@@ -394,7 +387,7 @@ def test_cli_explains_a_folder_and_reports_a_bad_file(detector, saved_model, ima
     Image.fromarray(np.ascontiguousarray(image[::-1])).save(inputs / "more" / "second.jpg", quality=95)
     (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     out = tmp_path / "out"
-    code = _cli(str(inputs), "--method", "attention", "--model", str(saved_model), "--out-dir", str(out))
+    code = explain_cli(str(inputs), "--method", "attention", "--model", str(saved_model), "--out-dir", str(out))
     assert code == 1
     assert sorted(path.name for path in out.iterdir()) == [
         "first_attention.json",
@@ -415,12 +408,12 @@ def test_cli_refuses_inputs_whose_outputs_would_clash(saved_model, image, tmp_pa
         (tmp_path / folder).mkdir()
         Image.fromarray(image).save(tmp_path / folder / "face.png")
     with pytest.raises(ExplanationError, match=r"would both write face_<method>\.png"):
-        _cli(str(tmp_path / "a" / "face.png"), str(tmp_path / "b" / "face.png"), "--model", str(saved_model))
+        explain_cli(str(tmp_path / "a" / "face.png"), str(tmp_path / "b" / "face.png"), "--model", str(saved_model))
 
 
 def test_cli_refuses_lime_flags_for_other_methods(saved_model, image_file, tmp_path):
     with pytest.raises(ExplanationError, match="--samples only apply to --method lime"):
-        _cli(str(image_file), "--method", "gradcam", "--samples", "10", "--model", str(saved_model))
+        explain_cli(str(image_file), "--method", "gradcam", "--samples", "10", "--model", str(saved_model))
 
 
 def test_cached_functions_do_not_keep_a_model_alive(image):
@@ -463,7 +456,9 @@ def test_cli_explains_each_face_of_a_face_model_and_fails_a_photo_without(
     from deepfake_core.judge import judge_photos
 
     photos = [str(face_photos / "four.png"), str(face_photos / "cat.png")]
-    code = _cli(*photos, "--method", "gradcam", "--model", _face_model(tiny_face_model_dir), "--out-dir", str(tmp_path))
+    code = explain_cli(
+        *photos, "--method", "gradcam", "--model", _face_model(tiny_face_model_dir), "--out-dir", str(tmp_path)
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert sorted(path.name for path in tmp_path.iterdir()) == [
@@ -492,7 +487,10 @@ def test_cli_batched_method_and_largest_face(tiny_face_model_dir, face_photos, t
     photos = [str(face_photos / name) for name in ("four.png", "astro.png")]
     model = _face_model(tiny_face_model_dir)
     assert (
-        _cli(*photos, "--method", "attention", "--faces", "largest", "--model", model, "--out-dir", str(tmp_path)) == 0
+        explain_cli(
+            *photos, "--method", "attention", "--faces", "largest", "--model", model, "--out-dir", str(tmp_path)
+        )
+        == 0
     )
     assert sorted(path.name for path in tmp_path.glob("*.json")) == [
         "astro_face1_attention.json",
@@ -503,13 +501,17 @@ def test_cli_batched_method_and_largest_face(tiny_face_model_dir, face_photos, t
 
 def test_cli_faces_none_explains_the_whole_image(tiny_face_model_dir, face_photos, tmp_path):
     model = _face_model(tiny_face_model_dir)
-    assert _cli(str(face_photos / "cat.png"), "--faces", "none", "--model", model, "--out-dir", str(tmp_path)) == 0
+    assert (
+        explain_cli(str(face_photos / "cat.png"), "--faces", "none", "--model", model, "--out-dir", str(tmp_path)) == 0
+    )
     record = json.loads((tmp_path / "cat_gradcam.json").read_text())
     assert "face" not in record and record["image_shape"] == [300, 451]
 
 
 def test_cli_too_small_face_is_a_failed_file(tiny_face_model_dir, face_photos, tmp_path, capsys):
-    code = _cli(str(face_photos / "small.png"), "--model", _face_model(tiny_face_model_dir), "--out-dir", str(tmp_path))
+    code = explain_cli(
+        str(face_photos / "small.png"), "--model", _face_model(tiny_face_model_dir), "--out-dir", str(tmp_path)
+    )
     err = capsys.readouterr().err
     assert code == 1 and list(tmp_path.iterdir()) == []
     assert "small.png: no face here is big enough to judge: face 1 is" in err and "under the 40 px" in err
@@ -518,16 +520,16 @@ def test_cli_too_small_face_is_a_failed_file(tiny_face_model_dir, face_photos, t
 def test_cli_from_json_re_explains_the_recorded_face(tiny_face_model_dir, face_photos, tmp_path):
     model, four = _face_model(tiny_face_model_dir), str(face_photos / "four.png")
     lime = ["--method", "lime", "--samples", "20", "--segmentation", "slic", "--seed", "4"]
-    assert _cli(four, *lime, "--model", model, "--out-dir", str(tmp_path / "a")) == 0
+    assert explain_cli(four, *lime, "--model", model, "--out-dir", str(tmp_path / "a")) == 0
     recorded = tmp_path / "a" / "four_face3_lime.json"
-    assert _cli(four, "--from-json", str(recorded), "--model", model, "--out-dir", str(tmp_path / "b")) == 0
+    assert explain_cli(four, "--from-json", str(recorded), "--model", model, "--out-dir", str(tmp_path / "b")) == 0
     assert sorted(path.name for path in (tmp_path / "b").iterdir()) == ["four_face3_lime.json", "four_face3_lime.png"]
     first, again = (json.loads(path.read_text()) for path in (recorded, tmp_path / "b" / "four_face3_lime.json"))
     assert again["face"] == first["face"] and again["superpixel_weights"] == first["superpixel_weights"]
     assert again["params"] == first["params"] and again["verdict"] == first["verdict"]
     # --faces given as well wins over the record's face
     assert (
-        _cli(
+        explain_cli(
             four, "--from-json", str(recorded), "--faces", "largest", "--model", model, "--out-dir", str(tmp_path / "c")
         )
         == 0
@@ -540,7 +542,7 @@ def test_cli_from_json_naming_a_face_the_photo_lacks(tiny_face_model_dir, face_p
     record.write_text(json.dumps({"method": "gradcam", "face": {"number": 3}}))
     model = _face_model(tiny_face_model_dir)
     assert (
-        _cli(
+        explain_cli(
             str(face_photos / "astro.png"),
             "--from-json",
             str(record),
@@ -554,7 +556,7 @@ def test_cli_from_json_naming_a_face_the_photo_lacks(tiny_face_model_dir, face_p
     assert "astro.png: the record names face 3, but 1 face(s) were found here" in capsys.readouterr().err
     record.write_text(json.dumps({"method": "gradcam", "face": {"number": 0}}))
     with pytest.raises(ExplanationError, match="face number must be a positive integer, got 0"):
-        _cli(str(face_photos / "astro.png"), "--from-json", str(record), "--model", model)
+        explain_cli(str(face_photos / "astro.png"), "--from-json", str(record), "--model", model)
 
 
 def test_cli_old_model_ignores_a_recorded_face(tiny_model_dir, face_photos, tmp_path):
@@ -562,6 +564,9 @@ def test_cli_old_model_ignores_a_recorded_face(tiny_model_dir, face_photos, tmp_
     record.write_text(json.dumps({"method": "attention", "face": {"number": 2}}))
     out = tmp_path / "out"
     model = str(tiny_model_dir / "default.keras")
-    assert _cli(str(face_photos / "cat.png"), "--from-json", str(record), "--model", model, "--out-dir", str(out)) == 0
+    assert (
+        explain_cli(str(face_photos / "cat.png"), "--from-json", str(record), "--model", model, "--out-dir", str(out))
+        == 0
+    )
     assert sorted(path.name for path in out.iterdir()) == ["cat_attention.json", "cat_attention.png"]
     assert "face" not in json.loads((out / "cat_attention.json").read_text())

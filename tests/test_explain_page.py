@@ -25,13 +25,6 @@ CACHE_KEY = "explain-view:explanations"
 
 
 @pytest.fixture
-def model_dir(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tiny_model_dir))
-    monkeypatch.delenv("DEEPFAKE_LENS_ALLOW_LEGACY", raising=False)
-    return tiny_model_dir
-
-
-@pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every map computed and every deletion check run, by name, while the test runs."""
     from deepfake_core.explain import faithfulness, registry

@@ -6,14 +6,13 @@ pictures drawn with numpy; the "large" photo is 1300 x 1100, just over the 1024 
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from conftest import explanation_of, face_like_image, tiny_card
+from conftest import explain_cli, explanation_of, face_like_image, tiny_card
 from PIL import Image
 
 from deepfake_core.architecture import PREDICTIONS_LAYER, build_model
@@ -22,7 +21,6 @@ from deepfake_core.detector import Detector
 from deepfake_core.errors import ExplanationError
 from deepfake_core.explain import (
     WORKING_SIDE,
-    add_explain_parser,
     at_threshold,
     deletion_check,
     explain,
@@ -212,56 +210,56 @@ def pictures(tmp_path_factory, large) -> dict[str, Path]:
     return paths
 
 
-def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="deepfake-core")
-    add_explain_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["explain", *argv])
-    return args.run(args)
-
-
 def _record(folder: Path, stem: str, method: str = "gradcam") -> dict:
     return json.loads((folder / f"{stem}_{method}.json").read_text())
 
 
 def test_cli_from_json_refuses_another_image_unless_forced(models, pictures, tmp_path):
     model = str(models["first"])
-    assert _cli(str(pictures["a"]), "--model", model, "--out-dir", str(tmp_path / "made")) == 0
+    assert explain_cli(str(pictures["a"]), "--model", model, "--out-dir", str(tmp_path / "made")) == 0
     recorded = str(tmp_path / "made" / "a_gradcam.json")
     with pytest.raises(ExplanationError, match=r"b\.png is not the image a_gradcam\.json explains.*--force"):
-        _cli(str(pictures["b"]), "--from-json", recorded, "--model", model, "--out-dir", str(tmp_path / "refused"))
+        explain_cli(
+            str(pictures["b"]), "--from-json", recorded, "--model", model, "--out-dir", str(tmp_path / "refused")
+        )
     assert not (tmp_path / "refused").exists()  # refused before anything was written
     forced = ["--from-json", recorded, "--force", "--model", model, "--out-dir", str(tmp_path / "forced")]
-    assert _cli(str(pictures["b"]), *forced) == 0
+    assert explain_cli(str(pictures["b"]), *forced) == 0
     assert _record(tmp_path / "forced", "b")["image_sha256"] == file_sha256(pictures["b"])
 
 
 def test_cli_from_json_refuses_another_model_unless_forced(models, pictures, tmp_path):
-    assert _cli(str(pictures["a"]), "--model", str(models["first"]), "--out-dir", str(tmp_path / "made")) == 0
+    assert explain_cli(str(pictures["a"]), "--model", str(models["first"]), "--out-dir", str(tmp_path / "made")) == 0
     recorded = str(tmp_path / "made" / "a_gradcam.json")
     other = ["--from-json", recorded, "--model", str(models["second"]), "--out-dir", str(tmp_path / "again")]
     with pytest.raises(ExplanationError, match=r"made with model 'first-test'.*'second-test'.*--force"):
-        _cli(str(pictures["a"]), *other)
-    assert _cli(str(pictures["a"]), *other, "--force") == 0
+        explain_cli(str(pictures["a"]), *other)
+    assert explain_cli(str(pictures["a"]), *other, "--force") == 0
     assert _record(tmp_path / "again", "a")["model_id"] == "second-test"
     same = ["--from-json", recorded, "--model", str(models["first"]), "--out-dir", str(tmp_path / "same")]
-    assert _cli(str(pictures["a"]), *same) == 0  # the record's own image and model: no refusal
+    assert explain_cli(str(pictures["a"]), *same) == 0  # the record's own image and model: no refusal
 
 
 def test_cli_records_and_reuses_the_threshold(models, pictures, tmp_path):
     model = str(models["first"])
-    assert _cli(str(pictures["a"]), "--model", model, "--threshold", "0", "--out-dir", str(tmp_path / "zero")) == 0
+    assert (
+        explain_cli(str(pictures["a"]), "--model", model, "--threshold", "0", "--out-dir", str(tmp_path / "zero")) == 0
+    )
     first = _record(tmp_path / "zero", "a")
     assert first["threshold"] == 0.0 and first["card_threshold"] == 0.5 and first["verdict"]["label"] == "Fake"
     recorded = str(tmp_path / "zero" / "a_gradcam.json")
-    assert _cli(str(pictures["a"]), "--from-json", recorded, "--model", model, "--out-dir", str(tmp_path / "re")) == 0
+    assert (
+        explain_cli(str(pictures["a"]), "--from-json", recorded, "--model", model, "--out-dir", str(tmp_path / "re"))
+        == 0
+    )
     assert _record(tmp_path / "re", "a")["threshold"] == 0.0
     with pytest.raises(ExplanationError, match="between 0 and 1"):
-        _cli(str(pictures["a"]), "--model", model, "--threshold", "1.5")
+        explain_cli(str(pictures["a"]), "--model", model, "--threshold", "1.5")
 
 
 def test_cli_explains_and_draws_a_large_image_on_its_working_copy(models, pictures, tmp_path):
     assert (
-        _cli(
+        explain_cli(
             str(pictures["large"]), "--method", "attention", "--model", str(models["first"]), "--out-dir", str(tmp_path)
         )
         == 0
@@ -276,4 +274,4 @@ def test_cli_ignores_a_pixel_hash_it_cannot_check(models, pictures, tmp_path):
     made = explanation_of(np.zeros((2, 2)), image_sha256_source="pixels", model_id="first-test")
     record.write_text(json.dumps(made.to_json_dict()))
     out = ["--model", str(models["first"]), "--out-dir", str(tmp_path / "out")]
-    assert _cli(str(pictures["a"]), "--from-json", str(record), *out) == 0
+    assert explain_cli(str(pictures["a"]), "--from-json", str(record), *out) == 0

@@ -86,6 +86,7 @@ BUILDERS = {
     "training-without-validation": (lambda: training_curves_figure({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}), 2),
     "training-none": (lambda: training_curves_figure(None), 0),
     "robustness": (lambda: robustness_figure(ROBUSTNESS, clean_accuracy=0.75), 2),
+    "robustness-no-reference": (lambda: robustness_figure(ROBUSTNESS), 2),
     "robustness-empty": (lambda: robustness_figure([]), 0),
     "probability": (lambda: probability_bar(0.7, threshold=0.5), 1),
     "comparison": (lambda: comparison_figure(ROWS), 2),
@@ -179,7 +180,22 @@ def test_robustness_figure_groups_accuracy_and_auc_per_perturbation() -> None:
     assert list(accuracy.x) == ["jpeg_q50", "gaussian_blur"]
     assert (list(accuracy.y), list(auc.y)) == ([0.8, 0.7], [0.9, None])
     assert accuracy.customdata[0][0] == "quality=50"
+    # an older file without a clean row: the line is the test accuracy, and says so
     assert fig.layout.shapes[0].y0 == 0.75
+    assert fig.layout.annotations[0].text == "test accuracy 0.750"
+
+
+def test_robustness_figure_reads_every_perturbation_against_the_clean_row() -> None:
+    clean = RobustnessEntry(name="clean", params={}, accuracy=0.875, auc=0.95, n=7, n_no_face=1)
+    fig = robustness_figure([*ROBUSTNESS, clean], clean_accuracy=0.75)
+
+    accuracy, auc = fig.data
+    assert list(accuracy.x) == ["clean (reference)", "jpeg_q50", "gaussian_blur"]
+    assert (list(accuracy.y), list(auc.y)) == ([0.875, 0.8, 0.7], [0.95, 0.9, None])
+    # the line is the clean row's accuracy (same path), not the accuracy passed for older files
+    assert fig.layout.shapes[0].y0 == 0.875
+    assert fig.layout.annotations[0].text == "clean accuracy 0.875"
+    assert accuracy.customdata[0][2] == ", 1 lost their face" and accuracy.customdata[1][2] == ""
 
 
 @pytest.mark.parametrize(("p_fake", "color"), [(0.7, FAKE_COLOR), (0.5, FAKE_COLOR), (0.3, REAL_COLOR)])

@@ -8,6 +8,7 @@ from conftest import face_like_image
 
 from deepfake_core.perturb import (
     AUGMENT_PRESETS,
+    CLEAN,
     ROBUSTNESS_SUITE,
     AugmentConfig,
     augment,
@@ -51,7 +52,28 @@ def test_augment_is_seeded_and_keeps_intake_format():
 def test_robustness_suite_returns_rgb_uint8(name):
     perturb, params = ROBUSTNESS_SUITE[name]
     out = perturb(IMAGE, np.random.default_rng(0))
-    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3 and params
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+    assert bool(params) == (name != CLEAN)  # every real perturbation stores its settings
+
+
+def test_the_clean_baseline_comes_first_and_leaves_the_image_as_it_is():
+    assert next(iter(ROBUSTNESS_SUITE)) == CLEAN
+    perturb, params = ROBUSTNESS_SUITE[CLEAN]
+    assert np.array_equal(perturb(IMAGE, np.random.default_rng(0)), IMAGE) and params == {}
+
+
+@pytest.mark.parametrize("name", [name for name in ROBUSTNESS_SUITE if name != CLEAN])
+def test_every_perturbation_changes_what_the_model_sees(name):
+    perturb, _ = ROBUSTNESS_SUITE[name]
+    out = perturb(IMAGE, np.random.default_rng(0))
+    assert out.shape != IMAGE.shape or np.abs(out.astype(int) - IMAGE).mean() > 0.5
+
+
+def test_the_downscales_shrink_both_sides_by_their_factor():
+    for name, (height, width) in {"downscale_x0.5": (32, 24), "downscale_x0.25": (16, 12)}.items():
+        perturb, params = ROBUSTNESS_SUITE[name]
+        assert perturb(IMAGE, np.random.default_rng(0)).shape == (height, width, 3)
+        assert params["factor"] == width / IMAGE.shape[1]
 
 
 def test_resample_keeps_the_size_and_removes_detail_finer_than_the_small_copy():

@@ -16,6 +16,7 @@ from deepfake_core.evaluation.metrics import classification_report_dict, thresho
 from deepfake_core.evaluation.record import SchemaError
 from deepfake_core.evaluation.results import (
     COMPARISON_COLUMNS,
+    ROBUSTNESS_COLUMNS,
     SCHEMA_VERSION,
     ResultsListing,
     build_evaluation_results,
@@ -24,7 +25,9 @@ from deepfake_core.evaluation.results import (
     list_results,
     load_results,
     metrics_at_threshold,
+    robustness_by_kind,
     robustness_entry,
+    robustness_table,
     save_results,
     thesis_reported_results,
 )
@@ -34,6 +37,7 @@ from deepfake_core.evaluation.schema import (
     Prediction,
     ReportedResults,
     RobustnessEntry,
+    RobustnessKind,
 )
 
 KINDS = ["ffhq"] * 6 + ["celeba"] * 6 + ["stylegan2_tpdne"] * 6 + ["gan256"] * 6
@@ -346,3 +350,94 @@ def test_false_alarm_and_robustness_entries() -> None:
 
     entry = robustness_entry(name="blur", params={"sigma": 1.0}, y_fake=[0, 1], p_fake=[0.2, 0.4], threshold=0.5)
     assert entry == RobustnessEntry(name="blur", params={"sigma": 1.0}, accuracy=0.5, auc=1.0, n=2)
+
+
+def test_a_robustness_entry_counts_accuracy_and_lost_faces_per_kind() -> None:
+    # judged: ffhq real 0.2 (right), gan256 fakes 0.7 (right) and 0.3 (wrong); lost: one gan256, two ffhq
+    entry = robustness_entry(
+        name="downscale_x0.25",
+        params={"factor": 0.25},
+        y_fake=[0, 1, 1],
+        p_fake=[0.2, 0.7, 0.3],
+        threshold=0.5,
+        kinds=["ffhq", "gan256", "gan256"],
+        lost_kinds=["gan256", "ffhq", "ffhq", "celeba"],
+    )
+    assert (entry.n, entry.n_no_face, entry.accuracy) == (3, 4, pytest.approx(2 / 3))
+    assert entry.per_kind == {
+        "celeba": RobustnessKind(n=0, accuracy=None, no_face=1),
+        "ffhq": RobustnessKind(n=1, accuracy=1.0, no_face=2),
+        "gan256": RobustnessKind(n=2, accuracy=0.5, no_face=1),
+    }
+    whole_images = robustness_entry(
+        name="clean", params={}, y_fake=[0, 1], p_fake=[0.6, 0.9], threshold=0.5, kinds=["ffhq", "gan256"]
+    )
+    assert whole_images.n_no_face is None  # no face step: nothing to lose
+    assert whole_images.per_kind["ffhq"] == RobustnessKind(n=1, accuracy=0.0, no_face=None)
+    with pytest.raises(ValueError, match="one entry per image"):
+        robustness_entry(name="x", params={}, y_fake=[0, 1], p_fake=[0.1, 0.9], threshold=0.5, kinds=["ffhq"])
+
+
+def test_robustness_per_kind_must_add_up() -> None:
+    kinds = {"ffhq": {"n": 2, "accuracy": 1.0, "no_face": 1}, "gan256": {"n": 1, "accuracy": 0.0, "no_face": 0}}
+    entry = {"name": "jpeg_q50", "params": {}, "accuracy": 0.5, "auc": None, "n": 3, "n_no_face": 1}
+    assert RobustnessEntry.from_dict({**entry, "per_kind": kinds}).per_kind["ffhq"].no_face == 1
+    with pytest.raises(SchemaError, match="'per_kind' counts 3 judged images but n is 4"):
+        RobustnessEntry.from_dict({**entry, "n": 4, "per_kind": kinds})
+    with pytest.raises(SchemaError, match="counts 1 images without a face but n_no_face is 2"):
+        RobustnessEntry.from_dict({**entry, "n_no_face": 2, "per_kind": kinds})
+
+
+def test_a_robustness_entry_from_an_older_file_loads_and_is_saved_back_unchanged(tmp_path, results) -> None:
+    document = results.to_dict()
+    document["robustness"] = [{"name": "jpeg_q50", "params": {"quality": 50}, "accuracy": 0.8, "auc": 0.9, "n": 24}]
+
+    loaded = load_results(_write(tmp_path / "old.json", document))
+
+    assert (loaded.robustness[0].n_no_face, loaded.robustness[0].per_kind) == (None, None)
+    assert loaded.to_dict() == document  # the new keys are not invented on saving
+
+
+def _entry(name: str, accuracy: float, **per_kind: float) -> RobustnessEntry:
+    return RobustnessEntry(
+        name=name,
+        params={"quality": 50} if name == "jpeg_q50" else {},
+        accuracy=accuracy,
+        auc=None,
+        n=len(per_kind),
+        per_kind={kind: {"n": 1, "accuracy": value} for kind, value in per_kind.items()} if per_kind else None,
+    )
+
+
+def test_the_robustness_table_puts_the_clean_reference_first_and_measures_against_it() -> None:
+    rows = robustness_table([_entry("jpeg_q50", 0.75), _entry("clean", 0.875), _entry("gaussian_blur", 0.5)])
+
+    assert [(row["name"], row["reference"]) for row in rows] == [
+        ("clean", True),
+        ("jpeg_q50", False),
+        ("gaussian_blur", False),
+    ]
+    assert [row["accuracy_change"] for row in rows] == [0.0, -0.125, -0.375]
+    assert rows[1]["params"] == "quality=50" and rows[0]["params"] == ""
+    assert all(list(row) == list(ROBUSTNESS_COLUMNS) for row in rows)
+    # a file written before the clean row existed: no reference, so no change is claimed
+    assert [row["accuracy_change"] for row in robustness_table([_entry("jpeg_q50", 0.75)])] == [None]
+    assert robustness_table([]) == []
+
+
+def test_robustness_by_kind_is_a_kinds_by_perturbations_table() -> None:
+    entries = [
+        _entry("jpeg_q50", 0.5, gan256=0.0, ffhq=1.0),
+        _entry("clean", 1.0, gan256=1.0, ffhq=1.0, celeba=1.0),
+        _entry("gaussian_noise", 0.5),  # an older entry without per-kind results is left out
+    ]
+
+    rows = robustness_by_kind(entries)
+
+    assert [list(row) for row in rows] == [["kind", "clean", "jpeg_q50"]] * 3
+    assert rows == [
+        {"kind": "celeba", "clean": 1.0, "jpeg_q50": None},
+        {"kind": "ffhq", "clean": 1.0, "jpeg_q50": 1.0},
+        {"kind": "gan256", "clean": 1.0, "jpeg_q50": 0.0},
+    ]
+    assert robustness_by_kind(entries, value="n")[0] == {"kind": "celeba", "clean": 1, "jpeg_q50": None}

@@ -515,7 +515,7 @@ def test_uploads_are_capped_at_10_mb(
     app = visit("pages/classify.py")
     uploader = app.file_uploader[0]
     assert uploader.proto.max_upload_size_mb == 10
-    assert "up to 10 MB each" in uploader.help
+    assert any("at most 10 MB per file" in caption.value for caption in app.caption)
 
 
 def test_the_server_keeps_accepted_uploads_in_memory(

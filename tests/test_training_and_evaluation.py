@@ -12,7 +12,7 @@ from deepfake_core.evaluation.pipeline import evaluate_detector, load_history
 from deepfake_core.evaluation.results import load_results, save_results
 from deepfake_core.intake import load_image
 from deepfake_core.loading import load_detector
-from deepfake_core.perturb import ROBUSTNESS_SUITE
+from deepfake_core.perturb import CLEAN, ROBUSTNESS_SUITE
 from deepfake_core.training import TrainConfig, cap_per_kind, kind_weights, train
 
 
@@ -83,7 +83,16 @@ def test_evaluation_results_round_trip(trained, tmp_path):
         log=lambda line: None,
     )
     assert results.data.n_images == len(manifest.splits["test"]) == 8
-    assert {entry.name for entry in results.robustness} == set(ROBUSTNESS_SUITE)
+    robustness = {entry.name: entry for entry in results.robustness}
+    assert list(robustness) == list(ROBUSTNESS_SUITE) and "downscale_x0.25" in robustness
+    # the clean row runs the unchanged images through the robustness path: it must give the predictions' figures
+    clean = robustness[CLEAN]
+    assert (clean.accuracy, clean.n, clean.n_no_face) == (results.metrics.accuracy, 8, None)
+    assert clean.auc == pytest.approx(results.roc.auc)
+    assert {kind: entry.accuracy for kind, entry in clean.per_kind.items()} == {
+        kind: summary.accuracy for kind, summary in results.per_kind.items()
+    }
+    assert all(set(entry.per_kind) == set(results.per_kind) for entry in results.robustness)
     assert results.false_alarm.n == 3 and 0 <= results.false_alarm.n_flagged <= 3
     assert set(results.per_kind) == {"celeba", "ffhq", "gan256", "stylegan2_tpdne"}
     assert "ffhq_vs_stylegan2_tpdne" in results.pairs
@@ -163,6 +172,17 @@ def test_face_step_training_and_evaluation_use_the_aligned_crops(tmp_path):
         [photo.judged[0].prediction.p_fake for photo in judged],
         atol=1e-5,
     )
+    # robustness: the face is found again on each changed image; an image whose face is lost has no verdict
+    robustness = {entry.name: entry for entry in results.robustness}
+    n_images = results.data.n_images
+    assert all(entry.n + entry.n_no_face == n_images for entry in results.robustness)
+    clean = robustness[CLEAN]
+    assert (clean.n_no_face, clean.accuracy) == (0, results.metrics.accuracy)
+    shrunk = robustness["downscale_x0.25"]  # 220 px crops become 55 px: the face is under the 40 px minimum
+    assert shrunk.n_no_face == n_images and shrunk.accuracy is None
+    assert {kind: entry.no_face for kind, entry in shrunk.per_kind.items()} == {
+        kind: entry.with_face for kind, entry in results.faces.coverage.items() if entry.with_face
+    }
 
 
 def test_a_left_out_kind_is_neither_trained_nor_validated_on(trained, tmp_path):

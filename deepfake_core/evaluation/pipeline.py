@@ -2,7 +2,8 @@
 
 This is the one place where images meet metrics: it predicts the held-out
 split (calibrated and raw P(fake)), repeats the prediction under each
-perturbation of :data:`deepfake_core.perturb.ROBUSTNESS_SUITE`, optionally
+perturbation of :data:`deepfake_core.perturb.ROBUSTNESS_SUITE` (the first, ``clean``,
+changes nothing and is the baseline measured the same way), optionally
 measures the false-alarm rate on a folder of real full-frame photos, and hands
 the arrays to :func:`~deepfake_core.evaluation.results.build_evaluation_results`.
 
@@ -10,8 +11,9 @@ A model with a face step is evaluated as a user meets it: each test image's
 largest face is found and aligned (the cached crops of
 :mod:`deepfake_core.face_data`, made by the same code as prediction); images
 without a face get no verdict, are counted per kind and listed. Perturbations
-are applied to the whole image and the face step runs again on the result, and
-every face in the real photos is judged for the false-alarm rate.
+are applied to the whole image and the face step runs again on the result (the
+images whose face is then lost are counted, per kind), and every face in the real
+photos is judged for the false-alarm rate.
 """
 
 from __future__ import annotations
@@ -132,18 +134,28 @@ def evaluate_detector(
     if robustness:
         # a face step's perturbations apply to the whole image, then the face is found again, as for an upload
         originals = model_views if spec is None else [load_image(record.path(data_root)) for record in records]
+        kinds = np.array([record.kind for record in records])
         for name, (perturb, params) in ROBUSTNESS_SUITE.items():
             rng = np.random.default_rng(seed)
             changed = [perturb(image, rng) for image in originals]
             if spec is None:
-                p, kept = _p_fake(detector, changed)[0], slice(None)
+                p, kept, lost = _p_fake(detector, changed)[0], np.ones(len(records), dtype=bool), None
             else:
                 p, first, _ = _face_p_fake(detector, changed, faces="largest")
                 kept = first >= 0
+                lost = kinds[~kept].tolist()
             entry = robustness_entry(
-                name=name, params=params, y_fake=y_fake[kept], p_fake=p, threshold=detector.card.threshold
+                name=name,
+                params=params,
+                y_fake=y_fake[kept],
+                p_fake=p,
+                threshold=detector.card.threshold,
+                kinds=kinds[kept].tolist(),
+                lost_kinds=lost,
             )
-            log(f"robustness {name}: accuracy {entry.accuracy:.4f}  auc {entry.auc}  n {entry.n}")
+            accuracy = "-" if entry.accuracy is None else f"{entry.accuracy:.4f}"
+            no_face = "" if lost is None else f"  no face {entry.n_no_face}"
+            log(f"robustness {name}: accuracy {accuracy}  auc {entry.auc}  n {entry.n}{no_face}")
             perturbed.append(entry)
 
     false_alarm = None

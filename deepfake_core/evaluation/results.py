@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -54,11 +55,13 @@ from deepfake_core.evaluation.schema import (
     ThresholdMetrics,
     ThresholdView,
 )
+from deepfake_core.perturb import CLEAN
 
 __all__ = [
     "COMPARISON_COLUMNS",
     "HARD_PAIR",
     "RESULT_KINDS",
+    "ROBUSTNESS_COLUMNS",
     "SCHEMA_VERSION",
     "ResultsListing",
     "build_evaluation_results",
@@ -68,7 +71,9 @@ __all__ = [
     "load_results",
     "metrics_at_threshold",
     "results_from_dict",
+    "robustness_by_kind",
     "robustness_entry",
+    "robustness_table",
     "save_results",
     "thesis_reported_results",
 ]
@@ -272,21 +277,106 @@ def false_alarm_entry(
 
 
 def robustness_entry(
-    *, name: str, params: Mapping[str, Any], y_fake: Sequence[int], p_fake: Sequence[float], threshold: float
+    *,
+    name: str,
+    params: Mapping[str, Any],
+    y_fake: Sequence[int],
+    p_fake: Sequence[float],
+    threshold: float,
+    kinds: Sequence[str] | None = None,
+    lost_kinds: Sequence[str] | None = None,
 ) -> RobustnessEntry:
     """One ``robustness`` item: accuracy and AUC on the test set after one perturbation.
 
-    ``name`` identifies the perturbation (e.g. ``"jpeg"``), ``params`` its settings (e.g.
-    ``{"quality": 50}``); ``y_fake``/``p_fake`` are ``(N,)`` labels and P(Fake) on perturbed images.
+    ``name`` identifies the perturbation (e.g. ``"jpeg_q50"``), ``params`` its settings (e.g.
+    ``{"quality": 50}``); ``y_fake``/``p_fake`` are ``(N,)`` labels and P(Fake) of the perturbed
+    images that got a verdict. ``kinds`` (``(N,)``, their kinds) adds per-kind accuracy, because
+    a perturbation can hurt one generator's fakes and leave the rest alone. ``lost_kinds`` holds
+    the kind of each image whose face the face step no longer found after the perturbation (no
+    verdict; ``None`` for a model without a face step), so losing faces is never mistaken for
+    judging them well.
     """
     metrics = threshold_metrics(y_fake, p_fake, threshold=threshold)
+    per_kind = None
+    if kinds is not None:
+        judged = np.asarray(kinds, dtype=str)
+        correct = (np.asarray(p_fake, dtype=float) >= threshold) == np.asarray(y_fake, dtype=bool)
+        if correct.shape != judged.shape:
+            raise ValueError(f"kinds must have one entry per image, got {judged.shape} for {correct.shape}.")
+        lost = None if lost_kinds is None else Counter(lost_kinds)
+        per_kind = {}
+        for kind in sorted({*judged.tolist(), *(lost or ())}):
+            mine = judged == kind
+            per_kind[kind] = {
+                "n": int(mine.sum()),
+                "accuracy": float(correct[mine].mean()) if mine.any() else None,
+                "no_face": None if lost is None else lost[kind],
+            }
     return RobustnessEntry(
         name=name,
         params=to_jsonable(params),
         accuracy=metrics["accuracy"],
         auc=auc_score(y_fake, p_fake),
         n=metrics["n"],
+        n_no_face=None if lost_kinds is None else len(lost_kinds),
+        per_kind=per_kind,
     )
+
+
+ROBUSTNESS_COLUMNS = ("name", "params", "reference", "accuracy", "accuracy_change", "auc", "n", "n_no_face")
+"""Keys (and display order) of each :func:`robustness_table` row."""
+
+
+def _clean_first(robustness: Iterable[RobustnessEntry]) -> list[RobustnessEntry]:
+    """The entries with the ``clean`` baseline (if stored) moved to the front, the rest in stored order."""
+    return sorted(robustness, key=lambda entry: entry.name != CLEAN)
+
+
+def robustness_table(robustness: Iterable[RobustnessEntry]) -> list[dict[str, Any]]:
+    """One row per perturbation, keys :data:`ROBUSTNESS_COLUMNS`, the ``clean`` baseline first.
+
+    ``reference`` marks the clean row; ``accuracy_change`` is each row's accuracy minus the clean
+    row's (``None`` without a clean row, as in files written before it existed, or where an
+    accuracy is undefined); ``params`` is the settings as ``key=value`` text.
+    """
+    entries = _clean_first(robustness)
+    clean = entries[0].accuracy if entries and entries[0].name == CLEAN else None
+    return [
+        {
+            "name": entry.name,
+            "params": ", ".join(f"{key}={value}" for key, value in entry.params.items()),
+            "reference": entry.name == CLEAN,
+            "accuracy": entry.accuracy,
+            "accuracy_change": None if clean is None or entry.accuracy is None else entry.accuracy - clean,
+            "auc": entry.auc,
+            "n": entry.n,
+            "n_no_face": entry.n_no_face,
+        }
+        for entry in entries
+    ]
+
+
+def robustness_by_kind(
+    robustness: Iterable[RobustnessEntry], *, value: Literal["accuracy", "n", "no_face"] = "accuracy"
+) -> list[dict[str, Any]]:
+    """Rows of a kinds x perturbations table: ``{"kind", <perturbation name>: <value>, ...}`` per kind.
+
+    ``value`` names the :class:`~deepfake_core.evaluation.schema.RobustnessKind` field shown; the
+    ``clean`` column comes first. Entries without per-kind results (older files) are left out;
+    a kind missing from an entry is ``None`` there.
+    """
+    entries = [entry for entry in _clean_first(robustness) if entry.per_kind is not None]
+    kinds = sorted({kind for entry in entries for kind in entry.per_kind})
+    return [
+        {
+            "kind": kind,
+            **{
+                entry.name: None if kind not in entry.per_kind else getattr(entry.per_kind[kind], value)
+                for entry in entries
+            },
+        }
+        for kind in kinds
+    ]
 
 
 def _now() -> str:

@@ -45,6 +45,7 @@ __all__ = [
     "ReportedResults",
     "Results",
     "RobustnessEntry",
+    "RobustnessKind",
     "RocCurve",
     "TableRow",
     "ThresholdMetrics",
@@ -266,14 +267,42 @@ class Bootstrap(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RobustnessKind(Record):
+    """One image kind after one perturbation: images judged, their accuracy, and images that lost their face."""
+
+    n: int
+    accuracy: float | None
+    no_face: int | None = None
+    """``None`` for a model without a face step (every image is judged)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RobustnessEntry(Record):
-    """Accuracy and AUC after one perturbation of the test images."""
+    """Accuracy and AUC after one perturbation of the test images (``clean``: none, the baseline).
+
+    ``n_no_face`` and ``per_kind`` are absent from files written before they existed, and
+    ``n_no_face`` is ``None`` for a model without a face step.
+    """
 
     name: str
     params: dict[str, Any]
     accuracy: float | None
     auc: float | None
     n: int
+    n_no_face: int | None = None
+    per_kind: dict[str, RobustnessKind] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.per_kind is None:
+            return
+        judged = sum(kind.n for kind in self.per_kind.values())
+        if judged != self.n:
+            raise SchemaError("per_kind", f"counts {judged} judged images but n is {self.n}")
+        if self.n_no_face is not None:
+            lost = sum(kind.no_face or 0 for kind in self.per_kind.values())
+            if lost != self.n_no_face:
+                raise SchemaError("per_kind", f"counts {lost} images without a face but n_no_face is {self.n_no_face}")
 
 
 @dataclass(frozen=True, kw_only=True)
