@@ -231,14 +231,22 @@ def pr_figure(pr: PrCurve | None, *, model_name: str = "", operating_point: Oper
 # --------------------------------------------------------------------------- calibration
 
 
-def _reliability_trace(calibration: Calibration, *, name: str, color: str) -> go.Scatter:
+def _reliability_trace(calibration: Calibration, *, name: str, color: str, counts_as_text: bool) -> go.Scatter:
+    """One curve of non-empty bins; every bin's image count is in the hover, and beside its point if asked.
+
+    A point resting on a handful of images says little, so the reader must see each count without
+    hovering; labels go on one curve only, so two curves' labels never overlap.
+    """
     bins = [item for item in calibration.bins if item.count]
     largest = max(item.count for item in bins)
     return go.Scatter(
         x=[item.mean_predicted for item in bins],
         y=[item.fraction_fake for item in bins],
         customdata=[[item.count, item.lower, item.upper] for item in bins],
-        mode="lines+markers",
+        mode="lines+markers+text" if counts_as_text else "lines+markers",
+        text=[f"n={item.count}" for item in bins] if counts_as_text else None,
+        textposition="top left",
+        textfont={"size": 10, "color": color},
         name=f"{name} (ECE = {calibration.ece:.3f})",
         line={"color": color},
         marker={"size": [6 + 10 * np.sqrt(item.count / largest) for item in bins]},
@@ -255,19 +263,23 @@ def reliability_figure(calibration: Calibration, *, uncalibrated: Calibration | 
     Args:
         calibration: the stored calibration block of the probabilities the dashboard shows.
         uncalibrated: the block before temperature scaling, drawn too when given, so the
-            effect of calibration is visible. Marker area grows with the bin's image count.
+            effect of calibration is visible. Marker area grows with the bin's image count;
+            the counts of ``calibration``'s bins are written beside its points (``n=3``), and
+            every bin's count is in the hover.
     """
     if not any(item.count for item in calibration.bins):
         return _message_figure("No predictions to calibrate.", title="Reliability diagram")
     traces = [_reference_trace([0.0, 1.0], [0.0, 1.0], "Perfectly calibrated")]
     if uncalibrated is None:
         title = f"Reliability diagram (ECE = {calibration.ece:.3f})"
-        traces.append(_reliability_trace(calibration, name="Model", color=PALETTE["calibrated"]))
     else:
         before, after = uncalibrated.ece, calibration.ece
         title = f"Reliability diagram (ECE {before:.3f} → {after:.3f} after temperature scaling)"
-        traces.append(_reliability_trace(uncalibrated, name="Before scaling", color=PALETTE["uncalibrated"]))
-        traces.append(_reliability_trace(calibration, name="After scaling", color=PALETTE["calibrated"]))
+        traces.append(
+            _reliability_trace(uncalibrated, name="Before scaling", color=PALETTE["uncalibrated"], counts_as_text=False)
+        )
+    name = "Model" if uncalibrated is None else "After scaling"
+    traces.append(_reliability_trace(calibration, name=name, color=PALETTE["calibrated"], counts_as_text=True))
     fig = go.Figure(traces)
     fig.update_xaxes(range=_UNIT_RANGE, constrain="domain")
     fig.update_yaxes(range=_UNIT_RANGE, scaleanchor="x", scaleratio=1)

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -53,9 +53,11 @@ __all__ = [
     "MAX_IMAGES",
     "ROW_COLUMNS",
     "SAMPLES",
+    "SAMPLES_DIR",
     "Classified",
     "ExplanationRequest",
     "ImageInput",
+    "Sample",
     "boxed_photo",
     "chosen_card",
     "classify_images",
@@ -104,12 +106,52 @@ FACE_THUMBNAIL_SIDE: Final = 160
 DISPLAY_SIDE: Final = 1024
 """Longest side of pictures drawn for display only (e.g. an overlay pasted back onto the photo)."""
 
-SAMPLES: Final[dict[str, tuple[str, str]]] = {
-    "astronaut": ("astronaut.png", "NASA portrait of Eileen Collins: a real photo of a face"),
-    "chelsea": ("chelsea.png", "Chelsea the cat: not a human face, outside what the model knows"),
-    "coffee": ("coffee.png", "A cup of coffee: no face at all"),
+
+class Sample(NamedTuple):
+    """A built-in sample: the file to read and what it shows, so a visitor knows the right answer beforehand."""
+
+    path: Path
+    description: str
+
+
+SAMPLES_DIR: Final = Path(__file__).resolve().parent.parent / "samples"
+"""Generated faces shipped with the app (provenance in its ``SOURCES.tsv``), so a fresh clone has them."""
+
+_SKIMAGE_DIR: Final = Path(skimage.data.data_dir)
+
+
+def _generated(file_name: str, what: str, *, caught: bool) -> Sample:
+    """A generated face from :data:`SAMPLES_DIR`, described with the shipped default model's verdict on it."""
+    verdict = "calls it Fake" if caught else "misses it, calling it Real"
+    return Sample(SAMPLES_DIR / file_name, f"Generated: {what}; the shipped default model {verdict}")
+
+
+SAMPLES: Final[dict[str, Sample]] = {
+    "astronaut": Sample(
+        _SKIMAGE_DIR / "astronaut.png",
+        "Real: NASA portrait of Eileen Collins; the shipped default model wrongly calls it Fake (a false alarm)",
+    ),
+    "stylegan2_tpdne_fake_76": _generated(
+        "stylegan2_tpdne_fake_76.jpg", "StyleGAN2 face, a typical test image", caught=True
+    ),
+    "stylegan2_tpdne_fake_8": _generated(
+        "stylegan2_tpdne_fake_8.jpg", "StyleGAN2 face, the hardest test image of this generator", caught=False
+    ),
+    "sd21_000260": _generated("sd21_000260.jpg", "Stable Diffusion 2.1 portrait, a typical test image", caught=True),
+    "sd21_000293": _generated(
+        "sd21_000293.jpg", "Stable Diffusion 2.1 portrait, the hardest test image of this generator", caught=False
+    ),
+    "gan256_003323": _generated("gan256_003323.jpg", "GAN face (256 px), a typical test image", caught=True),
+    "gan256_003264": _generated(
+        "gan256_003264.jpg", "GAN face (256 px), the hardest test image of this generator", caught=False
+    ),
+    "chelsea": Sample(_SKIMAGE_DIR / "chelsea.png", "Not a face: Chelsea the cat, outside what the model knows"),
+    "coffee": Sample(_SKIMAGE_DIR / "coffee.png", "Not a face: a cup of coffee"),
 }
-"""Built-in samples: name -> (file shipped in ``skimage.data``, what it shows). Nothing is downloaded."""
+"""Built-in samples, nothing downloaded: a real face and two pictures without one from ``skimage.data``, and
+generated faces from the test split (never trained on) in :data:`SAMPLES_DIR`. Per generator, the test image
+with the median and the one with the lowest stored P(fake) of the default model (see ``samples/README.md``),
+so a visitor sees both a Fake verdict and what the model misses."""
 
 _VIA_ENTRY_KEY: Final = "_run_via_entry_point"
 _MODEL_KEY: Final = "model_name"
@@ -324,8 +366,8 @@ def threshold_slider(default: float, *, scope: str) -> float:
     """The verdict threshold, starting at ``default`` and kept for the session per ``scope`` (a model id).
 
     Widgets on different pages are different widgets even with the same key, so the value lives in
-    its own session-state entry: Classify and Explain share a scope, and a threshold chosen on one
-    page holds on the other.
+    its own session-state entry: Classify, Explain and Evaluation share a scope, and a threshold
+    chosen on one page holds on the others.
     """
     stored = f"threshold-value:{scope}"
     widget = f"threshold:{scope}"
@@ -364,13 +406,13 @@ class ImageInput:
 
 
 @st.cache_data(show_spinner=False)
-def _sample_bytes(file_name: str) -> bytes:
-    return (Path(skimage.data.data_dir) / file_name).read_bytes()
+def _sample_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
 
 
 def sample_inputs(names: Sequence[str]) -> list[ImageInput]:
-    """The chosen built-in samples (see :data:`SAMPLES`) as inputs."""
-    return [ImageInput.from_bytes(f"{name}.png", _sample_bytes(SAMPLES[name][0])) for name in names]
+    """The chosen built-in samples (see :data:`SAMPLES`) as inputs, each named by its file."""
+    return [ImageInput.from_bytes(SAMPLES[name].path.name, _sample_bytes(str(SAMPLES[name].path))) for name in names]
 
 
 def upload_inputs(files: Sequence[Any] | None) -> list[ImageInput]:

@@ -1,7 +1,9 @@
-"""Evaluation: the stored test results of each model, explored at a threshold you choose.
+"""Evaluation: the stored test results of each model, explored at the threshold chosen for it.
 
 Nothing is recomputed from images: the page renders the results files in
-``<model dir>/evaluation/`` and only re-thresholds their stored per-image predictions.
+``<model dir>/evaluation/`` and only re-thresholds their stored per-image predictions. It opens on
+the results of the model chosen in the sidebar, at the threshold the Classify and Explain pages use
+for it, so the numbers shown describe the verdicts the visitor gets there.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from deepfake_core.figures import (
 from deepfake_core.perturb import CLEAN
 from pages import common
 
+NOT_STATED = "—"
+"""What a table cell shows where a value is undefined (e.g. AUC of a kind with one class), instead of "None"."""
+
 common.page_setup()
 st.title("Evaluation")
 listing = common.stored_results()
@@ -36,18 +41,50 @@ if not listing.results:
         "to write them there (one JSON file per model, see docs/evaluation_schema.md)."
     )
 
+card = common.chosen_card()
+model_ids = [entry.model_id for entry in listing.results]
+model_names = [entry.model_name for entry in listing.results]
+if card is None:
+    opened = None
+elif card.model_id in model_ids:
+    opened = model_ids.index(card.model_id)
+else:  # results of another version of the same model, if any: shown, with a warning below
+    opened = model_names.index(card.name) if card.name in model_names else None
 labels = [
-    f"{entry.model_name} ({entry.model_id})" + (" · reported, not reproduced" if entry.kind == "reported" else "")
-    for entry in listing.results
+    f"{entry.model_name} ({entry.model_id})"
+    + (" · reported, not reproduced" if entry.kind == "reported" else "")
+    + (" · the sidebar's model" if index == opened else "")
+    for index, entry in enumerate(listing.results)
 ]
-choice = st.selectbox("Stored results", range(len(labels)), format_func=labels.__getitem__)
+choice = st.selectbox(
+    "Stored results",
+    range(len(labels)),
+    index=opened or 0,
+    format_func=labels.__getitem__,
+    key=f"evaluation-results:{card.model_id if card else ''}",  # another sidebar model opens on its own results
+)
 results = listing.results[choice]
+sidebar_card = card if choice == opened else None  # the shown results are the sidebar model's
+if card is not None and opened is None:
+    st.info(
+        f"No stored results for the sidebar's model `{card.model_id}`: showing another model's. Run "
+        f"`deepfake-core evaluate` to write them to `{common.results_folder_hint()}`.",
+        icon=":material/info:",
+    )
+elif sidebar_card is not None and results.model_id != sidebar_card.model_id:
+    st.warning(
+        f"These results were written for `{results.model_id}`, another version of the sidebar's model "
+        f"`{sidebar_card.model_id}`: they may not describe its verdicts. Re-run `deepfake-core evaluate` to "
+        "measure it.",
+        icon=":material/history:",
+    )
 
 if isinstance(results, ReportedResults):
     st.warning(f"**Reported, not reproduced.** {results.note}", icon=":material/menu_book:")
     st.dataframe(
         pd.DataFrame([row.to_dict() for row in results.table]),
         hide_index=True,
+        placeholder=NOT_STATED,
         column_config={
             "approximate": st.column_config.CheckboxColumn("approx. (~)"),
             "n_test": st.column_config.NumberColumn("test images"),
@@ -69,8 +106,17 @@ st.caption(
     f"Test split '{data.split}' of '{data.root}', {data.n_images} images · written {results.created} · "
     f"temperature {results.temperature:.2f}"
 )
-threshold = common.threshold_slider(results.threshold, scope=f"evaluation:{results.model_id}")
-st.caption("Metrics, the confusion matrix and the markers on the curves follow the threshold.")
+# the Classify and Explain pages' threshold for the sidebar's model (their scope is its model id)
+threshold = (
+    common.threshold_slider(results.threshold, scope=results.model_id)
+    if sidebar_card is None
+    else common.threshold_slider(sidebar_card.threshold, scope=sidebar_card.model_id)
+)
+st.caption(
+    "The threshold the Classify and Explain pages use for this model: moving it here moves it there. Every section "
+    "follows it, recomputed from the stored per-image predictions, except those marked *at the stored threshold* "
+    f"({results.threshold:.2f}): robustness, false alarms and other runs, whose files keep no per-image scores."
+)
 view = metrics_at_threshold(results, threshold)
 metrics = view.metrics
 
@@ -109,26 +155,28 @@ with calibration_column:
     st.plotly_chart(reliability_figure(results.calibration, uncalibrated=results.calibration_uncalibrated))
     st.caption(
         "ECE (expected calibration error): the average gap between the P(fake) shown and how often such "
-        "images really are fake. Lower is better; 0 means the confidence can be taken at face value."
+        "images really are fake. Lower is better; 0 means the confidence can be taken at face value. The n beside "
+        "each point counts the test images in its bin: a point resting on a handful of images says little."
     )
 
 st.subheader("Classification report")
 report = view.classification_report
 st.dataframe(
     pd.DataFrame({name: scores.to_dict() for name, scores in report.rows().items()}).T,
+    placeholder=NOT_STATED,
     column_config={name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "f1-score")},
 )
 st.caption(f"At threshold {threshold:.2f}; accuracy {common.format_share(report.accuracy)}.")
 
 st.subheader("Per image kind")
 st.caption(
-    f"At the stored threshold {results.threshold:.2f}. Most kinds hold one class, so their accuracy is the "
-    "share of fakes caught (fake kinds) or of reals passed (real kinds); the intervals show how little a few "
-    "dozen images can tell."
+    f"At threshold {threshold:.2f}. Most kinds hold one class, so their accuracy is the share of fakes caught "
+    "(fake kinds) or of reals passed (real kinds), and AUC needs both classes (— where a kind has one); the "
+    "intervals show how little a few dozen images can tell."
 )
 hard_kinds = set(HARD_PAIR)
-familiarity = results.familiarity
-generalisation = results.generalisation
+familiarity = view.familiarity
+generalisation = view.generalisation
 unseen_kinds = set(generalisation.unseen_kinds) if generalisation else set()
 flag_counts = familiarity.per_kind if familiarity else {}
 st.dataframe(
@@ -147,10 +195,11 @@ st.dataframe(
                 "ECE": summary.ece,
                 "flagged": flag_counts[kind].flagged / flag_counts[kind].n if kind in flag_counts else None,
             }
-            for kind, summary in results.per_kind.items()
+            for kind, summary in view.per_kind.items()
         ]
     ),
     hide_index=True,
+    placeholder=NOT_STATED,
     column_config={
         "accuracy": st.column_config.NumberColumn(format="percent"),
         "AUC": st.column_config.NumberColumn(format="%.3f"),
@@ -162,13 +211,14 @@ st.dataframe(
         ),
     },
 )
-st.plotly_chart(per_kind_figure(results.per_kind))
-pair = results.pairs.get(pair_key(*HARD_PAIR))
+st.plotly_chart(per_kind_figure(view.per_kind))
+pair = view.pairs.get(pair_key(*HARD_PAIR))
 if pair:
     with st.container(border=True):
         st.markdown(
             f"**★ Hard pair: {pair.real_kind} (real) vs {pair.fake_kind} (fake).** Same resolution, framing "
-            "and style, so the model cannot score by telling data sets apart: this is the honest test."
+            "and style, so the model cannot score by telling data sets apart: this is the honest test. At "
+            f"threshold {threshold:.2f}."
         )
         pair_columns = st.columns(3)
         pair_columns[0].metric("Balanced accuracy", common.format_share(pair.balanced_accuracy))
@@ -185,7 +235,7 @@ if familiarity:
     flag_columns[1].metric(
         "Wrong verdicts flagged",
         common.format_share(everything.wrong_flagged / everything.wrong if everything.wrong else None),
-        help=f"{everything.wrong_flagged} of {everything.wrong} wrong verdicts at the stored threshold.",
+        help=f"{everything.wrong_flagged} of {everything.wrong} wrong verdicts at threshold {threshold:.2f}.",
     )
     flag_columns[2].metric("Accuracy on unflagged faces", common.format_share(familiarity.accuracy_unflagged))
     st.caption(
@@ -201,11 +251,13 @@ if rows:
     st.caption(
         "Each run below trained the same recipe with some kinds left out, then scored their test fakes against "
         "every real test face: the best estimate here of what happens on a generator that appears after training. "
-        "Recall and balanced accuracy are at each model's threshold."
+        "Other runs, so at the stored threshold: recall, balanced accuracy and false alarms are at each run's own "
+        "threshold, not the slider's."
     )
     st.dataframe(
         pd.DataFrame(rows, columns=list(GENERALISATION_COLUMNS)),
         hide_index=True,
+        placeholder=NOT_STATED,
         column_config={
             "model_name": "run",
             "unseen_kinds": "left out (unseen)",
@@ -228,7 +280,7 @@ if generalisation and generalisation.unseen_fakes:
     st.info(
         f"This model never saw {', '.join(generalisation.unseen_kinds)}: it caught "
         f"{common.format_share(generalisation.unseen_fakes.recall)} of those test fakes, against "
-        f"{common.format_share(seen_recall)} of the fakes it saw.",
+        f"{common.format_share(seen_recall)} of the fakes it saw, at threshold {threshold:.2f}.",
         icon=":material/visibility_off:",
     )
 
@@ -255,6 +307,7 @@ if robustness_rows:
     st.dataframe(
         pd.DataFrame(robustness_rows, columns=list(ROBUSTNESS_COLUMNS)),
         hide_index=True,
+        placeholder=NOT_STATED,
         column_config={
             "name": "perturbation",
             "params": "settings",
@@ -277,14 +330,15 @@ if robustness_rows:
     if by_kind:
         st.markdown("**Accuracy per image kind after each change**")
         st.caption(
-            "One row per kind, one column per perturbation (clean first). Most kinds hold one class, so this is "
-            "the share of fakes caught or of reals passed: a change can leave the average alone and still hurt "
-            "one generator's fakes."
+            "One row per kind, one column per perturbation (clean first), at the stored threshold "
+            f"{results.threshold:.2f}. Most kinds hold one class, so this is the share of fakes caught or of reals "
+            "passed: a change can leave the average alone and still hurt one generator's fakes."
         )
         columns = [column for column in by_kind[0] if column != "kind"]
         st.dataframe(
             pd.DataFrame(by_kind),
             hide_index=True,
+            placeholder=NOT_STATED,
             column_config={
                 column: st.column_config.NumberColumn(
                     f"{column} (reference)" if column == CLEAN else column, format="percent"
@@ -294,13 +348,21 @@ if robustness_rows:
         )
         if any(row["n_no_face"] is not None for row in robustness_rows):
             with st.expander("Images that lost their face, per kind"):
-                st.dataframe(pd.DataFrame(robustness_by_kind(results.robustness, value="no_face")), hide_index=True)
+                st.dataframe(
+                    pd.DataFrame(robustness_by_kind(results.robustness, value="no_face")),
+                    hide_index=True,
+                    placeholder=NOT_STATED,
+                )
 else:
     st.caption("No robustness results stored for this model (`deepfake-core evaluate` writes them).")
 
 false_alarm = results.false_alarm
 if false_alarm:
     st.subheader("False alarms on ordinary people photos")
+    st.caption(
+        f"At the stored threshold {results.threshold:.2f}: this block keeps only counts, not each photo's P(fake), "
+        "so it does not follow the slider."
+    )
     st.metric(
         f"Fake verdicts among {false_alarm.n} judged ({false_alarm.data})",
         common.format_share(false_alarm.fake_rate),
@@ -328,11 +390,12 @@ if faces:
             ]
         ),
         hide_index=True,
+        placeholder=NOT_STATED,
         column_config={"share": st.column_config.NumberColumn(format="percent")},
     )
     with st.expander(f"Test images without a verdict ({len(faces.misses)})"):
         misses = [miss.to_dict() for miss in faces.misses]
-        st.dataframe(pd.DataFrame(misses, columns=["id", "kind", "reason"]), hide_index=True)
+        st.dataframe(pd.DataFrame(misses, columns=["id", "kind", "reason"]), hide_index=True, placeholder=NOT_STATED)
 
 shown = {key: value for key, value in results.to_dict().items() if key != "predictions"}
 st.download_button(

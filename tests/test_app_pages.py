@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -293,27 +294,110 @@ def test_at_most_max_images_are_classified_per_run(classify: AppTest) -> None:
 
 
 def test_built_in_samples_are_classified(classify: AppTest) -> None:
-    classify.multiselect[0].set_value(["astronaut", "chelsea"]).run()
+    from pages.common import SAMPLES
+
+    offered = classify.multiselect[0].options
+    assert len(offered) == len(SAMPLES) and any(option.startswith("sd21_000260: Generated: ") for option in offered)
+    classify.multiselect[0].set_value(["astronaut", "stylegan2_tpdne_fake_8", "chelsea"]).run()
     assert not classify.exception
-    assert len(verdicts(classify)) == 2
-    assert list(classify.dataframe[0].value["file"]) == ["astronaut.png", "chelsea.png"]
+    assert not classify.error
+    assert len(verdicts(classify)) == 3
+    assert list(classify.dataframe[0].value["file"]) == ["astronaut.png", "stylegan2_tpdne_fake_8.jpg", "chelsea.png"]
 
 
 # --------------------------------------------------------------------------- evaluation
 
 
-def test_evaluation_threshold_slider_moves_the_metrics(model_dir: Path) -> None:
+def per_kind_table(app: AppTest) -> Any:
+    """The Evaluation page's per-kind table, indexed by kind."""
+    return next(frame.value for frame in app.dataframe if "hard pair" in frame.value.columns).set_index("kind")
+
+
+def test_evaluation_threshold_slider_moves_every_threshold_dependent_section(model_dir: Path) -> None:
     app = open_page("pages/evaluation.py")
     assert not app.exception
     assert app.selectbox[0].value == 0  # the evaluated model comes before the reported entry
     at_card = metric(app, "Accuracy")
-    app.slider(key="threshold:evaluation:default-test").set_value(0.0).run()
+    app.slider(key=THRESHOLD_KEY).set_value(0.0).run()
     assert not app.exception
     # At threshold 0 everything is called Fake: recall is 100 % and specificity 0 %.
     assert metric(app, "Recall (fakes caught)") == "100.0%"
     assert metric(app, "Specificity (reals passed)") == "0.0%"
     assert metric(app, "Accuracy") != at_card
-    assert "At threshold 0.00" in " ".join(item.value for item in app.caption)
+    captions = " ".join(item.value for item in app.caption)
+    assert "At threshold 0.00" in captions
+    per_kind = per_kind_table(app)
+    assert per_kind.loc[["celeba", "ffhq"], "accuracy"].tolist() == [0.0, 0.0]  # every real face called Fake
+    assert per_kind.loc[["gan256", "stylegan2_tpdne"], "accuracy"].tolist() == [1.0, 1.0]
+    assert any("Hard pair" in item.value and "At threshold 0.00" in item.value for item in app.markdown)
+    assert metric(app, "Balanced accuracy") == "50.0%"  # overall, and the hard pair's: all fakes caught, no real passed
+    assert [item.value for item in app.metric if item.label == "Balanced accuracy"] == ["50.0%", "50.0%"]
+
+
+def test_evaluation_opens_at_the_threshold_chosen_on_classify(classify: AppTest) -> None:
+    classify.slider(key=THRESHOLD_KEY).set_value(1.0).run()
+    classify.switch_page("pages/evaluation.py").run()
+    assert not classify.exception
+    assert classify.slider(key=THRESHOLD_KEY).value == 1.0
+    assert metric(classify, "Specificity (reals passed)") == "100.0%"
+    assert per_kind_table(classify).loc["celeba", "accuracy"] == 1.0
+    classify.slider(key=THRESHOLD_KEY).set_value(0.3).run()
+    classify.switch_page("pages/classify.py").run()
+    assert classify.slider(key=THRESHOLD_KEY).value == 0.3  # and back: one threshold per model for the session
+
+
+def test_evaluation_opens_on_the_results_of_the_sidebars_model(tmp_path: Path, monkeypatch) -> None:
+    from conftest import synthetic_results
+
+    from deepfake_core.evaluation.results import save_results
+
+    save_tiny_model(tmp_path)
+    save_tiny_model(tmp_path, name="other", seed=1)
+    save_tiny_model(tmp_path, name="unmeasured", seed=2)
+    (tmp_path / "evaluation").mkdir()
+    save_results(synthetic_results(), tmp_path / "evaluation" / "default.json")
+    other = synthetic_results(model_id="other-test", model_name="other", seed=3)
+    save_results(other, tmp_path / "evaluation" / "other.json")
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page("pages/evaluation.py")
+    assert app.selectbox[0].value == 0 and "the sidebar's model" in app.selectbox[0].format_func(0)
+    app.sidebar.selectbox[0].set_value("other").run()
+    assert not app.exception
+    assert app.selectbox[0].value == 1
+    assert app.slider[0].key == "threshold:other-test"  # the Classify page's threshold for that model
+    assert metric(app, "Accuracy") == f"{other.metrics.accuracy:.1%}"
+    app.sidebar.selectbox[0].set_value("unmeasured").run()
+    assert not app.exception
+    assert "No stored results for the sidebar's model `unmeasured-test`" in app.info[0].value
+    assert app.selectbox[0].value == 0
+
+
+def test_evaluation_tables_show_a_dash_for_undefined_values_and_name_the_stored_threshold(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from dataclasses import replace
+
+    from conftest import synthetic_results
+
+    from deepfake_core.evaluation.results import false_alarm_entry, robustness_entry, save_results
+
+    save_tiny_model(tmp_path)
+    alarms = false_alarm_entry([0.2, 0.7, 0.4], threshold=0.5, data_name="people photos")
+    jpeg = robustness_entry(name="jpeg_q50", params={"quality": 50}, y_fake=[0, 1], p_fake=[0.2, 0.9], threshold=0.5)
+    (tmp_path / "evaluation").mkdir()
+    save_results(
+        replace(synthetic_results(), false_alarm=alarms, robustness=(jpeg,)), tmp_path / "evaluation" / "default.json"
+    )
+    monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+    app = open_page("pages/evaluation.py")
+    app.slider(key=THRESHOLD_KEY).set_value(0.8).run()
+    assert not app.exception
+    assert per_kind_table(app)["AUC"].isna().all()  # one class per kind: undefined, shown as a dash
+    assert app.dataframe and all(frame.proto.placeholder == "—" for frame in app.dataframe)
+    captions = [item.value for item in app.caption]
+    assert any(caption.startswith("At the stored threshold 0.50: this block keeps only counts") for caption in captions)
+    assert any("judged at the stored threshold 0.50" in caption for caption in captions)  # robustness
+    assert "At threshold 0.80" in " ".join(captions)
 
 
 def test_evaluation_shows_every_section(model_dir: Path) -> None:
@@ -674,6 +758,19 @@ def test_a_face_too_small_to_judge_gets_its_reason_not_a_verdict(face_model_dir:
     table = app.dataframe[0].value
     assert table["face"].tolist() == [1] and table["verdict"].isna().all()
     assert "under the 40 px" in table["error"][0]
+
+
+def test_every_generated_sample_has_one_face_found_and_judged(face_model_dir: Path) -> None:
+    from pages.common import SAMPLES, SAMPLES_DIR
+
+    generated = [name for name, sample in SAMPLES.items() if sample.path.parent == SAMPLES_DIR]
+    app = open_page("pages/classify.py")
+    app.multiselect[0].set_value(generated).run()
+    assert not app.exception
+    assert not app.error and not app.warning  # no "No face found"
+    assert len(verdicts(app)) == len(generated)
+    table = app.dataframe[0].value
+    assert table["face"].tolist() == [1] * len(generated) and table["verdict"].notna().all()
 
 
 def test_a_model_without_a_face_step_has_no_faces_choice(classify: AppTest) -> None:

@@ -150,6 +150,21 @@ def test_reliability_figure_plots_non_empty_bins_and_names_ece() -> None:
     assert f"{UNCALIBRATED.ece:.3f} → {CALIBRATION.ece:.3f}" in fig.layout.title.text
 
 
+def test_reliability_figure_writes_each_bins_image_count_beside_its_point() -> None:
+    fig = reliability_figure(CALIBRATION, uncalibrated=UNCALIBRATED)
+
+    counts = [item.count for item in CALIBRATION.bins if item.count]
+    assert min(counts) <= 2  # a bin that rests on a couple of images must be seen as such
+    after, before = _trace(fig, "After scaling"), _trace(fig, "Before scaling")
+    assert list(after.text) == [f"n={count}" for count in counts] and "text" in after.mode
+    assert before.text is None and "text" not in before.mode  # one curve labelled: no overlapping labels
+    for trace, calibration in ((after, CALIBRATION), (before, UNCALIBRATED)):
+        assert [row[0] for row in trace.customdata] == [item.count for item in calibration.bins if item.count]
+        assert "%{customdata[0]} images" in trace.hovertemplate
+    alone = _trace(reliability_figure(CALIBRATION), "Model")
+    assert list(alone.text) == [f"n={count}" for count in counts]
+
+
 def test_per_kind_figure_colours_by_class_with_wilson_error_bars() -> None:
     fig = per_kind_figure(PER_KIND)
 

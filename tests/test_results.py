@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 
 from deepfake_core.errors import ResultsFileError
-from deepfake_core.evaluation.metrics import classification_report_dict, threshold_metrics
+from deepfake_core.evaluation.metrics import (
+    classification_report_dict,
+    pair_metrics,
+    per_group_metrics,
+    threshold_metrics,
+)
 from deepfake_core.evaluation.record import SchemaError
 from deepfake_core.evaluation.results import (
     COMPARISON_COLUMNS,
@@ -25,6 +30,7 @@ from deepfake_core.evaluation.results import (
     list_results,
     load_results,
     metrics_at_threshold,
+    results_from_dict,
     robustness_by_kind,
     robustness_entry,
     robustness_table,
@@ -303,6 +309,71 @@ def test_threshold_extremes_call_everything_fake_or_nearly_nothing(results) -> N
     strictest = metrics_at_threshold(results, 1.0).metrics
     assert strictest.counts == ConfusionCounts(tn=12, fp=0, fn=11, tp=1)  # only p_fake == 1.0 reaches 1.0
     assert metrics_at_threshold(results, results.threshold).metrics == results.metrics
+
+
+# Far from the training faces: the last two ffhq and all stylegan2_tpdne, the kind left out of training below.
+DISTANCES = [1.0] * 4 + [5.0] * 2 + [1.0] * 6 + [5.0] * 6 + [1.0] * 6
+SEEN = ["ffhq", "celeba", "gan256"]
+
+
+@pytest.fixture(scope="module")
+def flagged_results() -> EvaluationResults:
+    """Results of a model with the familiarity flag that never saw stylegan2_tpdne, so every block exists."""
+    return _build(feature_distances=DISTANCES, flag_threshold=3.0, seen_kinds=SEEN)
+
+
+def test_the_view_at_the_stored_threshold_repeats_every_stored_block(flagged_results) -> None:
+    view = metrics_at_threshold(flagged_results, flagged_results.threshold)
+
+    assert view.per_kind == flagged_results.per_kind
+    assert view.pairs == flagged_results.pairs
+    assert view.familiarity == flagged_results.familiarity is not None
+    assert view.generalisation == flagged_results.generalisation is not None
+
+
+def test_the_view_recomputes_per_kind_pair_flag_and_unseen_blocks_at_another_threshold(flagged_results) -> None:
+    view = metrics_at_threshold(flagged_results, 0.62)
+
+    # stylegan2_tpdne scores 0.7 0.45 0.9 0.6 0.35 0.8: four reach 0.5, three reach 0.62
+    assert flagged_results.per_kind["stylegan2_tpdne"].accuracy == pytest.approx(4 / 6)
+    assert view.per_kind["stylegan2_tpdne"].accuracy == pytest.approx(3 / 6)
+    assert view.generalisation.unseen_fakes.recall == pytest.approx(3 / 6)
+    assert view.generalisation.missed_unseen_fakes == view.generalisation.missed_unseen_fakes_flagged == 3
+    # ffhq scores 0.1 0.6 0.3 0.2 0.55 0.05 (the last two flagged): 0.55 is a wrong Fake at 0.5, right at 0.62
+    assert (
+        flagged_results.familiarity.per_kind["ffhq"].wrong_flagged,
+        view.familiarity.per_kind["ffhq"].wrong_flagged,
+    ) == (1, 0)
+    resampling = {"seed": 0, "n_boot": 100}
+    expected = per_group_metrics(LABELS, P_FAKE, KINDS, threshold=0.62, **resampling)
+    assert {kind: summary.to_dict() for kind, summary in view.per_kind.items()} == expected
+    pair = pair_metrics(
+        LABELS, P_FAKE, KINDS, real_kind="ffhq", fake_kind="stylegan2_tpdne", threshold=0.62, **resampling
+    )
+    assert view.pairs["ffhq_vs_stylegan2_tpdne"].to_dict() == pair
+    assert (
+        view.pairs["ffhq_vs_stylegan2_tpdne"].balanced_accuracy
+        != flagged_results.pairs["ffhq_vs_stylegan2_tpdne"].balanced_accuracy
+    )
+
+
+def test_a_model_without_the_flag_has_no_familiarity_or_generalisation_to_recompute(results) -> None:
+    view = metrics_at_threshold(results, 0.3)
+
+    assert results.arrays.feature_distances is None
+    assert view.familiarity is None and view.generalisation is None
+    assert set(view.per_kind) == set(KINDS)
+
+
+def test_a_familiarity_block_needs_every_distance_to_be_recomputed(flagged_results) -> None:
+    document = flagged_results.to_dict()
+    del document["predictions"][5]["feature_distance"]
+
+    with pytest.raises(
+        ResultsFileError,
+        match=r"'predictions\[5\]\.feature_distance' is required when the file has a familiarity block",
+    ):
+        results_from_dict(document)
 
 
 def test_predictions_are_exposed_as_typed_arrays_computed_once(results) -> None:

@@ -573,19 +573,48 @@ def thesis_reported_results(*, created: str | None = None) -> ReportedResults:
 
 
 def metrics_at_threshold(results: EvaluationResults, threshold: float) -> ThresholdView:
-    """Recompute threshold-dependent metrics from stored predictions (the threshold slider).
+    """Recompute every threshold-dependent block from the stored predictions (the threshold slider).
 
-    The operating point is where ``threshold`` sits on the stored ROC and PR curves.
+    Per-kind and pair intervals are drawn again with the file's own bootstrap seed and size, so at
+    the stored threshold the view repeats the stored blocks exactly, and a moved slider changes
+    only what the threshold changes. The familiarity and generalisation blocks are recomputed when
+    the file has them. The operating point is where ``threshold`` sits on the stored ROC and PR
+    curves. Blocks without per-image scores (``robustness``, ``false_alarm``) stay at the stored
+    threshold.
     """
     arrays = results.arrays
-    metrics = ThresholdMetrics.from_dict(threshold_metrics(arrays.y_fake, arrays.p_fake, threshold=threshold))
-    report = classification_report_dict(arrays.y_fake, arrays.p_fake, threshold=threshold)
+    y, p, kinds = arrays.y_fake, arrays.p_fake, arrays.kinds.tolist()
+    resampling = {"seed": results.bootstrap.seed, "n_boot": results.bootstrap.n_boot}
+    metrics = ThresholdMetrics.from_dict(threshold_metrics(y, p, threshold=threshold))
+    report = classification_report_dict(y, p, threshold=threshold)
+    familiarity = flags = None
+    if results.familiarity is not None and arrays.feature_distances is not None:
+        flag_threshold = results.familiarity.flag_threshold
+        distances = arrays.feature_distances
+        familiarity = familiarity_block(y, p, kinds, distances, threshold=threshold, flag_threshold=flag_threshold)
+        flags = distances > flag_threshold
+    generalisation = results.generalisation
     return ThresholdView(
         threshold=float(threshold),
         metrics=metrics,
         classification_report=ClassificationReport.from_dict(report),
         operating_point=OperatingPoint(
             fpr=metrics.false_positive_rate, tpr=metrics.recall, precision=metrics.precision, recall=metrics.recall
+        ),
+        per_kind=per_group_metrics(y, p, kinds, threshold=threshold, **resampling),
+        pairs={
+            key: pair_metrics(
+                y, p, kinds, real_kind=pair.real_kind, fake_kind=pair.fake_kind, threshold=threshold, **resampling
+            )
+            for key, pair in results.pairs.items()
+        },
+        familiarity=familiarity,
+        generalisation=(
+            None
+            if generalisation is None
+            else generalisation_block(
+                y, p, kinds, seen_kinds=generalisation.seen_kinds, threshold=threshold, flags=flags
+            )
         ),
     )
 

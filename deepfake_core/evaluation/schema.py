@@ -98,6 +98,8 @@ class PredictionArrays:
     """Integers, 1 = Fake."""
     kinds: np.ndarray
     p_fake: np.ndarray
+    feature_distances: np.ndarray | None = None
+    """Floats, the familiarity flag's distance per image; ``None`` for a model without the flag."""
 
 
 # --------------------------------------------------------------------------- threshold metrics
@@ -444,6 +446,12 @@ class EvaluationResults(_Header):
             raise SchemaError(
                 "data.n_images", f"is {self.data.n_images} but there are {len(self.predictions)} predictions"
             )
+        if self.familiarity is not None:  # the block is recomputed from these at any threshold
+            missing = next((i for i, item in enumerate(self.predictions) if item.feature_distance is None), None)
+            if missing is not None:
+                raise SchemaError(
+                    f"predictions[{missing}].feature_distance", "is required when the file has a familiarity block"
+                )
 
     @functools.cached_property
     def arrays(self) -> PredictionArrays:
@@ -453,6 +461,11 @@ class EvaluationResults(_Header):
             y_fake=np.array([prediction.label == "Fake" for prediction in self.predictions], dtype=int),
             kinds=np.array([prediction.kind for prediction in self.predictions], dtype=str),
             p_fake=np.array([prediction.p_fake for prediction in self.predictions], dtype=float),
+            feature_distances=(
+                None
+                if self.familiarity is None
+                else np.array([prediction.feature_distance for prediction in self.predictions], dtype=float)
+            ),
         )
 
 
@@ -505,9 +518,17 @@ class OperatingPoint(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class ThresholdView(Record):
-    """Threshold-dependent metrics recomputed from the stored predictions at the slider's threshold."""
+    """Every threshold-dependent block recomputed from the stored predictions at the slider's threshold.
+
+    ``per_kind``, ``pairs``, ``familiarity`` and ``generalisation`` mirror the stored blocks of the
+    same names (``None`` where the file has none), so a page shows them at the user's threshold.
+    """
 
     threshold: float
     metrics: ThresholdMetrics
     classification_report: ClassificationReport
     operating_point: OperatingPoint
+    per_kind: dict[str, KindSummary]
+    pairs: dict[str, PairSummary]
+    familiarity: Familiarity | None
+    generalisation: Generalisation | None
