@@ -12,7 +12,7 @@ import streamlit as st
 
 from deepfake_core.export import rows_to_csv
 from deepfake_core.faces.finder import FACE_MODES
-from pages import common
+from pages import classify_state, inputs, messages, model_choice, shell
 
 FACE_CHOICES = {  # how the page names deepfake_core's face modes
     "all": "Every face",
@@ -20,19 +20,19 @@ FACE_CHOICES = {  # how the page names deepfake_core's face modes
     "none": "The whole image (no face step)",
 }
 
-common.page_setup()
+shell.page_setup()
 st.title("Classify")
-detector = common.require_detector()
+detector = model_choice.require_detector()
 
 # no type= filter: a file of another type reaches the page and is refused below with its name and reason
 uploads = st.file_uploader("Upload face images", accept_multiple_files=True)
-st.caption(common.upload_limits_note())
+st.caption(inputs.upload_limits_note())
 samples = st.multiselect(
     "Or try built-in samples",
-    list(common.SAMPLES),
-    format_func=lambda name: f"{name}: {common.SAMPLES[name][1]}",
+    list(inputs.SAMPLES),
+    format_func=lambda name: f"{name}: {inputs.SAMPLES[name][1]}",
 )
-threshold = common.threshold_slider(detector.card.threshold, scope=detector.model_id)
+threshold = model_choice.threshold_slider(detector.card.threshold, scope=detector.model_id)
 if detector.card.face_crop is not None:
     faces = st.radio(
         "Faces",
@@ -49,20 +49,20 @@ else:
     faces = "none"
     st.caption("This model has no face step: it judges each whole image, whatever it shows.")
 
-inputs = common.upload_inputs(uploads) + common.sample_inputs(samples)
-if not inputs:
-    common.stop_with_info("Upload one or more face images, or pick a sample, to get a verdict.")
-if len(inputs) > common.MAX_IMAGES:
-    skipped = ", ".join(f"**{item.name}**" for item in inputs[common.MAX_IMAGES :])
+images = inputs.upload_inputs(uploads) + inputs.sample_inputs(samples)
+if not images:
+    messages.stop_with_info("Upload one or more face images, or pick a sample, to get a verdict.")
+if len(images) > inputs.MAX_IMAGES:
+    skipped = ", ".join(f"**{item.name}**" for item in images[inputs.MAX_IMAGES :])
     st.error(
-        f"Not classified: {skipped}. Only the first {common.MAX_IMAGES} of {len(inputs)} images are classified "
+        f"Not classified: {skipped}. Only the first {inputs.MAX_IMAGES} of {len(images)} images are classified "
         "here; use `deepfake-core predict` for larger batches.",
         icon=":material/block:",
     )
-    inputs = inputs[: common.MAX_IMAGES]
+    images = images[: inputs.MAX_IMAGES]
 
-results = common.classify_images(inputs, detector, threshold=threshold, faces=faces)
-common.show_refusals(results)
+results = classify_state.classify_images(images, detector, threshold=threshold, faces=faces)
+messages.show_refusals(results)
 
 for index, result in enumerate(results):
     name = result.source.name
@@ -74,7 +74,7 @@ for index, result in enumerate(results):
             picture, details = st.columns([1, 3], vertical_alignment="center")
             picture.image(result.picture, caption=name)
             with details:
-                common.show_verdict(photo.faces[0].prediction, result.source, key=f"probability-bar-{index}")
+                messages.show_verdict(photo.faces[0].prediction, result.source, key=f"probability-bar-{index}")
             continue
         found = f"{photo.faces_found} face{'' if photo.faces_found == 1 else 's'} found"
         if len(photo.faces) < photo.faces_found:
@@ -94,7 +94,7 @@ for index, result in enumerate(results):
                 crop, details = st.columns([1, 4], vertical_alignment="center")
                 crop.image(verdict.image, caption=f"Face {verdict.number}: what the model saw", width="stretch")
                 with details:
-                    common.show_verdict(
+                    messages.show_verdict(
                         verdict.prediction,
                         result.source,
                         key=f"probability-bar-{index}-{verdict.number}",
@@ -104,11 +104,13 @@ for index, result in enumerate(results):
 rows = [row for result in results for row in result.rows()]
 face_step = any(result.photo is not None and result.photo.face_step for result in results)
 st.subheader("All results")
-table = common.results_table(rows)
+table = classify_state.results_table(rows)
 st.dataframe(
     table,
     hide_index=True,
-    column_order=[column for column in common.ROW_COLUMNS if face_step or column not in ("face", "box", "face_score")],
+    column_order=[
+        column for column in classify_state.ROW_COLUMNS if face_step or column not in ("face", "box", "face_score")
+    ],
     column_config={
         "face": st.column_config.NumberColumn("Face", help="Faces are numbered from the largest, as in the boxes."),
         "box": st.column_config.TextColumn("Box", help="x y width height, in the photo's pixels."),
@@ -127,7 +129,7 @@ st.dataframe(
 csv_column, json_column = st.columns(2)
 csv_column.download_button(
     "Download CSV",
-    rows_to_csv(rows, common.ROW_COLUMNS),
+    rows_to_csv(rows, classify_state.ROW_COLUMNS),
     file_name="deepfake-lens-results.csv",
     mime="text/csv",
     on_click="ignore",

@@ -27,21 +27,21 @@ from deepfake_core.figures import (
     training_curves_figure,
 )
 from deepfake_core.perturb import CLEAN
-from pages import common
+from pages import formatting, messages, model_choice, shell, stored_results
 
 NOT_STATED = "—"
 """What a table cell shows where a value is undefined (e.g. AUC of a kind with one class), instead of "None"."""
 
-common.page_setup()
+shell.page_setup()
 st.title("Evaluation")
-listing = common.stored_results()
+listing = stored_results.stored_results()
 if not listing.results:
-    common.stop_with_info(
-        f"No stored evaluation results in `{common.results_folder_hint()}`. Run `deepfake-core evaluate` "
+    messages.stop_with_info(
+        f"No stored evaluation results in `{stored_results.results_folder_hint()}`. Run `deepfake-core evaluate` "
         "to write them there (one JSON file per model, see docs/evaluation_schema.md)."
     )
 
-card = common.chosen_card()
+card = model_choice.chosen_card()
 model_ids = [entry.model_id for entry in listing.results]
 model_names = [entry.model_name for entry in listing.results]
 if card is None:
@@ -68,7 +68,7 @@ sidebar_card = card if choice == opened else None  # the shown results are the s
 if card is not None and opened is None:
     st.info(
         f"No stored results for the sidebar's model `{card.model_id}`: showing another model's. Run "
-        f"`deepfake-core evaluate` to write them to `{common.results_folder_hint()}`.",
+        f"`deepfake-core evaluate` to write them to `{stored_results.results_folder_hint()}`.",
         icon=":material/info:",
     )
 elif sidebar_card is not None and results.model_id != sidebar_card.model_id:
@@ -108,9 +108,9 @@ st.caption(
 )
 # the Classify and Explain pages' threshold for the sidebar's model (their scope is its model id)
 threshold = (
-    common.threshold_slider(results.threshold, scope=results.model_id)
+    model_choice.threshold_slider(results.threshold, scope=results.model_id)
     if sidebar_card is None
-    else common.threshold_slider(sidebar_card.threshold, scope=sidebar_card.model_id)
+    else model_choice.threshold_slider(sidebar_card.threshold, scope=sidebar_card.model_id)
 )
 st.caption(
     "The threshold the Classify and Explain pages use for this model: moving it here moves it there. Every section "
@@ -137,8 +137,8 @@ for row in metric_rows:
     for column, (label, value, interval) in zip(st.columns(4), row, strict=False):
         column.metric(
             label,
-            common.format_share(value),
-            help=f"95 % CI {common.format_interval(interval)}" if interval else None,
+            formatting.format_share(value),
+            help=f"95 % CI {formatting.format_interval(interval)}" if interval else None,
         )
 
 roc_column, pr_column = st.columns(2)
@@ -166,7 +166,7 @@ st.dataframe(
     placeholder=NOT_STATED,
     column_config={name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "f1-score")},
 )
-st.caption(f"At threshold {threshold:.2f}; accuracy {common.format_share(report.accuracy)}.")
+st.caption(f"At threshold {threshold:.2f}; accuracy {formatting.format_share(report.accuracy)}.")
 
 st.subheader("Per image kind")
 st.caption(
@@ -190,7 +190,7 @@ st.dataframe(
                 "real": summary.n_real,
                 "fake": summary.n_fake,
                 "accuracy": summary.accuracy,
-                "95 % CI": common.format_interval(summary.accuracy_ci),
+                "95 % CI": formatting.format_interval(summary.accuracy_ci),
                 "AUC": summary.auc,
                 "ECE": summary.ece,
                 "flagged": flag_counts[kind].flagged / flag_counts[kind].n if kind in flag_counts else None,
@@ -221,23 +221,23 @@ if pair:
             f"threshold {threshold:.2f}."
         )
         pair_columns = st.columns(3)
-        pair_columns[0].metric("Balanced accuracy", common.format_share(pair.balanced_accuracy))
-        pair_columns[0].caption(f"95 % CI {common.format_interval(pair.balanced_accuracy_ci)}")
+        pair_columns[0].metric("Balanced accuracy", formatting.format_share(pair.balanced_accuracy))
+        pair_columns[0].caption(f"95 % CI {formatting.format_interval(pair.balanced_accuracy_ci)}")
         pair_columns[1].metric("AUC", "—" if pair.auc is None else f"{pair.auc:.3f}")
-        pair_columns[1].caption(f"95 % CI {common.format_interval(pair.auc_ci)}")
+        pair_columns[1].caption(f"95 % CI {formatting.format_interval(pair.auc_ci)}")
         pair_columns[2].metric("Images", f"{pair.n_real} real / {pair.n_fake} fake")
 
 if familiarity:
     st.subheader("Unlike the training faces")
     everything = familiarity.all
     flag_columns = st.columns(3)
-    flag_columns[0].metric("Faces flagged", common.format_share(everything.flagged / everything.n))
+    flag_columns[0].metric("Faces flagged", formatting.format_share(everything.flagged / everything.n))
     flag_columns[1].metric(
         "Wrong verdicts flagged",
-        common.format_share(everything.wrong_flagged / everything.wrong if everything.wrong else None),
+        formatting.format_share(everything.wrong_flagged / everything.wrong if everything.wrong else None),
         help=f"{everything.wrong_flagged} of {everything.wrong} wrong verdicts at threshold {threshold:.2f}.",
     )
-    flag_columns[2].metric("Accuracy on unflagged faces", common.format_share(familiarity.accuracy_unflagged))
+    flag_columns[2].metric("Accuracy on unflagged faces", formatting.format_share(familiarity.accuracy_unflagged))
     st.caption(
         "A face is flagged when its features lie further from the training faces' than the model card's "
         f"threshold ({familiarity.flag_threshold:.2f}, set so about 5 % of validation faces are flagged). A "
@@ -245,7 +245,7 @@ if familiarity:
     )
 
 st.subheader("Seen vs unseen generators")
-studies = common.stored_results(common.GENERALISATION_FOLDER)
+studies = stored_results.stored_results(stored_results.GENERALISATION_FOLDER)
 rows = generalisation_table(studies.results)
 if rows:
     st.caption(
@@ -272,15 +272,16 @@ if rows:
     st.plotly_chart(generalisation_figure(rows))
 else:
     st.caption(
-        f"No leave-one-generator-out results in `{common.results_folder_hint()}/{common.GENERALISATION_FOLDER}` "
+        "No leave-one-generator-out results in "
+        f"`{stored_results.results_folder_hint()}/{stored_results.GENERALISATION_FOLDER}` "
         "(see the README: train with `--exclude-kinds`, then evaluate into that folder)."
     )
 if generalisation and generalisation.unseen_fakes:
     seen_recall = generalisation.seen_fakes.recall if generalisation.seen_fakes else None
     st.info(
         f"This model never saw {', '.join(generalisation.unseen_kinds)}: it caught "
-        f"{common.format_share(generalisation.unseen_fakes.recall)} of those test fakes, against "
-        f"{common.format_share(seen_recall)} of the fakes it saw, at threshold {threshold:.2f}.",
+        f"{formatting.format_share(generalisation.unseen_fakes.recall)} of those test fakes, against "
+        f"{formatting.format_share(seen_recall)} of the fakes it saw, at threshold {threshold:.2f}.",
         icon=":material/visibility_off:",
     )
 
@@ -365,8 +366,8 @@ if false_alarm:
     )
     st.metric(
         f"Fake verdicts among {false_alarm.n} judged ({false_alarm.data})",
-        common.format_share(false_alarm.fake_rate),
-        help=f"{false_alarm.n_fake_verdicts} of {false_alarm.n}; 95 % CI {common.format_interval(false_alarm.ci)}",
+        formatting.format_share(false_alarm.fake_rate),
+        help=f"{false_alarm.n_fake_verdicts} of {false_alarm.n}; 95 % CI {formatting.format_interval(false_alarm.ci)}",
     )
     if false_alarm.n_flagged is not None:
         st.caption(

@@ -35,32 +35,32 @@ from deepfake_core.explain import (
 )
 from deepfake_core.faces.align import paste_back
 from deepfake_core.intake import load_image
-from pages import common, explain_view
+from pages import classify_state, explain_view, inputs, messages, model_choice, pictures, shell
 
 FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE = "Upload an image", "An image from the Classify page", "A built-in sample"
 
-common.page_setup()
+shell.page_setup()
 st.title("Explain")
-detector = common.require_detector()
+detector = model_choice.require_detector()
 card = detector.card
 
 # --------------------------------------------------------------------------- which image
-classified = common.last_classified()
+classified = classify_state.last_classified()
 sources = [FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE] if classified else [FROM_UPLOAD, FROM_SAMPLE]
 source = st.radio("Image", sources, index=sources.index(FROM_CLASSIFY if classified else FROM_UPLOAD), horizontal=True)
 if source == FROM_UPLOAD:
     upload = st.file_uploader("Upload a face image", key="explain-upload")
-    st.caption(common.upload_limits_note(max_images=None))
-    chosen = common.upload_inputs([upload] if upload else [])
+    st.caption(inputs.upload_limits_note(max_images=None))
+    chosen = inputs.upload_inputs([upload] if upload else [])
 elif source == FROM_CLASSIFY:
     names = [item.name for item in classified]
     index = st.selectbox("Classified image", range(len(names)), format_func=names.__getitem__, key="explain-classified")
     chosen = [classified[index]]
 else:
-    sample = st.selectbox("Sample", list(common.SAMPLES), format_func=lambda name: f"{name}: {common.SAMPLES[name][1]}")
-    chosen = common.sample_inputs([sample])
+    sample = st.selectbox("Sample", list(inputs.SAMPLES), format_func=lambda name: f"{name}: {inputs.SAMPLES[name][1]}")
+    chosen = inputs.sample_inputs([sample])
 if not chosen:
-    common.stop_with_info("Upload a face image, or pick a sample, to see why the model decides as it does.")
+    messages.stop_with_info("Upload a face image, or pick a sample, to see why the model decides as it does.")
 item = chosen[0]
 try:
     image = load_image(item.data)
@@ -69,14 +69,14 @@ except DeepfakeLensError as error:
     st.stop()
 
 # --------------------------------------------------------------------------- how to explain it
-threshold = common.threshold_slider(card.threshold, scope=detector.model_id)
+threshold = model_choice.threshold_slider(card.threshold, scope=detector.model_id)
 face = None  # the face whose aligned crop is explained, for a model with a face step
 faces_found = 0
 explained = image  # what the model sees and the maps explain: the photo, or the face's crop
 if card.face_crop is None:
     prediction = detector.predict(image, threshold=threshold)
 else:
-    photo = common.photo_faces(detector, item, image, threshold=threshold)
+    photo = explain_view.photo_faces(detector, item, image, threshold=threshold)
     if photo.no_face:
         st.warning(
             f"No face found in **{item.name}**, so there is nothing to explain: this model judges faces only. "
@@ -101,7 +101,7 @@ else:
     chosen = next(verdict for verdict in judged if verdict.number == number)
     face, prediction, explained, faces_found = chosen.face, chosen.prediction, chosen.image, photo.faces_found
     found = f"{photo.faces_found} face{'' if photo.faces_found == 1 else 's'} found"
-    st.image(common.boxed_photo(image, photo), caption=f"{item.name}: {found}; explaining face {number}", width=360)
+    st.image(pictures.boxed_photo(image, photo), caption=f"{item.name}: {found}; explaining face {number}", width=360)
 available = [name for name in METHOD_NAMES if card.attention or name != "attention"]
 methods = st.multiselect(
     "Methods",
@@ -144,7 +144,7 @@ with st.expander("LIME settings"):
     }
 face_number = face.number if face is not None else None
 requests = [
-    common.ExplanationRequest(item, method, target, lime_params if method == "lime" else {}, face=face_number)
+    explain_view.ExplanationRequest(item, method, target, lime_params if method == "lime" else {}, face=face_number)
     for method in methods
 ]
 if st.button("Explain", type="primary", icon=":material/visibility:", disabled=not methods):
@@ -154,7 +154,7 @@ ready_requests = [request for request, found in zip(requests, explanations, stri
 ready = [explanation for explanation in explanations if explanation is not None]
 
 # --------------------------------------------------------------------------- what it shows
-common.show_verdict(prediction, item, key="explain-probability-bar", face=face_number)
+messages.show_verdict(prediction, item, key="explain-probability-bar", face=face_number)
 if face is None:
     st.markdown(f"Explaining the class **{target}**.")
 else:
@@ -199,17 +199,17 @@ for column, explanation in zip(columns[1:], ready, strict=True):
             caption=f"{METHODS[explanation.method].title} ({explanation.target_class})",
             width="stretch",
         )
-        st.image(common.legend_strip(scale), width="stretch")
+        st.image(explain_view.legend_strip(scale), width="stretch")
         st.caption(
             f"← {scale.low} · {scale.high} →  \n{explanation.meaning} ({explanation.seconds:.2f} s)"
             + ("" if r2 is None else f"  \nSurrogate fit R² = {r2:.2f}")
         )
 if on_photo and ready:
     columns = st.columns(1 + len(ready))
-    columns[0].image(common.display_copy(image), caption=f"The photo ({item.name})", width="stretch")
+    columns[0].image(pictures.display_copy(image), caption=f"The photo ({item.name})", width="stretch")
     for column, explanation in zip(columns[1:], ready, strict=True):
         crop_drawing = overlay(working, explanation, opacity=opacity, boundaries=boundaries)  # at the crop's size
-        pasted = paste_back(image, crop_drawing, face.matrix, crop_size=card.input_size, max_side=common.DISPLAY_SIDE)
+        pasted = paste_back(image, crop_drawing, face.matrix, crop_size=card.input_size, max_side=pictures.DISPLAY_SIDE)
         column.image(
             pasted,
             caption=f"{METHODS[explanation.method].title} on the photo (face {face_number})",
@@ -295,7 +295,7 @@ if ready:
     stem = Path(item.name).stem  # the CLI names its files <image stem>_<method>.png/.json too
     if face is not None:
         stem += f"_face{face_number}"
-    model_flag = common.model_flags()
+    model_flag = model_choice.model_flags()
     for explanation in ready:
         name = f"{stem}_{explanation.method}"
         png_column, json_column, composite_column, _ = st.columns([1, 1, 1, 2])
@@ -309,7 +309,7 @@ if ready:
         )
         json_column.download_button(
             f"{METHODS[explanation.method].title} JSON",
-            json.dumps(common.explanation_record(explanation, face, faces_found=faces_found), indent=2),
+            json.dumps(explain_view.explanation_record(explanation, face, faces_found=faces_found), indent=2),
             file_name=f"{name}.json",
             mime="application/json",
             on_click="ignore",

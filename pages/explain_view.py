@@ -1,42 +1,53 @@
-"""What the Explain page keeps between reruns, and the Streamlit calls that compute it.
+"""What the Explain page keeps between reruns, and the Streamlit calls that compute and record it.
 
-Explanations are kept in a small least-recently-used cache in session state, keyed by
-(image sha256, model id, method, class, parameters, face) (``ExplanationRequest.key``), so
-switching to another image and back, or moving a slider, computes nothing again. Only maps of
-the bounded working copy are kept (long side at most ``WORKING_SIDE``, or a face's crop), never
-the upload's full-resolution pixels, and the cache is bounded by entries and by bytes: a public
-demo serves many sessions from one small machine. Deletion checks are cached the same way.
+A map to compute is an :class:`ExplanationRequest`. Explanations are kept in a small
+least-recently-used cache in session state, keyed by (image sha256, model id, method, class,
+parameters, face) (``ExplanationRequest.key``), so switching to another image and back, or moving
+a slider, computes nothing again. Only maps of the bounded working copy are kept (long side at
+most ``WORKING_SIDE``, or a face's crop), never the upload's full-resolution pixels, and the cache
+is bounded by entries and by bytes: a public demo serves many sessions from one small machine.
+Deletion checks are cached the same way, and a photo's faces are found once per (model, image)
+(:func:`photo_faces`). The downloads are built here too: the JSON record of a map
+(:func:`explanation_record`) and PNGs drawn only when asked for.
 
-Like ``pages/common.py`` this is a helper module, not a page: only the files listed in
-``common.run_app`` are pages.
+Like the other helper modules in ``pages/`` this is not a page: only the files listed in
+``shell.run_app`` are pages.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 from deepfake_core.errors import DeepfakeLensError
+from pages.inputs import ImageInput
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from deepfake_core.detector import Detector
-    from deepfake_core.explain import DeletionCheck, Explanation
-    from pages.common import ExplanationRequest
+    from deepfake_core.explain import DeletionCheck, Explanation, Legend
+    from deepfake_core.faces.finder import Face
+    from deepfake_core.judge import PhotoVerdicts
 
 __all__ = [
     "DISPLAY_SIDE",
+    "ExplanationRequest",
     "LruCache",
     "cached_explanation",
     "compute_explanations",
     "deferred_png",
     "deletion_checks",
     "explanation_bytes",
+    "explanation_record",
+    "legend_strip",
+    "photo_faces",
 ]
 
 DISPLAY_SIDE: Final = 640
@@ -53,9 +64,48 @@ MAX_CHECKS: Final = 16
 
 _EXPLANATIONS_KEY: Final = "explain-view:explanations"
 _CHECKS_KEY: Final = "explain-view:deletion-checks"
+_FACES_KEY: Final = "explain_faces"
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
+
+
+@dataclass(frozen=True)
+class ExplanationRequest:
+    """One map to compute: which image (and which of its faces), method and class, with which parameters.
+
+    ``face`` is the face's number when the map explains that face's aligned crop (a model with a
+    face step), ``None`` when it explains the whole image.
+    """
+
+    source: ImageInput
+    method: str
+    target: str
+    params: dict[str, Any]
+    face: int | None = None
+
+    def key(self, detector: Detector) -> tuple[str, str, str, str, str, int | None]:
+        """What an explanation depends on: (image sha256, model id, method, class, parameters, face)."""
+        params = json.dumps(self.params, sort_keys=True)
+        return self.source.sha256, detector.model_id, self.method, self.target, params, self.face
+
+
+def photo_faces(detector: Detector, source: ImageInput, image: np.ndarray, *, threshold: float) -> PhotoVerdicts:
+    """Every face of ``image`` with its aligned crop and verdict at ``threshold``, found once per (model, image).
+
+    For the Explain page of a model with a face step: moving the opacity or threshold slider or
+    ticking a box re-runs the page but must not run the face detector or the model again. Only the
+    current image's faces are kept (their crops are model-input sized).
+    """
+    from deepfake_core.judge import at_threshold, judge_photos
+
+    key = (detector.model_id, source.sha256)
+    stored = st.session_state.get(_FACES_KEY)
+    if stored is None or stored[0] != key:
+        [photo] = judge_photos(detector, [image], faces="all")
+        stored = (key, photo)
+        st.session_state[_FACES_KEY] = stored
+    return at_threshold(stored[1], detector, threshold)
 
 
 class LruCache(Generic[_K, _V]):
@@ -193,6 +243,24 @@ def deletion_checks(
     return found
 
 
+def explanation_record(explanation: Explanation, face: Face | None = None, *, faces_found: int = 0) -> dict[str, Any]:
+    """An explanation's JSON record, as ``deepfake-core explain`` writes it.
+
+    For a face's aligned crop the record also names the face (number, box, landmarks and score in
+    photo pixels, the faces found, the crop size and the photo -> crop matrix), so ``--from-json``
+    explains the same face of the photo again.
+    """
+    record = explanation.to_json_dict()
+    if face is not None and face.crop is not None and face.matrix is not None:
+        record["face"] = face.record(faces_found=faces_found, crop_size=int(explanation.heatmap.shape[0]))
+    return record
+
+
+def legend_strip(scale: Legend) -> np.ndarray:
+    """The legend's colour bar as a 256 x 12 image (its 1-pixel strip would be a hairline when stretched)."""
+    return np.asarray(Image.fromarray(scale.gradient()).resize((256, 12), Image.Resampling.NEAREST))
+
+
 def deferred_png(draw: Callable[[], np.ndarray]) -> Callable[[], bytes]:
     """A PNG encoder for ``st.download_button`` that draws only when the button is clicked.
 
@@ -201,8 +269,6 @@ def deferred_png(draw: Callable[[], np.ndarray]) -> Callable[[], bytes]:
     """
 
     def write() -> bytes:
-        from PIL import Image
-
         buffer = io.BytesIO()
         Image.fromarray(draw()).save(buffer, format="PNG")
         return buffer.getvalue()

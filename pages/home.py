@@ -5,16 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from deepfake_core.kinds import describe_kinds
-from pages import common
+from pages import model_choice, shell
 
-common.page_setup()
+shell.page_setup()
 st.title("deepfake-lens")
 st.markdown(
     "Tells whether a **face** is **Real** or **Fake** (generated or manipulated), with a calibrated probability, "
     "and shows **why**: which parts of the face the verdict rests on."
 )
 
-card = common.chosen_card()
+card = model_choice.chosen_card()
 seen = card.seen_kinds if card else {}
 if seen:
     trained_on = (

@@ -11,7 +11,7 @@ import streamlit as st
 from deepfake_core.evaluation import comparison_table
 from deepfake_core.figures import comparison_figure
 from deepfake_core.kinds import describe_kinds
-from pages import common
+from pages import formatting, model_choice, shell, stored_results
 
 
 def show_mapping(mapping: Mapping[str, Any]) -> None:
@@ -35,9 +35,9 @@ def show_mapping(mapping: Mapping[str, Any]) -> None:
                     show_mapping(value)
 
 
-common.page_setup()
+shell.page_setup()
 st.title("Model")
-card = common.require_card()
+card = model_choice.require_card()
 st.header(card.name)
 st.caption(f"Model id `{card.model_id}`")
 if card.description:
@@ -131,10 +131,10 @@ else:
     st.caption("The card stores no metrics; the Evaluation page shows the stored test results.")
 
 st.subheader("Comparison with the other stored models")
-rows = comparison_table(common.stored_results().results)
+rows = comparison_table(stored_results.stored_results().results)
 if rows:
     table = pd.DataFrame(rows)
-    table["accuracy_ci"] = table["accuracy_ci"].map(common.format_interval)
+    table["accuracy_ci"] = table["accuracy_ci"].map(formatting.format_interval)
     st.dataframe(
         table,
         hide_index=True,
@@ -154,4 +154,4 @@ if rows:
         "here and are not directly comparable."
     )
 else:
-    st.caption(f"No stored results in `{common.results_folder_hint()}` to compare.")
+    st.caption(f"No stored results in `{stored_results.results_folder_hint()}` to compare.")

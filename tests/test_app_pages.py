@@ -282,7 +282,7 @@ def test_adding_a_file_classifies_only_that_file(classify: AppTest, monkeypatch:
 
 
 def test_at_most_max_images_are_classified_per_run(classify: AppTest) -> None:
-    from pages.common import MAX_IMAGES
+    from pages.inputs import MAX_IMAGES
 
     files = [(f"{index}.png", png(index, height=16, width=16), "image/png") for index in range(MAX_IMAGES + 2)]
     classify.file_uploader[0].set_value(files).run()
@@ -294,7 +294,7 @@ def test_at_most_max_images_are_classified_per_run(classify: AppTest) -> None:
 
 
 def test_built_in_samples_are_classified(classify: AppTest) -> None:
-    from pages.common import SAMPLES
+    from pages.inputs import SAMPLES
 
     offered = classify.multiselect[0].options
     assert len(offered) == len(SAMPLES) and any(option.startswith("sd21_000260: Generated: ") for option in offered)
@@ -761,7 +761,7 @@ def test_a_face_too_small_to_judge_gets_its_reason_not_a_verdict(face_model_dir:
 
 
 def test_every_generated_sample_has_one_face_found_and_judged(face_model_dir: Path) -> None:
-    from pages.common import SAMPLES, SAMPLES_DIR
+    from pages.inputs import SAMPLES, SAMPLES_DIR
 
     generated = [name for name, sample in SAMPLES.items() if sample.path.parent == SAMPLES_DIR]
     app = open_page("pages/classify.py")
@@ -866,7 +866,7 @@ def test_explain_a_picture_without_a_face_says_so(face_model_dir: Path) -> None:
 
 def test_a_face_explanation_record_names_the_face_as_the_command_line_does() -> None:
     from deepfake_core.faces.finder import Face, FaceDetection
-    from pages.common import explanation_record
+    from pages.explain_view import explanation_record
 
     matrix = np.array([[0.5, 0.1, -20.0], [-0.1, 0.5, -30.0]])
     detection = FaceDetection(box=(40.0, 50.0, 64.0, 80.0), landmarks=np.arange(10.0).reshape(5, 2), score=0.987654)

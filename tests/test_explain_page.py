@@ -48,16 +48,16 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def records(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """The JSON records the page offers for download, as it builds them."""
-    from pages import common
+    from pages import explain_view
 
     made: list[dict] = []
-    original = common.explanation_record
+    original = explain_view.explanation_record
 
     def keeping(*args, **kwargs):
         made.append(original(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(common, "explanation_record", keeping)
+    monkeypatch.setattr(explain_view, "explanation_record", keeping)
     return made
 
 

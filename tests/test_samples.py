@@ -13,7 +13,7 @@ from pathlib import Path
 import skimage.data
 
 from deepfake_core.intake import load_image
-from pages.common import SAMPLES, SAMPLES_DIR, sample_inputs
+from pages.inputs import SAMPLES, SAMPLES_DIR, sample_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_COLUMNS = ["file", "label", "kind", "repo", "commit", "original_path", "original_sha256"]

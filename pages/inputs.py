@@ -1,0 +1,126 @@
+"""The images a visitor gives the app: uploads and built-in samples, and the limits on both.
+
+Classify and Explain take the same kinds of input, so both read them through :class:`ImageInput`
+(a name, the raw bytes and their sha256, kept in memory and never written to disk). The samples
+are shipped with the app or come with scikit-image, so a fresh clone has something to try.
+Decoding and refusing a file is ``deepfake_core.intake``'s job, not this module's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+import skimage.data
+import streamlit as st
+
+from deepfake_core.intake import image_sha256
+
+__all__ = [
+    "MAX_IMAGES",
+    "SAMPLES",
+    "SAMPLES_DIR",
+    "ImageInput",
+    "Sample",
+    "sample_inputs",
+    "upload_inputs",
+    "upload_limits_note",
+]
+
+MAX_IMAGES: Final = 30
+"""Images classified per run: the originals stay in session memory for the Explain page, and the
+public demo has under 1 GB for every visitor together. Larger batches belong to the CLI."""
+
+
+class Sample(NamedTuple):
+    """A built-in sample: the file to read and what it shows, so a visitor knows the right answer beforehand."""
+
+    path: Path
+    description: str
+
+
+SAMPLES_DIR: Final = Path(__file__).resolve().parent.parent / "samples"
+"""Generated faces shipped with the app (provenance in its ``SOURCES.tsv``), so a fresh clone has them."""
+
+_SKIMAGE_DIR: Final = Path(skimage.data.data_dir)
+
+
+def _generated(file_name: str, what: str, *, caught: bool) -> Sample:
+    """A generated face from :data:`SAMPLES_DIR`, described with the shipped default model's verdict on it."""
+    verdict = "calls it Fake" if caught else "misses it, calling it Real"
+    return Sample(SAMPLES_DIR / file_name, f"Generated: {what}; the shipped default model {verdict}")
+
+
+SAMPLES: Final[dict[str, Sample]] = {
+    "astronaut": Sample(
+        _SKIMAGE_DIR / "astronaut.png",
+        "Real: NASA portrait of Eileen Collins; the shipped default model wrongly calls it Fake (a false alarm)",
+    ),
+    "stylegan2_tpdne_fake_76": _generated(
+        "stylegan2_tpdne_fake_76.jpg", "StyleGAN2 face, a typical test image", caught=True
+    ),
+    "stylegan2_tpdne_fake_8": _generated(
+        "stylegan2_tpdne_fake_8.jpg", "StyleGAN2 face, the hardest test image of this generator", caught=False
+    ),
+    "sd21_000260": _generated("sd21_000260.jpg", "Stable Diffusion 2.1 portrait, a typical test image", caught=True),
+    "sd21_000293": _generated(
+        "sd21_000293.jpg", "Stable Diffusion 2.1 portrait, the hardest test image of this generator", caught=False
+    ),
+    "gan256_003323": _generated("gan256_003323.jpg", "GAN face (256 px), a typical test image", caught=True),
+    "gan256_003264": _generated(
+        "gan256_003264.jpg", "GAN face (256 px), the hardest test image of this generator", caught=False
+    ),
+    "chelsea": Sample(_SKIMAGE_DIR / "chelsea.png", "Not a face: Chelsea the cat, outside what the model knows"),
+    "coffee": Sample(_SKIMAGE_DIR / "coffee.png", "Not a face: a cup of coffee"),
+}
+"""Built-in samples, nothing downloaded: a real face and two pictures without one from ``skimage.data``, and
+generated faces from the test split (never trained on) in :data:`SAMPLES_DIR`. Per generator, the test image
+with the median and the one with the lowest stored P(fake) of the default model (see ``samples/README.md``),
+so a visitor sees both a Fake verdict and what the model misses."""
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image to classify or explain: its display name and raw bytes (kept in memory, never on disk)."""
+
+    name: str
+    data: bytes
+    sha256: str
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes) -> ImageInput:
+        return cls(name=name, data=data, sha256=image_sha256(data))
+
+
+@st.cache_data(show_spinner=False)
+def _sample_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def sample_inputs(names: Sequence[str]) -> list[ImageInput]:
+    """The chosen built-in samples (see :data:`SAMPLES`) as inputs, each named by its file."""
+    return [ImageInput.from_bytes(SAMPLES[name].path.name, _sample_bytes(str(SAMPLES[name].path))) for name in names]
+
+
+def upload_inputs(files: Sequence[Any] | None) -> list[ImageInput]:
+    """``st.file_uploader`` results as inputs, read with ``getvalue()`` (in memory only)."""
+    return [ImageInput.from_bytes(file.name, file.getvalue()) for file in files or ()]
+
+
+def upload_limits_note(max_images: int | None = MAX_IMAGES) -> str:
+    """What an uploader takes, to show beside it: a file over the size limit never reaches the page.
+
+    Streamlit's uploader refuses a file over ``server.maxUploadSize`` in the browser, marks it
+    with a small icon in its list and never passes it to the script, so the page cannot report
+    it afterwards; it can only say the limit up front.
+    """
+    limit = st.get_option("server.maxUploadSize")
+    per_run = f" and {max_images} images per run" if max_images is not None else ""
+    return (
+        f"PNG, JPEG, WebP or BMP (the content is checked, not the name), at most {limit} MB per file{per_run}. "
+        f"A file over {limit} MB is refused by the uploader itself before it reaches "
+        "this page: it is marked in the list above and gets no result. Any other file that cannot be classified "
+        "is named below with the reason."
+    )

@@ -1,0 +1,72 @@
+"""What the pages tell a visitor in the same words everywhere: a verdict, a refused file, what to do next.
+
+Classify and Explain show a verdict with the same badge, bar and caption, so a result reads the
+same wherever it is seen; every page (and the model picker) ends a run it cannot go on with by
+saying what to do. This module only draws: the verdicts and errors come from ``deepfake_core``.
+It sits below the app shell and the sidebar so that both can use :func:`stop_with_info`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+import streamlit as st
+
+from deepfake_core.familiarity import UNFAMILIAR_NOTE
+from deepfake_core.figures import probability_bar
+from pages.formatting import format_probability
+
+if TYPE_CHECKING:
+    from deepfake_core.detector import Prediction
+    from pages.classify_state import Classified
+    from pages.inputs import ImageInput
+
+__all__ = ["show_refusals", "show_verdict", "stop_with_info"]
+
+
+def stop_with_info(message: str) -> NoReturn:
+    """Show what the user should do and end the page run (the app itself keeps working)."""
+    st.info(message)
+    st.stop()
+
+
+def show_refusals(results: Sequence[Classified]) -> None:
+    """One ``st.error`` per input that could not be decoded (empty, not an image, damaged, too large in pixels).
+
+    Shown together above the results, so a refused file is not lost among many verdicts.
+    """
+    for result in results:
+        if result.photo is None:
+            st.error(f"**{result.source.name}** was not classified: {result.error}", icon=":material/broken_image:")
+
+
+def show_verdict(prediction: Prediction, source: ImageInput, *, key: str, face: int | None = None) -> None:
+    """One verdict, the same on Classify and Explain: badge, P(fake) bar, confidence, threshold.
+
+    The caption names the image's sha256, the face (when a face was judged) and the model id, so a
+    shown result can be traced and reproduced. ``key`` names the bar chart and must be unique on the page.
+    """
+    if prediction.unfamiliar:
+        st.badge(f"Verdict: {prediction.label}, {UNFAMILIAR_NOTE}", icon=":material/help:", color="orange")
+        st.warning(
+            "This face is unlike the faces the model was trained on (feature distance "
+            f"{prediction.feature_distance:.1f}, above the flag threshold the model card sets). Verdicts on such "
+            "faces are often wrong whatever their confidence, for example on a generator the model never saw: "
+            "treat this one as unknown.",
+            icon=":material/help:",
+        )
+    elif prediction.is_fake:
+        st.badge(f"Verdict: {prediction.label}", icon=":material/warning:", color="red")
+    else:
+        st.badge(f"Verdict: {prediction.label}", icon=":material/check_circle:", color="blue")
+    st.plotly_chart(
+        probability_bar(prediction.p_fake, threshold=prediction.threshold), config={"displayModeBar": False}, key=key
+    )
+    confidence = "not meaningful here" if prediction.unfamiliar else f"**{format_probability(prediction.confidence)}**"
+    st.markdown(
+        f"P(fake) **{format_probability(prediction.p_fake)}** · calibrated confidence in this verdict "
+        f"{confidence} · threshold {prediction.threshold:.2f}"
+    )
+    where = f"`{source.name}`" + (f" · face {face}" if face is not None else "")
+    st.caption(f"{where} · sha256 `{source.sha256}` · model `{prediction.model_id}`")
