@@ -250,7 +250,8 @@ rows = generalisation_table(studies.results)
 if rows:
     st.caption(
         "Each run below trained the same recipe with some kinds left out, then scored their test fakes against "
-        "every real test face: the best estimate here of what happens on a generator that appears after training. "
+        "every real test face (or, for left-out real faces, how many are called Fake): the best estimate here of "
+        "what happens on a generator or a source of photos that appears after training. "
         "Other runs, so at the stored threshold: recall, balanced accuracy and false alarms are at each run's own "
         "threshold, not the slider's."
     )
@@ -266,6 +267,9 @@ if rows:
             "unseen_balanced_accuracy": st.column_config.NumberColumn("unseen balanced acc.", format="percent"),
             "seen_auc": st.column_config.NumberColumn("seen AUC", format="%.3f"),
             "missed_unseen_flagged": st.column_config.NumberColumn("missed unseen flagged", format="percent"),
+            "unseen_real_false_alarm_rate": st.column_config.NumberColumn(
+                "unseen real faces called Fake", format="percent"
+            ),
             "false_alarm_rate": st.column_config.NumberColumn("false alarms, people photos", format="percent"),
         },
     )

@@ -77,3 +77,23 @@ def test_results_store_flags_per_image_per_kind_ece_and_the_seen_unseen_block(tm
     figure = generalisation_figure(rows)
     assert [trace.name for trace in figure.data] == ["seen fakes", "unseen fakes"]
     assert list(figure.data[1].x) == [pytest.approx(5 / 6)]
+
+
+def test_a_run_that_left_out_real_faces_reports_their_false_alarms():
+    # celeba left out: its two real faces are unseen, and one of them (0.6) is called Fake
+    results = build_evaluation_results(
+        model_id="loo-real",
+        model_name="loo_celeba",
+        data={"root": "synthetic", "split": "test", "manifest_sha256": None},
+        ids=[f"{index}.jpg" for index in range(len(KINDS))],
+        labels=Y.tolist(),
+        kinds=KINDS,
+        p_fake=[0.6, 0.3, 0.9, 0.8, 0.2, 0.6, 0.35],
+        threshold=0.5,
+        seen_kinds=["gan256", "sd21"],
+        n_boot=20,
+    )
+    assert results.generalisation.unseen_fakes is None
+    (row,) = generalisation_table([results])
+    assert row["unseen_kinds"] == "celeba" and row["unseen_real_false_alarm_rate"] == 0.5
+    assert row["unseen_recall"] is None and row["unseen_auc"] is None

@@ -121,32 +121,37 @@ GENERALISATION_COLUMNS = (
     "unseen_balanced_accuracy",
     "seen_auc",
     "missed_unseen_flagged",
+    "unseen_real_false_alarm_rate",
     "false_alarm_rate",
 )
 """Keys (and display order) of each :func:`generalisation_table` row."""
 
 
 def generalisation_table(results_list: Iterable[Results]) -> list[dict[str, Any]]:
-    """One row per leave-one-generator-out evaluation: how its unseen fakes fared against its seen ones.
+    """One row per leave-one-generator-out evaluation: how its unseen kinds fared against its seen ones.
 
-    Results without unseen fakes (every test kind seen) and reported entries are skipped.
-    ``missed_unseen_flagged`` is the share of missed unseen fakes the familiarity flag caught.
+    Results with every test kind seen, and reported entries, are skipped. A run that left out
+    fakes gets their recall, AUC and balanced accuracy; a run that left out real faces gets their
+    false-alarm rate (``unseen_real_false_alarm_rate``). ``missed_unseen_flagged`` is the share
+    of missed unseen fakes the familiarity flag caught.
     """
     rows = []
     for results in results_list:
         block = results.generalisation if isinstance(results, EvaluationResults) else None
-        if block is None or block.unseen_fakes is None:
+        if block is None:
             continue
+        fakes, reals = block.unseen_fakes, block.unseen_reals
         missed, flagged = block.missed_unseen_fakes, block.missed_unseen_fakes_flagged
         rows.append(
             {
                 "model_name": results.model_name,
                 "unseen_kinds": ", ".join(block.unseen_kinds),
-                "unseen_recall": block.unseen_fakes.recall,
-                "unseen_auc": block.unseen_fakes.auc,
-                "unseen_balanced_accuracy": block.unseen_fakes.balanced_accuracy,
+                "unseen_recall": None if fakes is None else fakes.recall,
+                "unseen_auc": None if fakes is None else fakes.auc,
+                "unseen_balanced_accuracy": None if fakes is None else fakes.balanced_accuracy,
                 "seen_auc": None if block.seen_fakes is None else block.seen_fakes.auc,
                 "missed_unseen_flagged": None if flagged is None or not missed else flagged / missed,
+                "unseen_real_false_alarm_rate": None if reals is None else reals.false_alarm_rate,
                 "false_alarm_rate": None if results.false_alarm is None else results.false_alarm.fake_rate,
             }
         )
