@@ -30,6 +30,7 @@ import numpy as np
 
 from deepfake_core.detector import Detector, Prediction, ProgressCallback
 from deepfake_core.errors import ExplanationError
+from deepfake_core.faces import align
 
 __all__ = [
     "EXPLANATION_FORMAT",
@@ -219,26 +220,16 @@ class ModelCache(Generic[_T]):
 
 
 def working_shape(shape: Sequence[int], max_side: int | None = WORKING_SIDE) -> tuple[int, int]:
-    """The ``(H, W)`` of the working copy of an image of ``shape``: long side at most ``max_side``, aspect kept.
+    """The ``(H, W)`` of an explanation's working copy (:func:`deepfake_core.faces.align.working_shape`).
 
-    ``max_side=None`` keeps the size. The same rounding as
-    :func:`deepfake_core.faces.align.working_copy`, so both give one size.
+    ``max_side=None`` keeps the size.
     """
-    height, width = int(shape[0]), int(shape[1])
-    if max_side is None or max(height, width) <= max_side:
-        return height, width
-    if max_side < 1:
-        raise ValueError(f"max_side must be at least 1, got {max_side}")
-    factor = max_side / max(height, width)
-    return max(1, round(height * factor)), max(1, round(width * factor))
+    return align.working_shape(shape, max_side)
 
 
 def working_image(image: np.ndarray, max_side: int | None = WORKING_SIDE) -> np.ndarray:
     """``image`` shrunk (area interpolation) to :func:`working_shape`: what the maps of it are drawn on."""
-    height, width = working_shape(image.shape, max_side)
-    if (height, width) == image.shape[:2]:
-        return image
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return align.working_copy(image, max_side)[0]
 
 
 def saturation_caveat(probability: float, target_class: str, *, tolerance: float = SATURATION_TOLERANCE) -> str | None:

@@ -12,6 +12,7 @@ on the left, the mouth corner on the right.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "similarity_transform",
     "template_points",
     "working_copy",
+    "working_shape",
 ]
 
 ARCFACE5_TEMPLATE = (
@@ -170,15 +172,28 @@ def paste_back(
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
-def working_copy(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """``image`` shrunk (area interpolation) so its long side is at most ``max_side``, and the factor used.
+def working_shape(shape: Sequence[int], max_side: int | None) -> tuple[int, int]:
+    """The ``(H, W)`` of the working copy of an image of ``shape``: long side at most ``max_side``, aspect kept.
+
+    ``max_side=None`` keeps the size. The one rounding rule for every working copy (face
+    detection, explanation maps), so copies of one photo made for different steps agree.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    factor = max_side / max(height, width)
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def working_copy(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """``image`` shrunk (area interpolation) to :func:`working_shape`, and the factor used.
 
     Multiply a working-copy coordinate by ``1 / factor`` to get photo pixels.
     """
-    height, width = image.shape[:2]
-    long_side = max(height, width)
-    if long_side <= max_side:
+    height, width = working_shape(image.shape, max_side)
+    if (height, width) == image.shape[:2]:
         return image, 1.0
-    factor = max_side / long_side
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), factor
+    factor = max_side / max(image.shape[:2])
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), factor
