@@ -204,6 +204,6 @@ class Detector:
             probabilities={name: float(value) for name, value in zip(labels, row, strict=False)},
             threshold=threshold,
             model_id=self.model_id,
-            unfamiliar=None if distance is None or self.familiarity is None else distance > self.familiarity.threshold,
+            unfamiliar=None if distance is None or self.familiarity is None else bool(self.familiarity.flags(distance)),
             feature_distance=distance,
         )

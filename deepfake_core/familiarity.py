@@ -37,6 +37,7 @@ __all__ = [
     "fit_familiarity",
     "load_familiarity",
     "save_familiarity",
+    "unfamiliar",
 ]
 
 FEATURE_LAYERS = ("rescale_gap", "gap_features")
@@ -103,7 +104,12 @@ class FamiliarityModel:
 
     def flags(self, distances: np.ndarray) -> np.ndarray:
         """True where a face is unlike the training faces."""
-        return np.asarray(distances) > self.threshold
+        return unfamiliar(distances, self.threshold)
+
+
+def unfamiliar(distances: np.ndarray | float, threshold: float) -> np.ndarray:
+    """The flag rule, for the model's statistics and for stored results alike: distance above the threshold."""
+    return np.asarray(distances, dtype=float) > threshold
 
 
 def familiarity_path_for(model_path: str | os.PathLike[str]) -> Path:

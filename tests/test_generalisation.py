@@ -42,27 +42,31 @@ def test_no_block_when_every_kind_was_seen():
 
 
 def test_familiarity_block_counts_flags_on_right_and_wrong_verdicts():
-    block = familiarity_block(Y, P, KINDS, DISTANCES, threshold=0.5, flag_threshold=2.0)
+    block = familiarity_block(Y, P, KINDS, DISTANCES > 2.0, threshold=0.5, flag_threshold=2.0)
     assert block["all"] == {"n": 7, "flagged": 3, "wrong": 2, "wrong_flagged": 2}
     assert block["per_kind"]["celeba"] == {"n": 2, "flagged": 1, "wrong": 0, "wrong_flagged": 0}
     assert block["accuracy_unflagged"] == 1.0
 
 
-def test_results_store_flags_per_image_per_kind_ece_and_the_seen_unseen_block(tmp_path):
-    results = build_evaluation_results(
+def loo_results(p_fake, *, seen_kinds: list[str], **extra):
+    """Stored results of a leave-one-out run on the seven images above, at threshold 0.5."""
+    return build_evaluation_results(
         model_id="loo-test",
         model_name="loo",
         data={"root": "synthetic", "split": "test", "manifest_sha256": None},
         ids=[f"{index}.jpg" for index in range(len(KINDS))],
         labels=Y.tolist(),
         kinds=KINDS,
-        p_fake=P.tolist(),
+        p_fake=list(p_fake),
         threshold=0.5,
-        feature_distances=DISTANCES.tolist(),
-        flag_threshold=2.0,
-        seen_kinds=["celeba", "gan256"],
+        seen_kinds=seen_kinds,
         n_boot=20,
+        **extra,
     )
+
+
+def test_results_store_flags_per_image_per_kind_ece_and_the_seen_unseen_block(tmp_path):
+    results = loo_results(P, seen_kinds=["celeba", "gan256"], feature_distances=DISTANCES.tolist(), flag_threshold=2.0)
     assert results.predictions[1].unfamiliar is True and results.predictions[0].feature_distance == 1.0
     assert results.generalisation.unseen_kinds == ("sd21",)
     assert results.generalisation.missed_unseen_fakes_flagged == 2
@@ -81,18 +85,7 @@ def test_results_store_flags_per_image_per_kind_ece_and_the_seen_unseen_block(tm
 
 def test_a_run_that_left_out_real_faces_reports_their_false_alarms():
     # celeba left out: its two real faces are unseen, and one of them (0.6) is called Fake
-    results = build_evaluation_results(
-        model_id="loo-real",
-        model_name="loo_celeba",
-        data={"root": "synthetic", "split": "test", "manifest_sha256": None},
-        ids=[f"{index}.jpg" for index in range(len(KINDS))],
-        labels=Y.tolist(),
-        kinds=KINDS,
-        p_fake=[0.6, 0.3, 0.9, 0.8, 0.2, 0.6, 0.35],
-        threshold=0.5,
-        seen_kinds=["gan256", "sd21"],
-        n_boot=20,
-    )
+    results = loo_results([0.6, 0.3, 0.9, 0.8, 0.2, 0.6, 0.35], seen_kinds=["gan256", "sd21"])
     assert results.generalisation.unseen_fakes is None
     (row,) = generalisation_table([results])
     assert row["unseen_kinds"] == "celeba" and row["unseen_real_false_alarm_rate"] == 0.5

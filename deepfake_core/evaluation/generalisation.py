@@ -85,15 +85,19 @@ def familiarity_block(
     y_fake: np.ndarray,
     p_fake: np.ndarray,
     kinds: Sequence[str],
-    distances: np.ndarray,
+    flags: np.ndarray,
     *,
     threshold: float,
     flag_threshold: float,
 ) -> dict[str, Any]:
-    """How often the familiarity flag fires, per kind, on right and on wrong verdicts."""
+    """How often the familiarity flag fires, per kind, on right and on wrong verdicts.
+
+    ``flags`` are the images' flags (:func:`deepfake_core.familiarity.unfamiliar` at
+    ``flag_threshold``, which the block records).
+    """
     y, p = np.asarray(y_fake, dtype=int), np.asarray(p_fake, dtype=float)
     names = np.asarray(kinds, dtype=str)
-    flagged = np.asarray(distances, dtype=float) > flag_threshold
+    flagged = np.asarray(flags, dtype=bool)
     wrong = (p >= threshold) != (y == 1)
 
     def counts(mask: np.ndarray) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from deepfake_core.evaluation.schema import (
     ThresholdMetrics,
     ThresholdView,
 )
+from deepfake_core.familiarity import unfamiliar
 from deepfake_core.perturb import CLEAN
 
 __all__ = [
@@ -454,7 +455,7 @@ def build_evaluation_results(
     distances = None if feature_distances is None or flag_threshold is None else np.asarray(feature_distances)
     if distances is not None and distances.shape != p.shape:
         raise ValueError(f"feature_distances must have one entry per image, got {distances.shape}.")
-    flags = None if distances is None else distances > flag_threshold
+    flags = None if distances is None else unfamiliar(distances, flag_threshold)
     intervals = bootstrap_intervals(y, p, threshold=threshold, n_boot=n_boot, seed=seed)
     eer, eer_threshold = equal_error_rate(y, p)
     document = {
@@ -509,7 +510,7 @@ def build_evaluation_results(
         "familiarity": (
             None
             if distances is None
-            else familiarity_block(y, p, kind_names, distances, threshold=threshold, flag_threshold=flag_threshold)
+            else familiarity_block(y, p, kind_names, flags, threshold=threshold, flag_threshold=flag_threshold)
         ),
         "generalisation": (
             None
@@ -590,9 +591,8 @@ def metrics_at_threshold(results: EvaluationResults, threshold: float) -> Thresh
     familiarity = flags = None
     if results.familiarity is not None and arrays.feature_distances is not None:
         flag_threshold = results.familiarity.flag_threshold
-        distances = arrays.feature_distances
-        familiarity = familiarity_block(y, p, kinds, distances, threshold=threshold, flag_threshold=flag_threshold)
-        flags = distances > flag_threshold
+        flags = unfamiliar(arrays.feature_distances, flag_threshold)
+        familiarity = familiarity_block(y, p, kinds, flags, threshold=threshold, flag_threshold=flag_threshold)
     generalisation = results.generalisation
     return ThresholdView(
         threshold=float(threshold),
