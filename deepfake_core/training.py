@@ -325,7 +325,9 @@ def train(
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     seconds = time.perf_counter() - started
 
-    val_probabilities = Detector(model, draft, batch_size=64).raw_probabilities(
+    # one pass over the validation images gives the temperature's probabilities and the familiarity features
+    detector = Detector(model, draft, batch_size=64)
+    val_probabilities, val_features = detector.forward(
         np.concatenate([batch for batch, _ in val_data.as_numpy_iterator()])
     )
     val_targets = np.array([draft.labels.index(r.label) for r in val_records])
@@ -334,7 +336,7 @@ def train(
 
     model.save(output)
     plain_train = make_dataset(train_records, data_root, draft, batch_size=64, shuffle=False, crops=crops)
-    familiarity = _fit_familiarity(Detector(model, draft, batch_size=64), plain_train, val_data, output, log)
+    familiarity = _fit_familiarity(detector, _features(detector, plain_train), val_features, output, log)
     card = _card(
         config,
         train_records,
@@ -382,18 +384,19 @@ def _face_crops(
     return build_face_crops(records, data_root, card.face_crop, size=card.input_size, cache_dir=cache_dir, log=log)
 
 
+def _features(detector: Detector, dataset: tf.data.Dataset) -> np.ndarray | None:
+    """The pooled features ``(N, D)`` of every image of an un-shuffled dataset (``None`` without a feature layer)."""
+    batches = [detector.forward(batch)[1] for batch, *_ in dataset.as_numpy_iterator()]
+    return None if batches[0] is None else np.concatenate(batches)
+
+
 def _fit_familiarity(
-    detector: Detector, train_data: tf.data.Dataset, val_data: tf.data.Dataset, model_path: Path, log: LogFn
+    detector: Detector, train_features: np.ndarray | None, val_features: np.ndarray | None, model_path: Path, log: LogFn
 ) -> FamiliaritySpec:
     """Fit the "unlike the training faces" statistics on un-augmented training faces; write them beside the model."""
     layer = feature_layer_name(detector.model)
-    if layer is None:
+    if layer is None or train_features is None or val_features is None:
         raise DataSetError(f"{detector.card.name} has no pooled-feature layer ({', '.join(FEATURE_LAYERS)}).")
-
-    def features(dataset: tf.data.Dataset) -> np.ndarray:
-        return np.concatenate([detector.forward(batch)[1] for batch, *_ in dataset.as_numpy_iterator()])
-
-    train_features, val_features = features(train_data), features(val_data)
     fitted = fit_familiarity(train_features, val_features, layer=layer, quantile=DEFAULT_QUANTILE)
     path = familiarity_path_for(model_path)
     flagged = float(np.mean(fitted.flags(fitted.distances(val_features))))
@@ -424,12 +427,11 @@ def fit_familiarity_from_manifest(
     (the card's ``exclude_kinds`` stay out, its ``max_per_kind`` draw is repeated); the
     weights, and so the model id, do not change.
     """
-    from deepfake_core.card import load_card
     from deepfake_core.loading import load_detector
 
     model_path = Path(model_path)
     detector = load_detector(model_path)
-    card = load_card(card_path_for(model_path))
+    card = detector.card
     if card.training.get("split_manifest_sha256") not in (None, manifest.sha256):
         raise DataSetError(f"{model_path.name} was trained on another split manifest than the one given.")
     config = card.training.get("config", {})
@@ -440,11 +442,11 @@ def fit_familiarity_from_manifest(
     if crops is not None:
         train_records = [record for record in train_records if record.id in crops.crops]
         val_records = [record for record in val_records if record.id in crops.crops]
-    datasets = [
-        make_dataset(records, data_root, card, batch_size=64, shuffle=False, crops=crops)
+    train_features, val_features = (
+        _features(detector, make_dataset(records, data_root, card, batch_size=64, shuffle=False, crops=crops))
         for records in (train_records, val_records)
-    ]
-    familiarity = _fit_familiarity(detector, *datasets, model_path, log)
+    )
+    familiarity = _fit_familiarity(detector, train_features, val_features, model_path, log)
     training = {**card.training, "seen_kinds": card.training.get("seen_kinds") or seen_kinds(train_records)}
     updated = replace(card, familiarity=familiarity, training=training)
     save_card(updated, card_path_for(model_path))
