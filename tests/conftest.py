@@ -63,6 +63,28 @@ def save_tiny_model(
     return path
 
 
+def sensitive_model(
+    *, backbone: str = "small_cnn", attention: bool = True, head: str = "thesis", input_size: int = TINY_SIZE
+):
+    """A random-weight model whose ``bn_features`` standardises the backbone's output, as training would.
+
+    A freshly initialised backbone outputs ~1e-9; without this every image gets
+    p = 0.5 exactly and every explanation map is flat.
+    """
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_model(backbone=backbone, input_size=input_size, attention=attention, head=head)
+    batch_norm = model.get_layer("bn_features")
+    probe = keras.Model(model.input, batch_norm.input)
+    images = np.random.default_rng(1).uniform(0, 255, (16, input_size, input_size, 3)).astype("float32")
+    features = probe(images).numpy()
+    mean, std = features.mean(axis=(0, 1, 2)), features.std(axis=(0, 1, 2)) + 1e-12
+    batch_norm.gamma.assign(1.0 / std)
+    batch_norm.beta.assign(-mean / std)
+    return model
+
+
 def synthetic_results(*, model_id: str = "default-test", model_name: str = "default", seed: int = 0) -> dict:
     """Evaluation results from made-up predictions covering every kind, incl. the hard pair."""
     rng = np.random.default_rng(seed)

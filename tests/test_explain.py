@@ -11,14 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 import pytest
-from conftest import astronaut, explain_cli, four_faces, no_face_pictures
+from conftest import astronaut, explain_cli, four_faces, no_face_pictures, sensitive_model
 from PIL import Image
 from scipy.special import softmax
 
-from deepfake_core.architecture import build_model
 from deepfake_core.card import ModelCard, architecture_card, file_sha256, save_card
 from deepfake_core.detector import Detector
 from deepfake_core.errors import ExplanationError
@@ -53,38 +51,21 @@ def _card(*, channel_order: str = "RGB", attention: bool = True, backbone: str =
     )
 
 
-def _model(*, backbone: str = "small_cnn", attention: bool = True, head: str = "thesis") -> keras.Model:
-    """A random-weight model whose ``bn_features`` standardises the backbone's output, as training would.
-
-    A freshly initialised backbone outputs ~1e-9; without this every image gets
-    p = 0.5 exactly and every map is flat.
-    """
-    keras.utils.set_random_seed(0)
-    model = build_model(backbone=backbone, input_size=SIZE, attention=attention, head=head)
-    batch_norm = model.get_layer("bn_features")
-    probe = keras.Model(model.input, batch_norm.input)
-    features = probe(np.random.default_rng(1).uniform(0, 255, (16, SIZE, SIZE, 3)).astype("float32")).numpy()
-    mean, std = features.mean(axis=(0, 1, 2)), features.std(axis=(0, 1, 2)) + 1e-12
-    batch_norm.gamma.assign(1.0 / std)
-    batch_norm.beta.assign(-mean / std)
-    return model
-
-
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return Detector(_model(), _card())
+    return Detector(sensitive_model(), _card())
 
 
 @pytest.fixture(scope="module")
 def thesis_detector() -> Detector:
     """The thesis contract: the Flask app's head and BGR input."""
-    return Detector(_model(head="flask"), _card(channel_order="BGR"))
+    return Detector(sensitive_model(head="flask"), _card(channel_order="BGR"))
 
 
 @pytest.fixture(scope="module")
 def mobilenet_detector() -> Detector:
     """A keras.applications backbone (MobileNetV2 needs at least 32 px; its feature map is 1x1 there)."""
-    return Detector(_model(backbone="mobilenetv2"), _card(backbone="mobilenetv2"))
+    return Detector(sensitive_model(backbone="mobilenetv2"), _card(backbone="mobilenetv2"))
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +128,7 @@ def test_maps_follow_the_cards_channel_order(image, method):
 
     (Not LIME: its superpixels are computed on the image itself, so swapping channels changes them.)
     """
-    model = _model()
+    model = sensitive_model()
     bgr = _explain(Detector(model, _card(channel_order="BGR")), image, method, target_class="Fake")
     rgb = _explain(Detector(model, _card()), np.ascontiguousarray(image[:, :, ::-1]), method, target_class="Fake")
     np.testing.assert_allclose(bgr.heatmap, rgb.heatmap, atol=1e-5)
@@ -268,7 +249,7 @@ def test_explain_batch_checks_its_arguments(detector, image):
 
 
 def test_attention_on_a_model_without_attention_says_what_to_do(image):
-    plain = Detector(_model(attention=False), _card(attention=False))
+    plain = Detector(sensitive_model(attention=False), _card(attention=False))
     with pytest.raises(ExplanationError, match=r"no attention branch.*Grad-CAM or LIME"):
         explain(plain, image, method="attention")
     assert explain(plain, image, method="gradcam").heatmap.shape == image.shape[:2]
@@ -300,7 +281,7 @@ def test_gradcam_with_a_keras_application_backbone(mobilenet_detector, image, me
 
 
 def test_gradcam_is_safe_from_several_threads(image):
-    shared = Detector(_model(), _card())  # fresh model: the threads race to build its cached function
+    shared = Detector(sensitive_model(), _card())  # fresh model: the threads race to build its cached function
     results: list[np.ndarray] = []
 
     def work() -> None:
@@ -330,7 +311,7 @@ def test_overlay_draws_lime_with_boundaries(detector, image):
 def saved_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("model")
     path = folder / "m.keras"
-    _model().save(path)
+    sensitive_model().save(path)
     save_card(
         replace(_card(), model_id="tiny-saved", weights_file=path.name, weights_sha256=file_sha256(path)),
         folder / "m.card.json",
@@ -418,7 +399,7 @@ def test_cli_refuses_lime_flags_for_other_methods(saved_model, image_file, tmp_p
 
 def test_cached_functions_do_not_keep_a_model_alive(image):
     """The per-model caches hold models weakly, so a dashboard that swaps models does not leak them."""
-    model = _model()
+    model = sensitive_model()
     explain(Detector(model, _card()), image, method="gradcam")
     explain(Detector(model, _card()), image, method="attention")
     reference = weakref.ref(model)

@@ -12,10 +12,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import explain_cli, explanation_of, face_like_image, tiny_card
+from conftest import explain_cli, explanation_of, face_like_image, sensitive_model, tiny_card
 from PIL import Image
 
-from deepfake_core.architecture import PREDICTIONS_LAYER, build_model
+from deepfake_core.architecture import PREDICTIONS_LAYER
 from deepfake_core.card import file_sha256, save_card
 from deepfake_core.detector import Detector
 from deepfake_core.errors import ExplanationError
@@ -42,14 +42,7 @@ def _sensitive_model(*, saturated: bool = False) -> keras.Model:
 
     ``saturated`` zeroes the head and biases it so that P(Fake) is ~1 - 2e-9 for every image.
     """
-    keras.utils.set_random_seed(0)
-    model = build_model(backbone="small_cnn", input_size=SIZE)
-    norm = model.get_layer("bn_features")
-    probe = keras.Model(model.input, norm.input)
-    features = probe(np.random.default_rng(1).uniform(0, 255, (16, SIZE, SIZE, 3)).astype("float32")).numpy()
-    mean, std = features.mean(axis=(0, 1, 2)), features.std(axis=(0, 1, 2)) + 1e-12
-    norm.gamma.assign(1.0 / std)
-    norm.beta.assign(-mean / std)
+    model = sensitive_model(input_size=SIZE)
     if saturated:
         head = model.get_layer(PREDICTIONS_LAYER)
         kernel, _ = head.get_weights()
