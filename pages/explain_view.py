@@ -16,7 +16,6 @@ Like the other helper modules in ``pages/`` this is not a page: only the files l
 
 from __future__ import annotations
 
-import io
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -269,8 +268,8 @@ def deferred_png(draw: Callable[[], np.ndarray]) -> Callable[[], bytes]:
     """
 
     def write() -> bytes:
-        buffer = io.BytesIO()
-        Image.fromarray(draw()).save(buffer, format="PNG")
-        return buffer.getvalue()
+        from deepfake_core.explain import png_bytes
+
+        return png_bytes(draw())
 
     return write

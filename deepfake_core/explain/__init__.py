@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "caption_lines": "sheet",
     "composite": "sheet",
     "composite_png": "sheet",
+    "png_bytes": "sheet",
     "DeletionCheck": "faithfulness",
     "MIN_DROP": "faithfulness",
     "deletion_check": "faithfulness",

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from deepfake_core.explain.base import Explanation, probability_text, working_image
 from deepfake_core.explain.drawing import font, legend, number_superpixels, overlay
 
-__all__ = ["PANEL_SIDE", "caption_lines", "composite", "composite_png"]
+__all__ = ["PANEL_SIDE", "caption_lines", "composite", "composite_png", "png_bytes"]
 
 PANEL_SIDE = 512
 """Longest side of each of the two pictures in the composite (pixels)."""
@@ -119,11 +119,16 @@ def composite(
     return np.asarray(canvas)
 
 
+def png_bytes(picture: np.ndarray) -> bytes:
+    """An RGB ``uint8`` picture encoded as PNG bytes, for a download."""
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def composite_png(image: np.ndarray, explanation: Explanation, **options: Any) -> bytes:
     """:func:`composite` encoded as PNG bytes (what the page's download button serves)."""
-    buffer = io.BytesIO()
-    Image.fromarray(composite(image, explanation, **options)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return png_bytes(composite(image, explanation, **options))
 
 
 def _settings(params: dict[str, Any] | Any) -> str:
