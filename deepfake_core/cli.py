@@ -191,7 +191,8 @@ def _print_summary(results: EvaluationResults) -> None:
     for name, pair in results.pairs.items():
         print(f"  pair {name}: balanced accuracy {pair.balanced_accuracy}  AUC {pair.auc}")
     for entry in results.robustness:
-        print(f"  robustness {entry.name:<16} accuracy {entry.accuracy:.4f}  AUC {entry.auc}")
+        accuracy = "-" if entry.accuracy is None else f"{entry.accuracy:.4f}"  # None: every face was lost
+        print(f"  robustness {entry.name:<16} accuracy {accuracy}  AUC {entry.auc}  no face {entry.n_no_face}")
     if results.false_alarm:
         alarm = results.false_alarm
         print(f"  Fake verdicts on {alarm.n} real photos ({alarm.data}): {alarm.fake_rate:.4f}")

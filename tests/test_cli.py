@@ -230,3 +230,24 @@ def test_train_takes_an_augmentation_preset_and_a_per_kind_cap():
     assert (args.augment, args.max_per_kind) == ("strong", 5)
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--augment", "extreme"])
+
+
+def test_evaluate_summary_prints_a_perturbation_that_lost_every_face(capsys):
+    from dataclasses import replace
+
+    from conftest import synthetic_results
+
+    from deepfake_core.cli import _print_summary
+    from deepfake_core.evaluation.results import robustness_entry
+
+    lost = robustness_entry(
+        name="downscale_x0.25",
+        params={"factor": 0.25},
+        y_fake=[],
+        p_fake=[],
+        threshold=0.5,
+        kinds=[],
+        lost_kinds=["ffhq"],
+    )
+    _print_summary(replace(synthetic_results(), robustness=(lost,)))
+    assert "robustness downscale_x0.25  accuracy -  AUC None  no face 1" in capsys.readouterr().out
