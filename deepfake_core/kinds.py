@@ -26,6 +26,7 @@ KIND_NAMES: dict[str, str] = {
     "ciplab_photoshop": "Photoshop composites",
     "faceswap_dfdc": "DFDC video face swaps",
     "faceswap_inswapper": "InsightFace inswapper face swaps",
+    "self_blended": "self-blended pseudo-fakes (real faces blended with an altered copy of themselves)",
 }
 """kind -> what it is, in a user's words (unknown kinds are shown by their own name)."""
 

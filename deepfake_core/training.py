@@ -49,6 +49,7 @@ from deepfake_core.familiarity import (
 from deepfake_core.intake import load_image
 from deepfake_core.perturb import AugmentConfig, augment
 from deepfake_core.preprocess import prepare_image
+from deepfake_core.pseudo_fakes import SELF_BLENDED_KIND, self_blend
 
 __all__ = [
     "TrainConfig",
@@ -59,6 +60,7 @@ __all__ = [
     "kind_weights",
     "limitations",
     "make_dataset",
+    "pseudo_fake_records",
     "seen_kinds",
     "train",
 ]
@@ -95,6 +97,20 @@ def cap_per_kind(records: Sequence[ImageRecord], limit: int, *, seed: int) -> li
         for index in (indices if len(indices) <= limit else rng.choice(indices, size=limit, replace=False))
     }
     return [record for index, record in enumerate(records) if index in kept]
+
+
+def pseudo_fake_records(records: Sequence[ImageRecord], share: float, *, seed: int) -> list[ImageRecord]:
+    """``share`` x (real records) Fake records of kind ``self_blended``, each naming a real face to blend.
+
+    Drawn without repeats while there are enough real faces (``share <= 1``);
+    the blend itself is drawn afresh each time the record is read.
+    """
+    reals = [record for record in records if record.label == "Real"]
+    count = round(share * len(reals))
+    if count == 0:
+        return []
+    picks = np.random.default_rng(seed).choice(len(reals), size=count, replace=count > len(reals))
+    return [ImageRecord(id=reals[i].id, label="Fake", kind=SELF_BLENDED_KIND, split="train") for i in sorted(picks)]
 
 
 def seen_kinds(train_records: Sequence[ImageRecord]) -> dict[str, list[str]]:
@@ -152,6 +168,8 @@ class TrainConfig:
     """A model file (same architecture) whose weights this run starts from, to train a model further."""
     max_per_kind: int | None = None
     """At most this many training images per kind (seeded draw): a cheaper run for leave-one-out studies."""
+    self_blend: float = 0.0
+    """Self-blended pseudo-fakes (:mod:`deepfake_core.pseudo_fakes`) per real training face, redrawn every epoch."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -201,27 +219,34 @@ def make_dataset(
 
     With ``crops`` (required when the card has a ``face_crop`` section) each
     record's aligned face crop is read instead of its image; every record must have one.
+    Records of kind ``self_blended`` (:func:`pseudo_fake_records`) become a
+    freshly drawn self-blend of their real crop, before any augmentation.
     """
     if card.face_crop is not None and crops is None:
         raise ValueError("this card judges aligned face crops: pass the crops of build_face_crops")
     paths = [str(crops.crops[record.id] if crops is not None else record.path(root)) for record in records]
+    blends = np.array([record.kind == SELF_BLENDED_KIND for record in records])
+    if blends.any() and card.face_crop is None:
+        raise ValueError("self-blended pseudo-fakes need aligned face crops (a card with a face_crop section)")
     targets = np.array([card.labels.index(record.label) for record in records], dtype=np.int32)
     sample_weights = np.array([(weights or {}).get(record.kind, 1.0) for record in records], dtype=np.float32)
     rng = np.random.default_rng(seed)
     size = card.input_size
 
-    def load(path: bytes) -> np.ndarray:
+    def load(path: bytes, blend: bool) -> np.ndarray:
         image = load_image(path.decode("utf-8"))
+        if blend:
+            image = self_blend(image, rng, crop_scale=card.face_crop.crop_scale)
         if augment_config is not None:
             image = augment(image, augment_config, rng)
         return prepare_image(image, card)
 
-    def load_tf(path, target, weight):
-        image = tf.numpy_function(load, [path], tf.float32, stateful=augment_config is not None)
+    def load_tf(path, blend, target, weight):
+        image = tf.numpy_function(load, [path, blend], tf.float32, stateful=augment_config is not None or blends.any())
         image.set_shape((size, size, 3))
         return (image, target, weight) if weights else (image, target)
 
-    dataset = tf.data.Dataset.from_tensor_slices((paths, targets, sample_weights))
+    dataset = tf.data.Dataset.from_tensor_slices((paths, blends, targets, sample_weights))
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     return dataset.map(load_tf, num_parallel_calls=2, deterministic=not shuffle).batch(batch_size).prefetch(2)
@@ -281,10 +306,14 @@ def train(
         train_records = [record for record in train_records if record.id in crops.crops]
         val_records = [record for record in val_records if record.id in crops.crops]
         log(f"face step: {len(crops.misses)} images without a usable face are left out")
-    weights = kind_weights(train_records, config.kind_balance) if config.kind_balance > 0 else None
-    log(f"training {name}: {len(train_records)} train / {len(val_records)} validation images; kind weights {weights}")
+    pseudo = pseudo_fake_records(train_records, config.self_blend, seed=config.seed)
+    if pseudo:
+        log(f"adding {len(pseudo)} self-blended pseudo-fakes (redrawn every epoch)")
+    fitted_records = [*train_records, *pseudo]
+    weights = kind_weights(fitted_records, config.kind_balance) if config.kind_balance > 0 else None
+    log(f"training {name}: {len(fitted_records)} train / {len(val_records)} validation images; kind weights {weights}")
     train_data = make_dataset(
-        train_records,
+        fitted_records,
         data_root,
         draft,
         batch_size=config.batch_size,

@@ -7,6 +7,7 @@
 #   scripts/leave_one_out.sh                       # every fold, one after another
 #   scripts/leave_one_out.sh loo_stylegan loo_swaps
 #   AUGMENT=strong scripts/leave_one_out.sh loo_diffusion
+#   SELF_BLEND=0.5 RUNS=runs/loo_sbi OUT=runs/loo_sbi_eval scripts/leave_one_out.sh   # with pseudo-fakes
 #
 # To keep a fold within ~20 minutes on a 2-core CPU, training draws at most 1200 images per
 # kind (celeba, gan256 and utkface have more); everything else is the shipped recipe's first stage.
@@ -19,6 +20,7 @@ RUNS=${RUNS:-runs/loo}
 OUT=${OUT:-model/evaluation/generalisation}
 AUGMENT=${AUGMENT:-standard}
 EPOCHS=${EPOCHS:-12}
+SELF_BLEND=${SELF_BLEND:-0}
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"
@@ -35,7 +37,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   # shellcheck disable=SC2086  # the kinds are separate arguments
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$fold.keras" --name "$fold" \
     --face-crop --epochs "$EPOCHS" --patience 4 --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
-    --max-per-kind 1200 --exclude-kinds $kinds
+    --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds
   deepfake-core evaluate --model "$RUNS/$fold.keras" --data "$DATA" --manifest "$MANIFEST" \
     --out "$OUT/$fold.json" --no-robustness --false-alarm-data "$PHOTOS"
 done

@@ -146,10 +146,13 @@ def test_face_step_training_and_evaluation_use_the_aligned_crops(tmp_path):
         splits, tmp_path / "manifest.json", root_name="faces", seed=0, fractions=(0.5, 0.25, 0.25)
     )
     cache = tmp_path / "cache"
-    config = TrainConfig(input_size=32, epochs=1, batch_size=4, face_crop=True)
+    config = TrainConfig(input_size=32, epochs=1, batch_size=4, face_crop=True, self_blend=0.5, kind_balance=0.5)
     result = train(config, manifest, root, tmp_path / "face.keras", log=lambda line: None, cache_dir=cache)
     card = result.card
     assert card.face_crop is not None and card.face_crop.detector == "mtcnn"
+    # pseudo-fakes are trained on (they have a kind weight) but are no generator the model has seen
+    assert card.training["config"]["self_blend"] == 0.5 and "self_blended" in card.training["kind_weights"]
+    assert "self_blended" not in card.seen_kinds["Fake"]
     coverage = card.training["face_coverage"]
     cats = {record.id for part in splits.values() for record in part if record.id.endswith("_004.png")}
     cats_in_training = sum(record.id in cats for record in [*splits["train"], *splits["validation"]])
