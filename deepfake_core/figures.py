@@ -10,7 +10,7 @@ the figures can be tested without a browser. Real is always blue and Fake always
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,6 +26,9 @@ from deepfake_core.evaluation.schema import (
 )
 from deepfake_core.perturb import CLEAN
 
+if TYPE_CHECKING:
+    from deepfake_core.robustness_lab import Curve
+
 __all__ = [
     "FAKE_COLOR",
     "PALETTE",
@@ -33,10 +36,10 @@ __all__ = [
     "TEMPLATE",
     "comparison_figure",
     "confusion_matrix_figure",
+    "fragility_figure",
     "generalisation_figure",
     "per_kind_figure",
     "pr_figure",
-    "probability_bar",
     "reliability_figure",
     "robustness_figure",
     "roc_figure",
@@ -485,30 +488,70 @@ def training_curves_figure(history: Mapping[str, Sequence[float]] | None) -> go.
     return _styled(fig, title=title, x_title="Epoch")
 
 
-def probability_bar(p_fake: float, *, threshold: float) -> go.Figure:
-    """A slim 0-1 bar showing P(Fake) for one image, coloured by verdict, with the threshold line.
+# --------------------------------------------------------------------------- robustness lab (one photo)
 
-    It sits under an image on the Classify page, so it has no title and a fixed small height.
+
+def fragility_figure(
+    curve: Curve, *, clean_p_fake: float, threshold: float, selected: float | None = None
+) -> go.Figure:
+    """P(fake) of one photo against the strength of one perturbation (a robustness lab curve).
+
+    Each point is coloured by its verdict at ``threshold``; the dashed line is the threshold and the
+    dotted one the unchanged photo's P(fake), so a point crossing the dashed line is a flipped
+    verdict and its distance from the dotted line is what the change did. Where no face was left
+    to judge the line has a gap and a cross sits on the axis. Axes whose smaller numbers are the
+    stronger change (JPEG quality, downscale factor) are reversed, so on every curve the change
+    grows to the right. ``selected`` (a strength of the sweep) gets a diamond marker.
     """
-    verdict = "Fake" if p_fake >= threshold else "Real"
-    bar = go.Bar(
-        x=[p_fake],
-        y=["P(Fake)"],
-        orientation="h",
-        marker_color=PALETTE[verdict],
-        text=[f"{p_fake:.1%}"],
-        textposition="auto",
-        hovertemplate=f"P(Fake) = {p_fake:.3f}: verdict {verdict}<extra></extra>",
-        showlegend=False,
-    )
-    fig = go.Figure(bar)
-    fig.add_vline(
-        x=threshold,
-        line={"color": PALETTE["marker"], "dash": "dash", "width": 2},
+    sweep = curve.sweep
+    strengths = list(sweep.strengths)
+    scores = list(curve.p_fake)
+    colours = [PALETTE["reference"] if p is None else PALETTE["Fake" if p >= threshold else "Real"] for p in scores]
+    traces = [
+        go.Scatter(
+            x=strengths,
+            y=scores,
+            mode="lines+markers",
+            name="P(fake)",
+            connectgaps=False,
+            line={"color": PALETTE["primary"], "width": 2},
+            marker={"color": colours, "size": 9},
+            hovertemplate=f"{sweep.parameter} %{{x}}: P(fake) %{{y:.1%}}<extra></extra>",
+        )
+    ]
+    lost = [strength for strength, p in zip(strengths, scores, strict=True) if p is None]
+    if lost:
+        traces.append(
+            go.Scatter(
+                x=lost,
+                y=[0.0] * len(lost),
+                mode="markers",
+                name="no face left to judge",
+                marker={"symbol": "x", "size": 10, "color": PALETTE["marker"]},
+                hovertemplate=f"{sweep.parameter} %{{x}}: no face left to judge<extra></extra>",
+            )
+        )
+    chosen = dict(zip(strengths, scores, strict=True)).get(selected)
+    if chosen is not None:
+        marker = {"color": PALETTE["marker"], "size": 14, "symbol": "diamond-open", "line": {"width": 2}}
+        traces.append(
+            go.Scatter(x=[selected], y=[chosen], mode="markers", name=f"{sweep.parameter} {selected:g}", marker=marker)
+        )
+    fig = go.Figure(traces)
+    fig.add_hline(
+        y=threshold,
+        line={"color": PALETTE["marker"], "dash": "dash", "width": 1},
         annotation_text=f"threshold {threshold:.2f}",
-        annotation_position="top",
+        annotation_position="top left",
     )
-    fig.update_xaxes(range=[0.0, 1.0], tickformat=".0%", fixedrange=True)
-    fig.update_yaxes(showticklabels=False, fixedrange=True)
-    fig.update_layout(template=TEMPLATE, height=110, margin={"l": 10, "r": 10, "t": 30, "b": 30}, bargap=0.3)
-    return fig
+    fig.add_hline(
+        y=clean_p_fake,
+        line={"color": PALETTE["reference"], "dash": "dot", "width": 2},
+        annotation_text=f"unchanged {clean_p_fake:.1%}",
+        annotation_position="bottom right",
+    )
+    fig.update_yaxes(range=_UNIT_RANGE, tickformat=".0%")
+    fig.update_xaxes(autorange="reversed" if sweep.stronger_when_smaller else True)
+    fig.update_layout(height=320, showlegend=bool(lost), legend={"x": 0.0, "y": 1.0, "yanchor": "top"})
+    direction = "smaller is stronger" if sweep.stronger_when_smaller else "larger is stronger"
+    return _styled(fig, title=sweep.title, x_title=f"{sweep.parameter} ({direction})", y_title="P(fake)")

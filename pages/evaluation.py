@@ -3,19 +3,32 @@
 Nothing is recomputed from images: the page renders the results files in
 ``<model dir>/evaluation/`` and only re-thresholds their stored per-image predictions. It opens on
 the results of the model chosen in the sidebar, at the threshold the Classify and Explain pages use
-for it, so the numbers shown describe the verdicts the visitor gets there.
+for it, so the numbers shown describe the verdicts the visitor gets there. A wrong cell of the
+confusion matrix opens the test images behind it, when the data folder is on this machine.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import streamlit as st
 
+from deepfake_core.errors import DataSetError
 from deepfake_core.evaluation import HARD_PAIR, ReportedResults, metrics_at_threshold, pair_key
+from deepfake_core.evaluation.gallery import (
+    CELL_TITLES,
+    CELLS,
+    DATA_ENV,
+    cell_predictions,
+    default_data_dir,
+    image_path,
+    images_folder,
+)
 from deepfake_core.evaluation.generalisation import GENERALISATION_COLUMNS, generalisation_table
 from deepfake_core.evaluation.results import ROBUSTNESS_COLUMNS, robustness_by_kind, robustness_table
+from deepfake_core.evaluation.schema import Prediction
 from deepfake_core.figures import (
     confusion_matrix_figure,
     generalisation_figure,
@@ -28,9 +41,29 @@ from deepfake_core.figures import (
 )
 from deepfake_core.perturb import CLEAN
 from pages import formatting, messages, model_choice, shell, stored_results
+from pages.files import display_folder
+from pages.number_format import format_temperature
 
 NOT_STATED = "—"
 """What a table cell shows where a value is undefined (e.g. AUC of a kind with one class), instead of "None"."""
+GALLERY_COLUMNS = 6
+"""Thumbnails per row of the wrong-verdict gallery."""
+
+
+def show_test_image(prediction: Prediction, folder: Path) -> None:
+    """One wrong verdict of the gallery: its thumbnail (read when first shown), name, kind and P(fake)."""
+    p_fake = formatting.format_probability(prediction.p_fake)
+    label = f"{PurePosixPath(prediction.id).name} · {prediction.kind} · P(fake) {p_fake}"
+    try:
+        picture = stored_results.gallery_thumbnail(image_path(folder, prediction.id))
+    except DataSetError as error:
+        st.caption(f"{label}: {error}")
+        return
+    if picture is None:
+        st.caption(f"{label}: not found in `{display_folder(folder)}`.")
+    else:
+        st.image(picture, caption=label, width="stretch")
+
 
 shell.page_setup()
 st.title("Evaluation")
@@ -104,7 +137,7 @@ if isinstance(results, ReportedResults):
 data = results.data
 st.caption(
     f"Test split '{data.split}' of '{data.root}', {data.n_images} images · written {results.created} · "
-    f"temperature {results.temperature:.2f}"
+    f"temperature {format_temperature(results.temperature)}"
 )
 # the Classify and Explain pages' threshold for the sidebar's model (their scope is its model id)
 threshold = (
@@ -151,6 +184,13 @@ matrix_column, calibration_column = st.columns(2)
 with matrix_column:
     normalise = st.toggle("Normalise rows (share of each true class)", key="normalise-confusion")
     st.plotly_chart(confusion_matrix_figure(metrics.confusion_matrix, labels=metrics.labels, normalize=normalise))
+    cell = st.segmented_control(
+        "See the test images of a wrong cell",
+        CELLS,
+        format_func=CELL_TITLES.__getitem__,
+        key="gallery-cell",
+        help="The real faces called Fake (false alarms) or the fakes called Real (missed fakes) at this threshold.",
+    )
 with calibration_column:
     st.plotly_chart(reliability_figure(results.calibration, uncalibrated=results.calibration_uncalibrated))
     st.caption(
@@ -158,6 +198,41 @@ with calibration_column:
         "images really are fake. Lower is better; 0 means the confidence can be taken at face value. The n beside "
         "each point counts the test images in its bin: a point resting on a handful of images says little."
     )
+
+if cell is not None:
+    wrong = cell_predictions(results, threshold, cell)
+    st.subheader(f"{CELL_TITLES[cell]}: {len(wrong)} test images")
+    gallery_scope = f"{results.model_id}:{cell}"
+    shown = wrong[: stored_results.gallery_limit(gallery_scope)]
+    folder = images_folder(data.root)
+    if not wrong:
+        st.caption(f"No test image falls in this cell at threshold {threshold:.2f}.")
+    elif folder is None:
+        st.caption(
+            f"At threshold {threshold:.2f}, the most wrong first (P(fake) furthest from the threshold). The test "
+            f"images are not on this machine (`{display_folder(default_data_dir())}{data.root}`; set `{DATA_ENV}` to "
+            f"the folder holding `{data.root}/`), so only their names, kinds and scores are listed."
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [{"image": item.id, "kind": item.kind, "p_fake": item.p_fake} for item in shown],
+                columns=["image", "kind", "p_fake"],
+            ),
+            hide_index=True,
+            column_config={
+                "p_fake": st.column_config.ProgressColumn("P(fake)", min_value=0.0, max_value=1.0, format="percent")
+            },
+        )
+    else:
+        st.caption(f"At threshold {threshold:.2f}, the most wrong first (P(fake) furthest from the threshold).")
+        for start in range(0, len(shown), GALLERY_COLUMNS):
+            for column, item in zip(st.columns(GALLERY_COLUMNS), shown[start : start + GALLERY_COLUMNS], strict=False):
+                with column:
+                    show_test_image(item, folder)
+    if len(wrong) > len(shown):
+        more = min(stored_results.GALLERY_PAGE_SIZE, len(wrong) - len(shown))
+        st.caption(f"{len(shown)} of {len(wrong)} shown.")
+        st.button(f"Show {more} more", on_click=stored_results.show_more, args=(gallery_scope,), key="gallery-more")
 
 st.subheader("Classification report")
 report = view.classification_report

@@ -36,8 +36,10 @@ from deepfake_core.explain import (
 from deepfake_core.faces.align import paste_back
 from deepfake_core.intake import load_image
 from pages import classify_state, explain_view, inputs, messages, model_choice, pictures, shell
+from pages.formatting import format_probability
 
 FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE = "Upload an image", "An image from the Classify page", "A built-in sample"
+DEFAULT_METHODS = ("attention", "gradcam", "lime")
 
 shell.page_setup()
 st.title("Explain")
@@ -45,20 +47,43 @@ detector = model_choice.require_detector()
 card = detector.card
 
 # --------------------------------------------------------------------------- which image
+# Opened from a Classify result, the page starts on that image and face; opened from a link naming a
+# sample (?sample=NAME), on that sample; otherwise on the images classified in this session, if any.
 classified = classify_state.last_classified()
+asked = classify_state.take_explain_choice()
+offered_files = [(item.sha256, item.name) for item in classified]
+asked_file = (asked.sha256, asked.name) if asked else None
+asked_index = offered_files.index(asked_file) if asked_file in offered_files else None
+linked = inputs.url_values(inputs.SAMPLE_PARAM, inputs.SAMPLES)
 sources = [FROM_UPLOAD, FROM_CLASSIFY, FROM_SAMPLE] if classified else [FROM_UPLOAD, FROM_SAMPLE]
-source = st.radio("Image", sources, index=sources.index(FROM_CLASSIFY if classified else FROM_UPLOAD), horizontal=True)
+opening = FROM_SAMPLE if linked and asked_index is None else FROM_CLASSIFY if classified else FROM_UPLOAD
+source = st.radio("Image", sources, index=sources.index(opening), horizontal=True, key="explain-source")
+shared: list[str] = []  # the sample the address bar names: only while a sample is shown
 if source == FROM_UPLOAD:
     upload = st.file_uploader("Upload a face image", key="explain-upload")
     st.caption(inputs.upload_limits_note(max_images=None))
     chosen = inputs.upload_inputs([upload] if upload else [])
 elif source == FROM_CLASSIFY:
     names = [item.name for item in classified]
-    index = st.selectbox("Classified image", range(len(names)), format_func=names.__getitem__, key="explain-classified")
+    index = st.selectbox(
+        "Classified image",
+        range(len(names)),
+        index=asked_index or 0,
+        format_func=names.__getitem__,
+        key="explain-classified",
+    )
     chosen = [classified[index]]
 else:
-    sample = st.selectbox("Sample", list(inputs.SAMPLES), format_func=lambda name: f"{name}: {inputs.SAMPLES[name][1]}")
-    chosen = inputs.sample_inputs([sample])
+    offered = list(inputs.SAMPLES)
+    sample = st.selectbox(
+        "Sample",
+        offered,
+        index=offered.index(linked[0]) if linked else 0,
+        format_func=lambda name: f"{name}: {inputs.SAMPLES[name][1]}",
+        key="explain-sample",
+    )
+    chosen, shared = inputs.sample_inputs([sample]), [sample]
+inputs.share_in_url(inputs.SAMPLE_PARAM, shared)
 if not chosen:
     messages.stop_with_info("Upload a face image, or pick a sample, to see why the model decides as it does.")
 item = chosen[0]
@@ -90,9 +115,11 @@ else:
     judged = photo.judged
     number = judged[0].number
     if len(judged) > 1:
+        numbers = [verdict.number for verdict in judged]
         number = st.selectbox(
             "Face",
-            [verdict.number for verdict in judged],
+            numbers,
+            index=numbers.index(asked.face) if asked_index is not None and asked.face in numbers else 0,
             format_func=lambda number: f"Face {number}" + (" (the largest)" if number == judged[0].number else ""),
             key="explain-face",
             help="Faces are numbered from the largest, as in the boxes on the photo. The model judged each face's "
@@ -103,14 +130,16 @@ else:
     found = f"{photo.faces_found} face{'' if photo.faces_found == 1 else 's'} found"
     st.image(pictures.boxed_photo(image, photo), caption=f"{item.name}: {found}; explaining face {number}", width=360)
 available = [name for name in METHOD_NAMES if card.attention or name != "attention"]
+standard = [name for name in DEFAULT_METHODS if name in available]
 methods = st.multiselect(
     "Methods",
     available,
-    default=[name for name in ("attention", "gradcam", "lime") if name in available],
+    default=inputs.url_values(explain_view.METHODS_PARAM, available) or standard,
     format_func=lambda name: METHODS[name].title,
     key="explain-methods",
     help=" ".join(f"**{METHODS[name].title}**: {METHODS[name].summary}" for name in available),
 )
+inputs.share_in_url(explain_view.METHODS_PARAM, methods, default=standard)
 target_choice = st.selectbox(
     "Explain the class",
     ["the verdict", *card.labels],
@@ -154,7 +183,7 @@ ready_requests = [request for request, found in zip(requests, explanations, stri
 ready = [explanation for explanation in explanations if explanation is not None]
 
 # --------------------------------------------------------------------------- what it shows
-messages.show_verdict(prediction, item, key="explain-probability-bar", face=face_number)
+messages.show_verdict(prediction, item, face=face_number)
 if face is None:
     st.markdown(f"Explaining the class **{target}**.")
 else:
@@ -247,15 +276,11 @@ if ready:
                 }
                 for check in checks
             ]
+        ).style.format(
+            {column: format_probability for column in ("P(class)", "its pixels blurred", "random areas blurred")}
         ),
         hide_index=True,
-        column_config={
-            "hidden": st.column_config.NumberColumn("share hidden", format="percent"),
-            **{
-                column: st.column_config.NumberColumn(column, format="%.3f")
-                for column in ("P(class)", "its pixels blurred", "random areas blurred")
-            },
-        },
+        column_config={"hidden": st.column_config.NumberColumn("share hidden", format="percent")},
     )
     st.caption(
         deletion_summary(checks)

@@ -8,7 +8,10 @@ most ``WORKING_SIDE``, or a face's crop), never the upload's full-resolution pix
 is bounded by entries and by bytes: a public demo serves many sessions from one small machine.
 Deletion checks are cached the same way, and a photo's faces are found once per (model, image)
 (:func:`photo_faces`). The downloads are built here too: the JSON record of a map
-(:func:`explanation_record`) and PNGs drawn only when asked for.
+(:func:`explanation_record`) and PNGs drawn only when asked for. Each kept map also keeps the
+name of its file and a small overlay, so the Classify page's HTML report can show the
+explanations made in the session (:func:`session_explanations`). The chosen methods are kept in
+the page's URL (:data:`METHODS_PARAM`), so a link opens the same comparison.
 
 Like the other helper modules in ``pages/`` this is not a page: only the files listed in
 ``shell.run_app`` are pages.
@@ -27,7 +30,9 @@ import streamlit as st
 from PIL import Image
 
 from deepfake_core.errors import DeepfakeLensError
+from deepfake_core.report import ExplainedFace
 from pages.inputs import ImageInput
+from pages.pictures import REPORT_OVERLAY_SIDE
 
 if TYPE_CHECKING:
     from deepfake_core.detector import Detector
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISPLAY_SIDE",
+    "METHODS_PARAM",
     "ExplanationRequest",
     "LruCache",
     "cached_explanation",
@@ -47,6 +53,7 @@ __all__ = [
     "explanation_record",
     "legend_strip",
     "photo_faces",
+    "session_explanations",
 ]
 
 DISPLAY_SIDE: Final = 640
@@ -61,7 +68,11 @@ MAX_EXPLANATION_BYTES: Final = 64 * 1024 * 1024
 MAX_CHECKS: Final = 16
 """Deletion-check results kept per session (small: a few numbers each)."""
 
+METHODS_PARAM: Final = "methods"
+"""The URL query parameter that names the chosen methods (repeated: ``?methods=attention&methods=lime``)."""
+
 _EXPLANATIONS_KEY: Final = "explain-view:explanations"
+_SHOWN_KEY: Final = "explain-view:for-the-report"
 _CHECKS_KEY: Final = "explain-view:deletion-checks"
 _FACES_KEY: Final = "explain_faces"
 
@@ -149,6 +160,10 @@ class LruCache(Generic[_K, _V]):
         """The stored values, oldest first."""
         return list(self._items.values())
 
+    def items(self) -> list[tuple[_K, _V]]:
+        """The stored entries, oldest first (reading them all makes none more recent)."""
+        return list(self._items.items())
+
 
 def explanation_bytes(explanation: Explanation) -> int:
     """Memory an explanation holds in its arrays: the map plus LIME's superpixel ids."""
@@ -162,6 +177,11 @@ def _explanations() -> LruCache[tuple, Explanation]:
             max_entries=MAX_EXPLANATIONS, max_bytes=MAX_EXPLANATION_BYTES, size=explanation_bytes
         )
     return st.session_state[_EXPLANATIONS_KEY]
+
+
+def _shown() -> dict[tuple, tuple[str, np.ndarray]]:
+    """Per kept map (by the cache's key): the explained file's name and a small overlay, for the report."""
+    return st.session_state.setdefault(_SHOWN_KEY, {})
 
 
 def _checks() -> LruCache[tuple, list[DeletionCheck]]:
@@ -178,9 +198,10 @@ def compute_explanations(
     ``image`` is what the requests explain: the decoded photo (its maps come at the working
     size) or the aligned crop of their face. ``threshold`` is the page's, recorded with each map.
     """
-    from deepfake_core.explain import METHODS, explain  # here: LIME's imports cost memory other pages never need
+    from deepfake_core.explain import METHODS, explain, overlay, working_image  # LIME's imports: only here
 
     cache = _explanations()
+    shown = _shown()
     for request in requests:
         key = request.key(detector)
         if key in cache:
@@ -192,23 +213,25 @@ def compute_explanations(
             bar.progress(min(done / total, 1.0), text=f"{title}: {done} of {total} samples classified")
 
         try:
-            cache.put(
-                key,
-                explain(
-                    detector,
-                    image,
-                    method=request.method,
-                    target_class=request.target,
-                    image_sha256=request.source.sha256,  # for a face crop too, as the command line records it
-                    progress=progress,
-                    threshold=threshold,
-                    **request.params,
-                ),
+            explanation = explain(
+                detector,
+                image,
+                method=request.method,
+                target_class=request.target,
+                image_sha256=request.source.sha256,  # for a face crop too, as the command line records it
+                progress=progress,
+                threshold=threshold,
+                **request.params,
             )
         except DeepfakeLensError as error:
             st.error(f"{title}: {error}")
+            continue
         finally:
             bar.empty()
+        cache.put(key, explanation)
+        shown[key] = request.source.name, overlay(working_image(image), explanation, max_side=REPORT_OVERLAY_SIDE)
+        for dropped in [kept for kept in shown if kept not in cache]:  # the cache let it go: so does the report
+            del shown[dropped]
 
 
 def cached_explanation(request: ExplanationRequest, detector: Detector, *, threshold: float) -> Explanation | None:
@@ -221,6 +244,31 @@ def cached_explanation(request: ExplanationRequest, detector: Detector, *, thres
 
     found = _explanations().get(request.key(detector))
     return None if found is None else at_threshold(found, detector, threshold)
+
+
+def session_explanations(detector: Detector, *, threshold: float) -> list[ExplainedFace]:
+    """The explanations kept in this session for ``detector``'s model, oldest first, judged at ``threshold``.
+
+    For the HTML report: each comes with its file's name, its face and its overlay (drawn at
+    the default opacity when it was computed).
+    """
+    shown = _shown()
+    kept = [(key, explanation) for key, explanation in _explanations().items() if key[1] == detector.model_id]
+    if not kept:  # nothing explained yet: the Classify page need not import the explainers
+        return []
+    from deepfake_core.explain import METHODS, at_threshold
+
+    return [
+        ExplainedFace(
+            file=shown[key][0],
+            face=key[5],
+            title=METHODS[explanation.method].title,
+            explanation=at_threshold(explanation, detector, threshold),
+            overlay=shown[key][1],
+        )
+        for key, explanation in kept
+        if key in shown
+    ]
 
 
 def deletion_checks(

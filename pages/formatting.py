@@ -1,24 +1,20 @@
 """How the pages write numbers for a visitor: probabilities, shares and confidence intervals.
 
 Every page words the same kind of number the same way (a probability never reads as certain, an
-undefined share is a dash, not "None"), so the wording lives in one place. Plain functions of
-their arguments: no Streamlit, nothing to set up, nothing kept.
+undefined share is a dash, not "None"), so the wording lives in one place. The probability rule
+itself is ``deepfake_core.wording.format_probability``, because the downloadable HTML report and
+the explanation pictures (made in ``deepfake_core``, which never imports the pages) must word it as
+the cards, tables and the Explain page do. Plain functions of their arguments: no Streamlit,
+nothing to set up, nothing kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from deepfake_core.wording import format_probability
+
 __all__ = ["format_interval", "format_probability", "format_share"]
-
-
-def format_probability(value: float) -> str:
-    """A probability as a percentage that never claims certainty: ``>99.9%`` instead of ``100.0%``."""
-    if value > 0.999:
-        return ">99.9%"
-    if value < 0.001:
-        return "<0.1%"
-    return f"{value:.1%}"
 
 
 def format_share(value: float | None) -> str:

@@ -59,9 +59,14 @@ pages = (
         "judged (and back on the photo), with downloads and the matching command line.",
     ),
     (
+        "pages/robustness_lab.py",
+        "See how fragile a verdict is: your photo re-compressed, blurred, shrunk and made noisy at growing "
+        "strengths, with P(fake) at each and where the verdict flips.",
+    ),
+    (
         "pages/evaluation.py",
-        "Stored test results: ROC and precision-recall curves, confusion matrix, "
-        "calibration, per-kind accuracy and the hard FFHQ vs StyleGAN2 pair, all at a threshold you choose.",
+        "Stored test results: ROC and precision-recall curves, confusion matrix (and the test images it got "
+        "wrong), calibration, per-kind accuracy and the hard FFHQ vs StyleGAN2 pair, all at a threshold you choose.",
     ),
     (
         "pages/model.py",

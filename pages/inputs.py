@@ -1,14 +1,18 @@
-"""The images a visitor gives the app: uploads and built-in samples, and the limits on both.
+"""The images a visitor gives the app: uploads and built-in samples, the limits on both, and shareable links.
 
 Classify and Explain take the same kinds of input, so both read them through :class:`ImageInput`
 (a name, the raw bytes and their sha256, kept in memory and never written to disk). The samples
 are shipped with the app or come with scikit-image, so a fresh clone has something to try.
 Decoding and refusing a file is ``deepfake_core.intake``'s job, not this module's.
+
+A chosen sample is kept in the page's URL (``?sample=NAME``, repeated for several), so a link
+opens the same sample for a colleague: :func:`url_values` reads such a choice at page start and
+:func:`share_in_url` writes it when it changes (the Explain page keeps its methods the same way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -22,11 +26,14 @@ __all__ = [
     "MAX_IMAGES",
     "SAMPLES",
     "SAMPLES_DIR",
+    "SAMPLE_PARAM",
     "ImageInput",
     "Sample",
     "sample_inputs",
+    "share_in_url",
     "upload_inputs",
     "upload_limits_note",
+    "url_values",
 ]
 
 MAX_IMAGES: Final = 30
@@ -81,6 +88,10 @@ with the median and the one with the lowest stored P(fake) of the default model 
 so a visitor sees both a Fake verdict and what the model misses."""
 
 
+SAMPLE_PARAM: Final = "sample"
+"""The URL query parameter that names the chosen samples (keys of :data:`SAMPLES`)."""
+
+
 @dataclass(frozen=True)
 class ImageInput:
     """An image to classify or explain: its display name and raw bytes (kept in memory, never on disk)."""
@@ -124,3 +135,26 @@ def upload_limits_note(max_images: int | None = MAX_IMAGES) -> str:
         "this page: it is marked in the list above and gets no result. Any other file that cannot be classified "
         "is named below with the reason."
     )
+
+
+def url_values(key: str, allowed: Collection[str]) -> list[str]:
+    """The values of ``key`` in the page's URL (``?key=a&key=b``) that are in ``allowed``, in URL order.
+
+    A link may be old or hand-edited: a value the app does not know is dropped, not an error.
+    """
+    return [value for value in dict.fromkeys(st.query_params.get_all(key)) if value in allowed]
+
+
+def share_in_url(key: str, values: Sequence[str], *, default: Sequence[str] = ()) -> None:
+    """Keep ``values`` in the page's URL under ``key``, so the address bar is a link to this choice.
+
+    The URL is written only when it says something else, and the choice is left out while it is
+    ``default`` (what the page shows without it), so a plain visit keeps a plain address.
+    """
+    wanted = [] if list(values) == list(default) else list(values)
+    if st.query_params.get_all(key) == wanted:
+        return
+    if wanted:
+        st.query_params[key] = wanted
+    else:
+        del st.query_params[key]

@@ -9,12 +9,12 @@ It sits below the app shell and the sidebar so that both can use :func:`stop_wit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import streamlit as st
 
 from deepfake_core.familiarity import UNFAMILIAR_NOTE
-from deepfake_core.figures import probability_bar
+from deepfake_core.report import TERMS
 from pages.formatting import format_probability
 
 if TYPE_CHECKING:
@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from pages.inputs import ImageInput
 
 __all__ = ["show_refusals", "show_verdict", "stop_with_info"]
+
+_BADGES: Final = {
+    "fake": ("red", ":material/warning:"),
+    "real": ("blue", ":material/check_circle:"),
+    "unfamiliar": ("orange", ":material/help:"),
+}
+"""Colour and icon of the verdict badge: red Fake, blue Real, orange for a verdict that is unreliable."""
 
 
 def stop_with_info(message: str) -> NoReturn:
@@ -41,14 +48,19 @@ def show_refusals(results: Sequence[Classified]) -> None:
             st.error(f"**{result.source.name}** was not classified: {result.error}", icon=":material/broken_image:")
 
 
-def show_verdict(prediction: Prediction, source: ImageInput, *, key: str, face: int | None = None) -> None:
-    """One verdict, the same on Classify and Explain: badge, P(fake) bar, confidence, threshold.
+def show_verdict(prediction: Prediction, source: ImageInput, *, face: int | None = None) -> None:
+    """One verdict, the same on Classify and Explain: a large coloured badge, P(fake) bar, confidence, threshold.
 
-    The caption names the image's sha256, the face (when a face was judged) and the model id, so a
-    shown result can be traced and reproduced. ``key`` names the bar chart and must be unique on the page.
+    The badge is red for Fake, blue for Real and orange for a face unlike the training faces (its
+    verdict is unreliable), large enough to read at a glance. The caption names the image's sha256,
+    the face (when a face was judged) and the model id, so a shown result can be traced and
+    reproduced; tooltips say what each number means. The bar is Streamlit's own progress bar, not
+    a chart: Classify shows up to thirty of these and redraws them all on every threshold step.
     """
+    colour, icon = _BADGES["unfamiliar" if prediction.unfamiliar else "fake" if prediction.is_fake else "real"]
+    note = f", {UNFAMILIAR_NOTE}" if prediction.unfamiliar else ""
+    st.markdown(f"### :{colour}-background[:{colour}[{icon} Verdict: {prediction.label}{note}]]")
     if prediction.unfamiliar:
-        st.badge(f"Verdict: {prediction.label}, {UNFAMILIAR_NOTE}", icon=":material/help:", color="orange")
         st.warning(
             "This face is unlike the faces the model was trained on (feature distance "
             f"{prediction.feature_distance:.1f}, above the flag threshold the model card sets). Verdicts on such "
@@ -56,17 +68,15 @@ def show_verdict(prediction: Prediction, source: ImageInput, *, key: str, face: 
             "treat this one as unknown.",
             icon=":material/help:",
         )
-    elif prediction.is_fake:
-        st.badge(f"Verdict: {prediction.label}", icon=":material/warning:", color="red")
-    else:
-        st.badge(f"Verdict: {prediction.label}", icon=":material/check_circle:", color="blue")
-    st.plotly_chart(
-        probability_bar(prediction.p_fake, threshold=prediction.threshold), config={"displayModeBar": False}, key=key
-    )
+    st.progress(prediction.p_fake)
     confidence = "not meaningful here" if prediction.unfamiliar else f"**{format_probability(prediction.confidence)}**"
     st.markdown(
         f"P(fake) **{format_probability(prediction.p_fake)}** · calibrated confidence in this verdict "
-        f"{confidence} · threshold {prediction.threshold:.2f}"
+        f"{confidence} · threshold {prediction.threshold:.2f}",
+        help=f"**P(fake)**: {TERMS['P(fake)']}\n\n**Calibrated confidence**: {TERMS['Calibrated confidence']}",
     )
     where = f"`{source.name}`" + (f" · face {face}" if face is not None else "")
-    st.caption(f"{where} · sha256 `{source.sha256}` · model `{prediction.model_id}`")
+    st.caption(
+        f"{where} · sha256 `{source.sha256}` · model `{prediction.model_id}`",
+        help=f"**sha256**: {TERMS['sha256']}\n\n**Model id**: {TERMS['Model id']}",
+    )

@@ -1,4 +1,8 @@
-"""Model: the chosen model's card in readable form, and how it compares with the other stored models."""
+"""Model: the chosen model's card in readable form, and how it compares with the other stored models.
+
+Cards keep full-precision numbers and JSON's null/true/false; every value shown here goes through
+``pages.number_format``, so a visitor reads ``0.689``, "—" and "no", never a 16-digit float or "None".
+"""
 
 from __future__ import annotations
 
@@ -12,25 +16,35 @@ from deepfake_core.evaluation import comparison_table
 from deepfake_core.figures import comparison_figure
 from deepfake_core.kinds import describe_kinds
 from pages import formatting, model_choice, shell, stored_results
+from pages.number_format import NOT_RECORDED, format_temperature, format_value
+
+SIDEBAR_MARK = "★"
+"""Marks the sidebar's model in the comparison table."""
+
+
+def _is_grid(mapping: Mapping[str, Any]) -> bool:
+    """A dict of flat dicts (e.g. image counts per split and kind), which reads best as one grid."""
+    return bool(mapping) and all(
+        isinstance(item, Mapping) and not any(isinstance(cell, Mapping) for cell in item.values())
+        for item in mapping.values()
+    )
 
 
 def show_mapping(mapping: Mapping[str, Any]) -> None:
     """A card's free-form dict: plain values as a two-column table, nested dicts in expanders.
 
-    A dict of dicts (e.g. image counts per split and kind) reads best as a grid, so it becomes one.
+    A grid (see :func:`_is_grid`) is shown with its longer side down the page, so it fits the width.
     """
     plain = {key: value for key, value in mapping.items() if not isinstance(value, Mapping)}
     if plain:
-        rows = [
-            {"field": key, "value": ", ".join(map(str, value)) if isinstance(value, list) else str(value)}
-            for key, value in plain.items()
-        ]
+        rows = [{"field": key, "value": format_value(value)} for key, value in plain.items()]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     for key, value in mapping.items():
         if isinstance(value, Mapping):
             with st.expander(key):
-                if value and all(isinstance(item, Mapping) for item in value.values()):
-                    st.dataframe(pd.DataFrame(value))
+                if _is_grid(value):
+                    grid = pd.DataFrame(value)
+                    st.dataframe((grid.T if grid.shape[1] > grid.shape[0] else grid).map(format_value))
                 else:
                     show_mapping(value)
 
@@ -84,8 +98,10 @@ st.markdown(
     "transparency on white).\n"
     + resize
     + f"3. **Channel order** {card.channel_order}, **values** `float32` in **{card.value_scale}**.\n"
-    f"4. **Outputs**, in order: {', '.join(f'`{label}`' for label in card.labels)}; softmax divided by "
-    f"temperature **{card.temperature:.3f}** (calibration).\n"
+    f"4. **Outputs**, in order: {', '.join(f'`{label}`' for label in card.labels)}, calibrated by temperature "
+    f"scaling: the logits are divided by the temperature **T = {format_temperature(card.temperature)}** before "
+    "the softmax (T above 1 softens over-confident probabilities; the ranking and the most likely class stay "
+    "the same).\n"
     f"5. **Verdict** `{card.fake_label}` when P({card.fake_label}) ≥ **{card.threshold:.2f}**."
 )
 st.caption("Prediction, LIME, Grad-CAM and the attention overlay all read these values from this card.")
@@ -132,22 +148,78 @@ else:
 
 st.subheader("Comparison with the other stored models")
 rows = comparison_table(stored_results.stored_results().results)
-if rows:
-    table = pd.DataFrame(rows)
-    table["accuracy_ci"] = table["accuracy_ci"].map(formatting.format_interval)
+evaluated = sorted(
+    (row for row in rows if not row["reported_not_reproduced"]), key=lambda row: row["model_id"] != card.model_id
+)
+reported = [row for row in rows if row["reported_not_reproduced"]]
+if evaluated:
     st.dataframe(
-        table,
+        pd.DataFrame(
+            [
+                {
+                    "sidebar": SIDEBAR_MARK if row["model_id"] == card.model_id else "",
+                    "model": row["model_name"],
+                    "accuracy": row["accuracy"],
+                    "accuracy_ci": formatting.format_interval(row["accuracy_ci"]),
+                    "balanced_accuracy": row["balanced_accuracy"],
+                    "hard_pair": row["hard_pair_balanced_accuracy"],
+                    "auc": row["auc"],
+                    "ece": row["ece"],
+                    "n": row["n"],
+                }
+                for row in evaluated
+            ]
+        ),
         hide_index=True,
+        placeholder=NOT_RECORDED,
         column_config={
-            "reported_not_reproduced": st.column_config.CheckboxColumn("reported, not reproduced"),
-            "approximate": st.column_config.CheckboxColumn("approx. (~)"),
-            "accuracy_ci": st.column_config.TextColumn("accuracy 95 % CI"),
-            **{
-                name: st.column_config.NumberColumn(format="%.3f")
-                for name in ("accuracy", "balanced_accuracy", "auc", "ece", "f1", "hard_pair_balanced_accuracy")
-            },
+            "sidebar": st.column_config.TextColumn(
+                "", width="small", pinned=True, help=f"{SIDEBAR_MARK}: the model chosen in the sidebar."
+            ),
+            "model": st.column_config.TextColumn("model", pinned=True),
+            "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "accuracy_ci": st.column_config.TextColumn("95 % CI"),
+            "balanced_accuracy": st.column_config.NumberColumn("balanced acc.", format="percent"),
+            "hard_pair": st.column_config.NumberColumn(
+                "hard pair", format="percent", help="Balanced accuracy on FFHQ vs StyleGAN2, the honest test."
+            ),
+            "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
+            "ece": st.column_config.NumberColumn("ECE", format="%.3f", help="Expected calibration error."),
+            "n": st.column_config.NumberColumn("test images"),
         },
     )
+    shown = any(row["model_id"] == card.model_id for row in evaluated)
+    st.caption(
+        f"Evaluated here on each model's test split. {SIDEBAR_MARK} marks the sidebar's model, `{card.model_id}`."
+        if shown
+        else f"The sidebar's model `{card.model_id}` has no stored results: run `deepfake-core evaluate` to add it."
+    )
+if reported:
+    st.markdown("**Reported, not reproduced**")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "model": row["model_name"],
+                    "optimiser": row["optimiser"],
+                    "accuracy": row["accuracy"],
+                    "approximate": row["approximate"],
+                    "f1": row["f1"],
+                    "n": row["n"],
+                }
+                for row in reported
+            ]
+        ),
+        hide_index=True,
+        placeholder=NOT_RECORDED,
+        column_config={
+            "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "approximate": st.column_config.CheckboxColumn("approx. (~)"),
+            "f1": st.column_config.NumberColumn("F1", format="%.3f"),
+            "n": st.column_config.NumberColumn("test images"),
+        },
+    )
+if rows:
     st.plotly_chart(comparison_figure(rows))
     st.caption(
         "Reported figures come from elsewhere (the thesis) on a different test set: they were not reproduced "

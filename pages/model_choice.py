@@ -5,10 +5,18 @@ from the model folder and, only when the thesis' legacy H5 file is there, asks t
 loading it. Pages then read that choice: :func:`require_detector` loads the model once per server
 for all sessions, :func:`chosen_card` and :func:`require_card` read its card without the weights,
 and :func:`threshold_slider` keeps one threshold per model for the session across pages.
+
+The address bar carries the sidebar's model and that model's threshold (``?model=other&threshold=0.35``),
+so a view can be shared: a link's values are read once when a session starts (a value that does not
+fit is named in a warning and the default is used), and the address follows the sidebar from then on.
+Default values are left out of the address. The thesis' legacy H5 has no card until it is loaded, so
+its threshold is not carried.
 """
 
 from __future__ import annotations
 
+import gc
+import math
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +37,7 @@ from deepfake_core.loading import (
 )
 from pages.files import display_folder, file_stamp
 from pages.messages import stop_with_info
+from pages.number_format import format_temperature
 
 if TYPE_CHECKING:
     from deepfake_core.detector import Detector
@@ -44,6 +53,12 @@ __all__ = [
 
 _MODEL_KEY: Final = "model_name"
 _LEGACY_KEY: Final = "allow_legacy"
+_LINK_READ_KEY: Final = "_link_read"
+
+_MODEL_PARAM: Final = "model"
+"""Query parameter naming the sidebar's model (its name in the picker, e.g. ``default``)."""
+_THRESHOLD_PARAM: Final = "threshold"
+"""Query parameter holding the sidebar model's decision threshold (two decimals, 0 to 1)."""
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model (once for all visitors)...")
@@ -60,6 +75,10 @@ def _load_detector(
 
     detector = load_detector(path, allow_legacy=allow_legacy)
     warm_up_face_step(detector)
+    # TensorFlow and Keras leave ~half a million long-lived objects behind. Streamlit collects
+    # garbage after every rerun (`runner.postScriptGC`), and each full collection walked them all:
+    # 0.4-0.6 s per threshold step. Frozen objects are skipped by the collector (never freed anyway).
+    gc.freeze()
     return detector
 
 
@@ -78,15 +97,87 @@ def _selected_entry(entries: Sequence[ModelEntry]) -> ModelEntry:
     return next((entry for entry in entries if entry.name == chosen), entries[0])
 
 
+def _threshold_key(scope: str) -> str:
+    """Where the session keeps the threshold of the model with id ``scope`` (see :func:`threshold_slider`)."""
+    return f"threshold-value:{scope}"
+
+
+def _link_threshold(raw: str) -> float | None:
+    """A link's threshold as the slider holds it (two decimals), or ``None`` when it is not a number in [0, 1]."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return round(value, 2) if math.isfinite(value) and 0.0 <= value <= 1.0 else None
+
+
+def _read_link(entries: Sequence[ModelEntry]) -> None:
+    """Apply a shared link's model and threshold, once per session and before the picker exists.
+
+    A model that is not in the folder or a threshold that is not a number from 0 to 1 is named in
+    a warning, and the default is used instead; the address is then corrected by :func:`_write_link`.
+    """
+    if st.session_state.get(_LINK_READ_KEY):
+        return
+    st.session_state[_LINK_READ_KEY] = True
+    name = st.query_params.get(_MODEL_PARAM)
+    if name is not None:
+        if any(entry.name == name for entry in entries):
+            st.session_state[_MODEL_KEY] = name
+        else:
+            st.warning(
+                f"The link asks for the model '{name}', which is not in the model folder: showing "
+                f"`{entries[0].name}` instead.",
+                icon=":material/link_off:",
+            )
+    raw = st.query_params.get(_THRESHOLD_PARAM)
+    if raw is None:
+        return
+    card = _selected_entry(entries).card
+    threshold = _link_threshold(raw)
+    if threshold is None:
+        own = f" ({card.threshold:.2f})" if card is not None else ""
+        st.warning(
+            f"The link's threshold '{raw}' is not a number from 0 to 1: using the model's own threshold{own}.",
+            icon=":material/link_off:",
+        )
+    elif card is not None:
+        st.session_state[_threshold_key(card.model_id)] = threshold
+
+
+def _write_link(entries: Sequence[ModelEntry]) -> None:
+    """Make the address show the sidebar's model and its threshold, so copying it shares this view.
+
+    The default model and a model's own threshold are left out, so an untouched app keeps a plain
+    address; a parameter is written only when it changes.
+    """
+    entry = _selected_entry(entries)
+    wanted = {_MODEL_PARAM: None if entry is entries[0] else entry.name, _THRESHOLD_PARAM: None}
+    if entry.card is not None:
+        threshold = st.session_state.get(_threshold_key(entry.card.model_id))
+        if threshold is not None and threshold != entry.card.threshold:
+            wanted[_THRESHOLD_PARAM] = f"{threshold:.2f}"
+    for param, value in wanted.items():
+        if value is None:
+            st.query_params.pop(param, None)
+        elif st.query_params.get(param) != value:
+            st.query_params[param] = value
+
+
 def render_sidebar() -> None:
-    """Model picker, a summary of the chosen model's card, and the legacy opt-in (only if such a file exists)."""
+    """Model picker, a summary of the chosen model's card, and the legacy opt-in (only if such a file exists).
+
+    It also keeps the address bar's model and threshold in step with the sidebar (see the module's notes).
+    """
     entries = find_models()
     with st.sidebar:
         st.subheader("Model")
         if not entries:
             st.caption(f"No model in `{display_folder(default_model_dir())}` yet.")
             return
+        _read_link(entries)
         st.selectbox("Model file", [entry.name for entry in entries], key=_MODEL_KEY, label_visibility="collapsed")
+        _write_link(entries)
         if any(entry.legacy for entry in entries):
             st.checkbox(
                 "Allow the thesis' legacy H5 model",
@@ -105,7 +196,7 @@ def render_sidebar() -> None:
             st.markdown(f"**{card.name}** · `{card.model_id}`  \n{card.architecture}")
             st.caption(
                 f"Input {card.input_size}x{card.input_size} {card.channel_order}, float32 in {card.value_scale} · "
-                f"threshold {card.threshold:.2f} · temperature {card.temperature:.2f} · "
+                f"threshold {card.threshold:.2f} · temperature {format_temperature(card.temperature)} · "
                 + ("judges each face" if card.face_crop is not None else "judges the whole image")
             )
 
@@ -171,7 +262,7 @@ def threshold_slider(default: float, *, scope: str) -> float:
     its own session-state entry: Classify, Explain and Evaluation share a scope, and a threshold
     chosen on one page holds on the others.
     """
-    stored = f"threshold-value:{scope}"
+    stored = _threshold_key(scope)
     widget = f"threshold:{scope}"
     st.session_state.setdefault(stored, float(default))
 

@@ -21,6 +21,8 @@ __all__ = [
     "BOXED_PICTURE_SIDE",
     "DISPLAY_SIDE",
     "FACE_THUMBNAIL_SIDE",
+    "REPORT_OVERLAY_SIDE",
+    "TABLE_THUMBNAIL_SIDE",
     "THUMBNAIL_SIDE",
     "boxed_photo",
     "display_copy",
@@ -35,6 +37,12 @@ BOXED_PICTURE_SIDE: Final = 512
 
 FACE_THUMBNAIL_SIDE: Final = 160
 """Longest side of the stored face crops (the crops a model sees may be larger)."""
+
+TABLE_THUMBNAIL_SIDE: Final = 48
+"""Longest side of the thumbnails in the Classify page's results table: a row's height, no more."""
+
+REPORT_OVERLAY_SIDE: Final = 256
+"""Longest side of an explanation's overlay kept for the HTML report (the Explain page draws larger ones)."""
 
 DISPLAY_SIDE: Final = 1024
 """Longest side of pictures drawn for display only (e.g. an overlay pasted back onto the photo)."""

@@ -1,6 +1,6 @@
 """The app shell: which files are pages, the shared sidebar, and running a page inside both.
 
-The pages are registered with ``st.navigation`` (:func:`run_app`), so only the five files listed
+The pages are registered with ``st.navigation`` (:func:`run_app`), so only the files listed
 there are pages; the helper modules next to them in ``pages/`` (this one included) never are.
 ``streamlit_app.py`` calls :func:`run_app`, and every page starts with :func:`page_setup`, which
 runs the shell itself when Streamlit ran the page directly.
@@ -26,15 +26,23 @@ _VIA_ENTRY_KEY: Final = "_run_via_entry_point"
 
 
 def _navigation() -> StreamlitPage:
-    """Register the pages; the files in ``pages/`` are pages only because they are listed here."""
+    """Register the pages; the files in ``pages/`` are pages only because they are listed here.
+
+    Every page names its ``url_path``, so its address (``/evaluation``) is part of a shared link and
+    stays the same if the file or the title is renamed; the model and threshold ride along as query
+    parameters (:mod:`pages.model_choice`).
+    """
     st.set_page_config(page_title="deepfake-lens", page_icon=":material/center_focus_strong:", layout="wide")
     return st.navigation(
         [
-            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-            st.Page("pages/classify.py", title="Classify", icon=":material/image_search:"),
-            st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
-            st.Page("pages/evaluation.py", title="Evaluation", icon=":material/query_stats:"),
-            st.Page("pages/model.py", title="Model", icon=":material/description:"),
+            st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+            st.Page("pages/classify.py", title="Classify", icon=":material/image_search:", url_path="classify"),
+            st.Page("pages/explain.py", title="Explain", icon=":material/visibility:", url_path="explain"),
+            st.Page(
+                "pages/robustness_lab.py", title="Robustness lab", icon=":material/science:", url_path="robustness"
+            ),
+            st.Page("pages/evaluation.py", title="Evaluation", icon=":material/query_stats:", url_path="evaluation"),
+            st.Page("pages/model.py", title="Model", icon=":material/description:", url_path="model"),
         ]
     )
 

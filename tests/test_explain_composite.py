@@ -71,17 +71,17 @@ def _find(haystack: np.ndarray, needle: np.ndarray) -> tuple[int, int] | None:
 def test_caption_lines_name_verdict_threshold_model_settings_and_fit():
     lines = caption_lines(_lime(), opacity=0.4, boundaries=True)
     text = "\n".join(lines)
-    assert lines[0].startswith("Verdict: Fake") and "P(fake) = 0.8750" in lines[0]
+    assert lines[0].startswith("Verdict: Fake") and "P(fake) 87.5%" in lines[0]
     assert "threshold 0.30 (model card: 0.50)" in lines[0]
-    assert "Explains the class 'Fake', P(Fake) = 0.8750" in text and "method: lime" in text
+    assert "Explains the class 'Fake', P(Fake) 87.5%" in text and "method: lime" in text
     assert "Model: tiny-123" in text and '"seed": 3' not in text and "seed=3" in text
     assert "opacity 0.40" in text and "superpixel edges" in text and "RdBu_r" in text
     assert "sha256 " + "ab" * 32 in text and "R^2 = 0.420" in text
     assert not any(line.startswith("Caveat:") for line in lines)
     saturated = _lime(verdict={**VERDICT, "p_fake": 0.99998, "probabilities": {"Fake": 0.99998, "Real": 0.00002}})
     lines = caption_lines(saturated, opacity=0.5)
-    assert "P(fake) = 1 - 2.0e-05" in lines[0]  # never printed as a certain 1.0000
-    assert lines[-1].startswith("Caveat: P(Fake) = 1 - 2.0e-05 is within 0.001 of 1")
+    assert "P(fake) >99.9%" in lines[0]  # never printed as a certain 100.0%
+    assert lines[-1].startswith("Caveat: P(Fake) >99.9% is within 0.001 of 1")
     plain = explanation_of(np.zeros((4, 4)), source_shape=(3000, 4000))
     assert "Settings: none (deterministic method)" in "\n".join(caption_lines(plain, opacity=0.5))
     assert "map 4x4 (working copy of 4000x3000)" in "\n".join(caption_lines(plain, opacity=0.5))

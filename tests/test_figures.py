@@ -20,18 +20,20 @@ from deepfake_core.evaluation.schema import (
 )
 from deepfake_core.figures import (
     FAKE_COLOR,
+    PALETTE,
     REAL_COLOR,
     TEMPLATE,
     comparison_figure,
     confusion_matrix_figure,
+    fragility_figure,
     per_kind_figure,
     pr_figure,
-    probability_bar,
     reliability_figure,
     robustness_figure,
     roc_figure,
     training_curves_figure,
 )
+from deepfake_core.robustness_lab import SWEEPS, Curve
 
 Y = [0, 0, 0, 0, 1, 1, 1, 1]
 P = [0.1, 0.4, 0.35, 0.8, 0.9, 0.3, 0.7, 0.65]
@@ -61,6 +63,12 @@ def _point(**values: float | None) -> OperatingPoint:
     return OperatingPoint(**{"fpr": None, "tpr": None, "precision": None, "recall": None, **values})
 
 
+JPEG = next(sweep for sweep in SWEEPS if sweep.name == "jpeg")
+JPEG_CURVE = Curve(JPEG, (0.8, 0.7, 0.6, 0.55, 0.45, None, 0.3, 0.2, None), (None,) * 9)
+"""A made-up curve: P(fake) falls as the quality drops, and the face is lost at quality 40 and 10."""
+BLUR = next(sweep for sweep in SWEEPS if sweep.name == "blur")
+BLUR_CURVE = Curve(BLUR, (0.3,) * len(BLUR.strengths), (None,) * len(BLUR.strengths))
+
 EVALUATED_ROW = {
     "model_name": "Tiny",
     "optimiser": None,
@@ -88,9 +96,13 @@ BUILDERS = {
     "robustness": (lambda: robustness_figure(ROBUSTNESS, clean_accuracy=0.75), 2),
     "robustness-no-reference": (lambda: robustness_figure(ROBUSTNESS), 2),
     "robustness-empty": (lambda: robustness_figure([]), 0),
-    "probability": (lambda: probability_bar(0.7, threshold=0.5), 1),
     "comparison": (lambda: comparison_figure(ROWS), 2),
     "comparison-reported-only": (lambda: comparison_figure(ROWS[1:]), 1),
+    "fragility": (lambda: fragility_figure(BLUR_CURVE, clean_p_fake=0.4, threshold=0.5), 1),
+    "fragility-lost-and-selected": (
+        lambda: fragility_figure(JPEG_CURVE, clean_p_fake=0.9, threshold=0.5, selected=50),
+        3,
+    ),
 }
 
 
@@ -213,16 +225,6 @@ def test_robustness_figure_reads_every_perturbation_against_the_clean_row() -> N
     assert accuracy.customdata[0][2] == ", 1 lost their face" and accuracy.customdata[1][2] == ""
 
 
-@pytest.mark.parametrize(("p_fake", "color"), [(0.7, FAKE_COLOR), (0.5, FAKE_COLOR), (0.3, REAL_COLOR)])
-def test_probability_bar_colours_by_verdict_and_draws_the_threshold(p_fake, color) -> None:
-    fig = probability_bar(p_fake, threshold=0.5)
-
-    assert fig.data[0].x[0] == p_fake
-    assert fig.data[0].marker.color == color
-    assert fig.layout.shapes[0].x0 == 0.5
-    assert list(fig.layout.xaxis.range) == [0.0, 1.0]
-
-
 def test_comparison_figure_separates_reported_figures_from_reproduced_ones() -> None:
     fig = comparison_figure(ROWS)
 
@@ -231,3 +233,32 @@ def test_comparison_figure_separates_reported_figures_from_reproduced_ones() -> 
     assert len(reported.y) == 7 and reported.marker.pattern.shape == "/"
     assert "EfficientNetB7 + attention · Adam" in reported.y
     assert reported.text[-1] == "~0.970"
+
+
+def test_fragility_figure_draws_p_fake_per_strength_against_threshold_and_unchanged_photo() -> None:
+    fig = fragility_figure(JPEG_CURVE, clean_p_fake=0.9, threshold=0.5, selected=50)
+
+    line = _trace(fig, "P(fake)")
+    assert list(line.x) == list(JPEG.strengths) and list(line.y) == list(JPEG_CURVE.p_fake)
+    assert line.connectgaps is False  # a lost face is a gap, never a line drawn through it
+    assert list(line.marker.color[:5]) == [FAKE_COLOR] * 4 + [REAL_COLOR]  # by verdict at the threshold
+    assert line.marker.color[5] == PALETTE["reference"]
+    lost = _trace(fig, "no face left")
+    assert (list(lost.x), list(lost.y)) == ([40, 10], [0.0, 0.0])
+    selected = _trace(fig, "quality 50")
+    assert (list(selected.x), list(selected.y)) == ([50], [0.45])
+    assert [shape.y0 for shape in fig.layout.shapes] == [0.5, 0.9]
+    assert [note.text for note in fig.layout.annotations] == ["threshold 0.50", "unchanged 90.0%"]
+    assert fig.layout.title.text == "JPEG quality"
+
+
+def test_fragility_figure_grows_the_change_to_the_right_on_every_axis() -> None:
+    assert fragility_figure(JPEG_CURVE, clean_p_fake=0.9, threshold=0.5).layout.xaxis.autorange == "reversed"
+    blur = fragility_figure(BLUR_CURVE, clean_p_fake=0.4, threshold=0.5, selected=1.0)
+    assert blur.layout.xaxis.autorange is True
+    assert "larger is stronger" in blur.layout.xaxis.title.text
+    assert len(blur.data) == 2  # no lost face: the line and the selected point only
+
+
+def test_fragility_figure_marks_no_point_for_a_strength_without_a_verdict() -> None:
+    assert len(fragility_figure(JPEG_CURVE, clean_p_fake=0.9, threshold=0.5, selected=40).data) == 2

@@ -31,6 +31,7 @@ import numpy as np
 from deepfake_core.detector import Detector, Prediction, ProgressCallback
 from deepfake_core.errors import ExplanationError
 from deepfake_core.faces import align
+from deepfake_core.wording import format_probability
 
 __all__ = [
     "EXPLANATION_FORMAT",
@@ -45,7 +46,6 @@ __all__ = [
     "at_threshold",
     "blurred",
     "pixels_sha256",
-    "probability_text",
     "resolve_target",
     "saturation_caveat",
     "top_fraction_mask",
@@ -241,7 +241,7 @@ def saturation_caveat(probability: float, target_class: str, *, tolerance: float
     drawn, scaled to their own largest value, so they look as confident as any
     other: hence the warning.
     """
-    shown = f"P({target_class}) = {probability_text(probability)}"
+    shown = f"P({target_class}) {format_probability(probability)}"
     if probability >= 1.0 - tolerance:
         situation = f"{shown} is within {tolerance:g} of 1: the model is saturated on '{target_class}'."
     elif probability <= tolerance:
@@ -253,18 +253,6 @@ def saturation_caveat(probability: float, target_class: str, *, tolerance: float
         "are near zero (mostly sampling noise) and the deletion check cannot show a drop. These maps are "
         "uninformative here, however clear they look."
     )
-
-
-def probability_text(probability: float) -> str:
-    """A probability with 4 decimals, or its distance to 0 or 1 when rounding would print exactly 0 or 1.
-
-    ``0.99995`` reads ``1 - 5.0e-05``, not ``1.0000``: a record must not claim certainty.
-    """
-    if probability >= 0.99995:
-        return f"1 - {1.0 - probability:.1e}"
-    if probability < 0.00005:
-        return f"{probability:.1e}"
-    return f"{probability:.4f}"
 
 
 def at_threshold(explanation: Explanation, detector: Detector, threshold: float) -> Explanation:

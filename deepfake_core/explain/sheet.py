@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from deepfake_core.explain.base import Explanation, probability_text, working_image
+from deepfake_core.explain.base import Explanation, working_image
 from deepfake_core.explain.drawing import font, legend, number_superpixels, overlay
+from deepfake_core.wording import format_probability
 
 __all__ = ["PANEL_SIDE", "caption_lines", "composite", "composite_png", "png_bytes"]
 
@@ -49,13 +50,13 @@ def caption_lines(
     probability = explanation.target_probability
     explained = f"Explains the class '{explanation.target_class}'"
     if probability is not None:
-        explained += f", P({explanation.target_class}) = {probability_text(probability)}"
+        explained += f", P({explanation.target_class}) {format_probability(probability)}"
     scale = legend(explanation, colormap=colormap)
     size = "x".join(str(side) for side in explanation.heatmap.shape[::-1])
     if explanation.source_shape is not None:
         size += f" (working copy of {'x'.join(str(side) for side in explanation.source_shape[::-1])})"
     lines = [
-        f"Verdict: {verdict.get('label')}   P(fake) = {probability_text(float(verdict.get('p_fake', float('nan'))))}   "
+        f"Verdict: {verdict.get('label')}   P(fake) {format_probability(float(verdict.get('p_fake', float('nan'))))}   "
         f"threshold {_number(threshold)}{card}",
         f"{explained}   method: {explanation.method}",
         f"Model: {explanation.model_id}",
