@@ -1,8 +1,9 @@
-"""``deepfake-core``: the command-line interface (the thesis app's HTTP endpoint, replaced).
+"""``deepfake-core``: the command-line interface.
 
-Sub-commands: ``predict`` (files, folders, globs), ``explain``, ``split``,
-``train``, ``familiarity``, ``evaluate``. Heavy imports (TensorFlow) happen inside the commands so
-``--help`` is instant.
+Sub-commands: ``predict`` (files, folders, globs; in this process or on Ray), ``explain``, ``serve``
+(the thesis app's HTTP endpoint, back as a service), ``split``, ``train``, ``familiarity``,
+``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the commands so ``--help``
+is instant.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.explain.command import add_explain_parser
 from deepfake_core.familiarity import UNFAMILIAR_NOTE
+from deepfake_core.scoring import COLUMNS, FileResult, score_inputs
+from deepfake_core.service.command import add_serve_parser
 
 if TYPE_CHECKING:
     from deepfake_core.evaluation.schema import EvaluationResults
@@ -24,70 +27,28 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-def _prediction_rows(
+def _scored_files(
     detector, paths: Sequence[Path], *, threshold: float | None, batch_size: int, faces: str
-) -> Iterator[dict]:
-    """One output row per judged face (or whole image), in order.
-
-    A file that cannot be read, or has no face, becomes one row with an
-    ``error``; a face too small to judge becomes a row with its box and an ``error``.
-    """
+) -> Iterator[FileResult]:
+    """One result per file, in order, read and judged ``batch_size`` files at a time."""
     from tqdm import tqdm
 
     from deepfake_core.inputs import input_batches
-    from deepfake_core.judge import judge_photos
 
     with tqdm(total=len(paths), desc="classifying", unit="img", disable=len(paths) < 2, file=sys.stderr) as bar:
         for batch in input_batches(paths, batch_size):
-            readable = [item for item in batch if item.error is None]
-            verdicts = iter(judge_photos(detector, [item.image for item in readable], faces=faces, threshold=threshold))
-            for item in batch:
-                if item.error is not None:
-                    yield {"file": str(item.path), "error": item.error}
-                    continue
-                photo = next(verdicts)
-                if photo.no_face:
-                    yield {"file": str(item.path), "sha256": item.sha256, "error": f"{item.path.name}: {photo.failure}"}
-                for verdict in photo.faces:
-                    yield {"file": str(item.path), **_face_fields(verdict), "sha256": item.sha256}
+            yield from score_inputs(detector, batch, faces=faces, threshold=threshold)
             bar.update(len(batch))
-
-
-def _face_fields(verdict) -> dict:
-    """The row fields of one face (:meth:`FaceVerdict.fields`), probabilities rounded for printing."""
-    fields = verdict.fields()
-    if verdict.prediction is not None:
-        fields.update(p_fake=round(fields["p_fake"], 6), confidence=round(fields["confidence"], 6))
-        if fields["feature_distance"] is not None:
-            fields["feature_distance"] = round(fields["feature_distance"], 3)
-    return fields
-
-
-_COLUMNS = (
-    "file",
-    "face",
-    "box",
-    "face_score",
-    "label",
-    "p_fake",
-    "confidence",
-    "unfamiliar",
-    "feature_distance",
-    "threshold",
-    "model_id",
-    "sha256",
-    "error",
-)
 
 
 def _write_rows(rows: list[dict], output_format: str) -> None:
     if output_format == "json":
-        json.dump([{key: row.get(key) for key in _COLUMNS} for row in rows], sys.stdout, indent=2)
+        json.dump([{key: row.get(key) for key in COLUMNS} for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif output_format == "csv":
         from deepfake_core.export import rows_to_csv
 
-        sys.stdout.write(rows_to_csv(rows, _COLUMNS))
+        sys.stdout.write(rows_to_csv(rows, COLUMNS))
     else:
         width = max([len("file"), *(len(row["file"]) for row in rows)])
         print(f"{'file':<{width}}  {'face':>4}  {'verdict':<7}  {'P(fake)':>7}  confidence")
@@ -103,31 +64,91 @@ def _write_rows(rows: list[dict], output_format: str) -> None:
                 )
 
 
-def _load_cli_detector(args: argparse.Namespace):
-    from deepfake_core.loading import legacy_allowed_by_env, load_detector
+def _legacy_opt_in(args: argparse.Namespace) -> bool:
+    from deepfake_core.loading import legacy_allowed_by_env
 
-    return load_detector(args.model, allow_legacy=args.allow_legacy or legacy_allowed_by_env())
+    return args.allow_legacy or legacy_allowed_by_env()
+
+
+def _load_cli_detector(args: argparse.Namespace):
+    from deepfake_core.loading import load_detector
+
+    return load_detector(args.model, allow_legacy=_legacy_opt_in(args))
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from deepfake_core.inputs import expand_inputs
 
-    paths = expand_inputs(args.paths)
+    paths = expand_inputs([*args.paths, *_manifest_lines(args.manifest)])
     if not paths:
         print("error: no input files.", file=sys.stderr)
         return 2
-    detector = _load_cli_detector(args)
+    usage = _engine_usage_error(args)
+    if usage:
+        print(f"error: {usage}", file=sys.stderr)
+        return 2
+    detector = _load_cli_detector(args)  # also checks the model before any Ray worker tries to load it
     if detector.card.face_crop is None and args.faces != "none":
         print(f"note: model {detector.model_id} has no face step; each whole image is judged.", file=sys.stderr)
-    rows = list(
-        _prediction_rows(detector, paths, threshold=args.threshold, batch_size=args.batch_size, faces=args.faces)
+    if args.engine == "ray":
+        return _predict_with_ray(args, paths)
+    results = list(
+        _scored_files(detector, paths, threshold=args.threshold, batch_size=args.batch_size, faces=args.faces)
     )
-    _write_rows(rows, args.format)
-    judged = {row["file"] for row in rows if not row.get("error")}
-    failed = len({str(path) for path in paths} - judged)
+    _write_rows([row for result in results for row in result.rows()], args.format)
+    return _report_failures(sum(not result.judged for result in results), len(paths))
+
+
+def _engine_usage_error(args: argparse.Namespace) -> str | None:
+    """Why ``--engine``, ``--out`` and the output format do not go together, or ``None``."""
+    if args.engine == "local" and args.out is not None:
+        return "--out is for --engine ray; the local engine writes to stdout (redirect it to a file)."
+    if args.engine == "ray" and (args.out is None or args.format == "json"):
+        return "--engine ray writes Parquet (default) or CSV (--csv) part files into --out DIR."
+    return None
+
+
+def _manifest_lines(manifest: Path | None) -> list[str]:
+    """The image paths a ``--manifest`` file lists, one per line (blank lines skipped)."""
+    if manifest is None:
+        return []
+    try:
+        return [line.strip() for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeepfakeLensError(
+            f"Could not read the manifest {manifest}: {exc}. It must list one path per line."
+        ) from exc
+
+
+def _report_failures(failed: int, total: int) -> int:
+    """predict's exit status: 1 when any file got no verdict (said on stderr), else 0."""
     if failed:
-        print(f"{failed} of {len(paths)} files got no verdict (see the error column).", file=sys.stderr)
+        print(f"{failed} of {total} files got no verdict (see the error column).", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _predict_with_ray(args: argparse.Namespace, paths: list[Path]) -> int:
+    """``predict --engine ray``: score on a Ray cluster (or a local Ray) into part files under ``--out``."""
+    from deepfake_core.batch_ray import RayJob, run_ray_job
+
+    job = RayJob(
+        model=args.model,
+        allow_legacy=_legacy_opt_in(args),
+        out=args.out,
+        output_format="csv" if args.format == "csv" else "parquet",
+        faces=args.faces,
+        threshold=args.threshold,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        address=args.ray_address,
+    )
+    summary = run_ray_job(job, paths)
+    print(
+        f"{summary.skipped} files already in {args.out} (skipped); scored {summary.scored} with {args.workers} "
+        f"Ray worker(s) into {summary.rows} rows in {summary.seconds:.1f} s.",
+        file=sys.stderr,
+    )
+    return _report_failures(summary.failed, summary.scored)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -236,6 +257,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         exclude_kinds=tuple(args.exclude_kinds),
         init_from=args.init_from,
         max_per_kind=args.max_per_kind,
+        self_blend=args.self_blend,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -323,9 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="train on at most this many images per kind (seeded draw): cheaper leave-one-out runs",
     )
+    train.add_argument(
+        "--self-blend",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="add SHARE x (real faces) self-blended pseudo-fakes, redrawn every epoch (needs --face-crop)",
+    )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")
-    predict.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or glob patterns")
+    predict.add_argument("paths", nargs="*", help="image files, folders (searched recursively) or glob patterns")
+    predict.add_argument(
+        "--manifest", type=Path, default=None, metavar="FILE", help="a text file listing more inputs, one per line"
+    )
     predict.add_argument("--model", default=None, help="model file (default: model/default.keras)")
     predict.add_argument("--allow-legacy", action="store_true", help="allow the thesis' H5 + pickle from model/")
     predict.add_argument("--threshold", type=float, default=None, help="P(fake) threshold (default: the card's)")
@@ -339,6 +371,22 @@ def build_parser() -> argparse.ArgumentParser:
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", dest="format", action="store_const", const="json", help="JSON list on stdout")
     output.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV on stdout")
+    scale = predict.add_argument_group(
+        "scale-out", "score on Ray (pip install -e .[scale]); results go to part files, and a rerun skips done files"
+    )
+    scale.add_argument(
+        "--engine", choices=("local", "ray"), default="local", help="local: this process (default); ray: Ray Data"
+    )
+    scale.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="--engine ray: folder of Parquet (or --csv) part files"
+    )
+    scale.add_argument("--workers", type=_positive_int, default=1, help="--engine ray: model replicas (actors)")
+    scale.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="--engine ray: cluster to join (e.g. auto, ray://head:10001; default $RAY_ADDRESS, else a local Ray)",
+    )
     predict.set_defaults(run=_cmd_predict, format="table")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a model on a split and write the results JSON")
@@ -368,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     reported.set_defaults(run=_cmd_reported)
 
     add_explain_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 
