@@ -7,6 +7,10 @@ a page may also have to register it (see :func:`pages.shell.page_setup`).
 
 from __future__ import annotations
 
-from pages import shell
+from deepfake_core.memory import limit_malloc_arenas
+
+limit_malloc_arenas(2)  # before the model loads: see deepfake_core/memory.py
+
+from pages import shell  # noqa: E402  (after the arena limit, so TensorFlow's threads obey it)
 
 shell.run_app()

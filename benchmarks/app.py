@@ -135,7 +135,13 @@ def dashboard_server(
         "--browser.gatherUsageStats",
         "false",
     ]
-    env = {**os.environ, "DEEPFAKE_LENS_MODEL_DIR": str(model_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # started as the README starts it (MALLOC_ARENA_MAX=2, unless the caller's environment says otherwise)
+    env = {
+        "MALLOC_ARENA_MAX": "2",
+        **os.environ,
+        "DEEPFAKE_LENS_MODEL_DIR": str(model_dir),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     server = DashboardServer(process=process, url=f"http://127.0.0.1:{port}", log=log)

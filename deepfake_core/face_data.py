@@ -40,8 +40,12 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "deepfake-lens")
 
 
-CROP_CODE_VERSION = 2
-"""Bump when the crop code changes what a crop looks like for the same settings (2: pixel-centre fix)."""
+CROP_CODE_VERSION = 3
+"""Bump when the crop code changes what a crop looks like for the same settings.
+
+2: pixel-centre fix; 3: every image detected on its own, never stacked with others (see
+:meth:`deepfake_core.faces.finder.FaceFinder.detect_batch`).
+"""
 
 
 def _settings_key(spec: FaceCropSpec, size: int) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
 import struct
 import threading
@@ -286,9 +287,16 @@ def _pillow_errors(image_format: str, name: str | None) -> Iterator[None]:
         raise ImageIntakeError(message, reason="truncated") from error
 
 
+_OBJECT_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 def _detail(error: BaseException) -> str:
-    """A short technical detail to append to a user message."""
-    text = str(error).strip() or "no details"
+    """A short technical detail to append to a user message.
+
+    Pillow names the buffer it read (``<_io.BytesIO object at 0x7f...>``): the address is dropped,
+    so the same file gets the same message in every process (the CLI, the service, a Ray worker).
+    """
+    text = _OBJECT_ADDRESS.sub(">", str(error)).strip() or "no details"
     return f"{type(error).__name__}: {text[:120]}"
 
 

@@ -280,6 +280,23 @@ def test_four_faces_are_found_largest_first(finder):
     assert areas == sorted(areas, reverse=True)
 
 
+def test_a_photos_faces_do_not_depend_on_the_photos_detected_with_it(finder, monkeypatch):
+    """Stacked MTCNN calls move boxes near a threshold, so every photo is detected on its own."""
+    photos = [astronaut(), four_faces(), astronaut(), no_face_pictures()["cat"], astronaut()]
+    alone = [finder.detect(photo) for photo in photos]
+    shapes = []
+    run = finder._mtcnn.detect_faces
+
+    def one_photo_per_call(images, **kwargs):
+        shapes.append(np.shape(images))
+        return run(images, **kwargs)
+
+    monkeypatch.setattr(finder._mtcnn, "detect_faces", one_photo_per_call)
+    together = finder.detect_batch(photos)
+    assert shapes and all(len(shape) == 3 for shape in shapes)  # never a stack of photos
+    assert [[face.box for face in faces] for faces in together] == [[face.box for face in faces] for faces in alone]
+
+
 @pytest.mark.parametrize("name", sorted(no_face_pictures()))
 def test_pictures_without_a_face_have_none(finder, name):
     assert finder.detect(no_face_pictures()[name]) == []

@@ -524,3 +524,11 @@ def test_sha256_is_of_the_raw_bytes_whatever_the_source(tmp_path, kind):
     assert image_sha256(source) == hashlib.sha256(data).hexdigest()
     assert read_source_bytes(source) == data
     assert type(read_source_bytes(source)) is bytes
+
+
+def test_a_technical_detail_never_carries_an_object_address():
+    """The same bad file must get the same message in every process (CLI, service, Ray workers)."""
+    from deepfake_core.intake import _detail
+
+    error = OSError("cannot identify image file <_io.BytesIO object at 0x7f3a2b1c04f0>")
+    assert _detail(error) == "OSError: cannot identify image file <_io.BytesIO object>"
