@@ -11,11 +11,13 @@ then 1,500 with it) scores the same files with
 
 Every run is a fresh command (wall time includes start-up: Python, TensorFlow, the model, and for
 Ray the local cluster and its actors), so the start-up is also measured on ``--small`` images, and
-the steady rate is (images - small) / (time - small run's time). Ray's rows must equal the plain
-CLI's (every column, every row), or the run fails. Last, a rerun of the 2-worker command on the same
-output measures what resuming costs when every file is done. The 5,000-image scenario skips the
-face step (``--faces none``): with it, the three passes over 5,000 images would take well over
-10 minutes on the 2-core machine, so the second scenario measures the face step on 1,500 images.
+the steady rate is (images - small) / (time - small run's time). Ray's rows must agree with the
+plain CLI's (files, faces, verdicts, errors, boxes within 0.5 px, P(fake) within 1e-3: a worker's
+one TensorFlow thread moves P(fake) in the fifth decimal), or the run fails. Last, a rerun of the
+2-worker command on the same output measures what resuming costs when every file is done. The
+5,000-image scenario skips the face step (``--faces none``): with it, the three passes over 5,000
+images would take well over 10 minutes on the 2-core machine, so the second scenario measures the
+face step on 1,500 images.
 Run: ``python benchmarks/ray_scoring.py`` (``--runs 5000:none 1500:all``, ``--small``).
 """
 
@@ -81,6 +83,28 @@ def ordered(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda row: (row["file"], str(row["face"])))
 
 
+def largest_difference(rows: list[dict], reference: list[dict]) -> float | None:
+    """The largest |P(fake) difference| from the reference rows, or ``None`` unless the rows agree on the rest.
+
+    Agreeing means the same files, faces, verdicts and errors, and boxes within 0.5 px. P(fake) itself is
+    compared apart: a Ray worker runs TensorFlow on one thread and the plain CLI on both cores, and a
+    different thread count changes a float sum's order, so P(fake) moves in the fifth decimal.
+    """
+    if len(rows) != len(reference):
+        return None
+    largest = 0.0
+    for row, expected in zip(ordered(rows), reference, strict=True):
+        same = all(row[key] == expected[key] for key in ("file", "face", "label", "error"))
+        boxes = (row["box"], expected["box"])
+        if not same or (None in boxes and boxes[0] != boxes[1]):
+            return None
+        if boxes[0] is not None and max(abs(a - b) for a, b in zip(*boxes, strict=True)) > 0.5:
+            return None
+        if row["p_fake"] is not None:
+            largest = max(largest, abs(row["p_fake"] - expected["p_fake"]))
+    return largest
+
+
 def scenario(scratch: Path, count: int, faces: str, small: int, log: Path) -> dict[str, dict]:
     """Every engine on ``count`` images and on ``small`` of them; times, rates and whether the rows agree."""
     folders = {size: scratch / f"images_{faces}_{size}" for size in (count, small)}
@@ -98,7 +122,7 @@ def scenario(scratch: Path, count: int, faces: str, small: int, log: Path) -> di
             "start_up": start_up,
             "rate": count / seconds,
             "steady": (count - small) / (seconds - start_up),
-            "same_rows": ordered(rows) == reference,
+            "difference": largest_difference(rows, reference),
             "rows": len(rows),
             "judged": sum(row["error"] is None for row in rows),
             "out": out,
@@ -106,25 +130,35 @@ def scenario(scratch: Path, count: int, faces: str, small: int, log: Path) -> di
     return figures
 
 
+P_TOLERANCE = 1e-3
+"""Largest P(fake) difference from the plain CLI that still counts as the same result."""
+
+
+def _agreement(difference: float | None) -> str:
+    if difference is None:
+        return "NO (rows differ)"
+    return f"{'yes' if difference <= P_TOLERANCE else 'NO'} ({difference:.1e})"
+
+
 def report(count: int, faces: str, figures: dict[str, dict], small: int) -> bool:
     baseline = figures["plain CLI"]
     print(f"\n{count} images, --faces {faces} (start-up measured on {small} images)")
     print(
         f"  {'engine':<15} {'wall s':>7} {'images/s':>9} {'vs CLI':>7} {'start-up s':>10} {'steady img/s':>12} "
-        f"{'vs CLI':>7}  rows (judged)  same rows as the CLI"
+        f"{'vs CLI':>7}  rows (judged)  same verdicts as the CLI (largest P(fake) difference)"
     )
     for engine, row in figures.items():
         print(
             f"  {engine:<15} {row['seconds']:7.1f} {row['rate']:9.1f} {row['rate'] / baseline['rate']:6.2f}x "
             f"{row['start_up']:10.1f} {row['steady']:12.1f} {row['steady'] / baseline['steady']:6.2f}x  "
-            f"{row['rows']} ({row['judged']})  {'yes' if row['same_rows'] else 'NO'}"
+            f"{row['rows']} ({row['judged']})  {_agreement(row['difference'])}"
         )
     one, two = figures["Ray, 1 worker"], figures["Ray, 2 workers"]
     print(
         f"  2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x end to end, {two['steady'] / one['steady']:.2f}x "
         "steady"
     )
-    return all(row["same_rows"] for row in figures.values())
+    return all(row["difference"] is not None and row["difference"] <= P_TOLERANCE for row in figures.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,9 +13,8 @@ minus the files already present in the output folder, and cut into the local eng
 batches of ``batch_size`` files; each actor loads the model, reads a batch's files with
 the same hardened reader as the local engine and judges them together with
 :func:`deepfake_core.scoring.score_inputs`, so the rows are the local engine's rows. (The
-same batches matter: the face step's results depend on which photos share a batch, so a
-resumed run, whose batches hold only the remaining files, can differ from a fresh one
-where that dependence shows.)
+face step finds each photo's faces on its own, so neither the batches nor a resumed run's
+smaller batches change a row.)
 Every run appends new part files to the output folder (Ray writes uniquely named
 files), which is what makes a run resumable: an interrupted or extended run scores
 only the files without a row yet. Paths are read by the workers, so on a cluster they
@@ -170,9 +169,8 @@ def _score(job: RayJob, files: list[str]) -> None:
     if not joined:
         ray.init(address=job.address, runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}})
     try:
-        # One dataset row per model batch, cut as the local engine cuts its input list: the face step's
-        # results depend on which photos share a batch, so the same batches give the same rows. Rows name
-        # each file as given; workers read it by its absolute path (their working folder is not the driver's).
+        # One dataset row per model batch, cut as the local engine cuts its input list. Rows name each
+        # file as given; workers read it by its absolute path (their working folder is not the driver's).
         batches = [
             {"files": chunk, "paths": [str(Path(file).absolute()) for file in chunk]}
             for chunk in (files[start : start + job.batch_size] for start in range(0, len(files), job.batch_size))
