@@ -46,7 +46,7 @@ samples = st.multiselect(
     "Or try built-in samples",
     list(inputs.SAMPLES),
     default=inputs.url_values(inputs.SAMPLE_PARAM, inputs.SAMPLES),
-    format_func=lambda name: f"{name}: {inputs.SAMPLES[name][1]}",
+    format_func=inputs.sample_label,
     key=classify_state.input_key("samples"),
 )
 inputs.share_in_url(inputs.SAMPLE_PARAM, samples)

@@ -79,7 +79,7 @@ else:
         "Sample",
         offered,
         index=offered.index(linked[0]) if linked else 0,
-        format_func=lambda name: f"{name}: {inputs.SAMPLES[name][1]}",
+        format_func=inputs.sample_label,
         key="explain-sample",
     )
     chosen, shared = inputs.sample_inputs([sample]), [sample]
@@ -120,7 +120,7 @@ else:
             "Face",
             numbers,
             index=numbers.index(asked.face) if asked_index is not None and asked.face in numbers else 0,
-            format_func=lambda number: f"Face {number}" + (" (the largest)" if number == judged[0].number else ""),
+            format_func=partial(explain_view.face_label, largest=judged[0].number),
             key="explain-face",
             help="Faces are numbered from the largest, as in the boxes on the photo. The model judged each face's "
             "aligned crop on its own, so each has its own explanation.",
@@ -135,7 +135,7 @@ methods = st.multiselect(
     "Methods",
     available,
     default=inputs.url_values(explain_view.METHODS_PARAM, available) or standard,
-    format_func=lambda name: METHODS[name].title,
+    format_func=explain_view.method_title,
     key="explain-methods",
     help=" ".join(f"**{METHODS[name].title}**: {METHODS[name].summary}" for name in available),
 )

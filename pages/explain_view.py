@@ -51,7 +51,9 @@ __all__ = [
     "deletion_checks",
     "explanation_bytes",
     "explanation_record",
+    "face_label",
     "legend_strip",
+    "method_title",
     "photo_faces",
     "session_explanations",
 ]
@@ -321,3 +323,15 @@ def deferred_png(draw: Callable[[], np.ndarray]) -> Callable[[], bytes]:
         return png_bytes(draw())
 
     return write
+
+
+def method_title(name: str) -> str:
+    """An explanation method's title, for the Methods picker (see :func:`pages.inputs.sample_label` on lambdas)."""
+    from deepfake_core.explain import METHODS
+
+    return METHODS[name].title
+
+
+def face_label(number: int, *, largest: int) -> str:
+    """A face's name in the Face picker; bind ``largest`` with ``functools.partial``, not a lambda in the page."""
+    return f"Face {number}" + (" (the largest)" if number == largest else "")

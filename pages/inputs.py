@@ -30,6 +30,7 @@ __all__ = [
     "ImageInput",
     "Sample",
     "sample_inputs",
+    "sample_label",
     "share_in_url",
     "upload_inputs",
     "upload_limits_note",
@@ -108,6 +109,16 @@ class ImageInput:
 @st.cache_data(show_spinner=False)
 def _sample_bytes(path: str) -> bytes:
     return Path(path).read_bytes()
+
+
+def sample_label(name: str) -> str:
+    """How a sample is named in a picker: its name and what it shows.
+
+    Pickers take this function, never a lambda written in the page: a page's lambda holds the
+    page's whole namespace (the decoded photo among it), and Streamlit keeps a widget's format
+    function in the session, so a 40 MP photo outlived the visit.
+    """
+    return f"{name}: {SAMPLES[name][1]}"
 
 
 def sample_inputs(names: Sequence[str]) -> list[ImageInput]:

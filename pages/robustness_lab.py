@@ -53,9 +53,7 @@ if source == FROM_UPLOAD:
     st.caption(inputs.upload_limits_note(max_images=None))
     chosen = inputs.upload_inputs([upload] if upload else [])
 else:
-    sample = st.selectbox(
-        "Sample", list(inputs.SAMPLES), format_func=lambda name: f"{name}: {inputs.SAMPLES[name][1]}", key="lab-sample"
-    )
+    sample = st.selectbox("Sample", list(inputs.SAMPLES), format_func=inputs.sample_label, key="lab-sample")
     chosen = inputs.sample_inputs([sample])
 if not chosen:
     messages.stop_with_info("Upload a face image, or pick a sample, to see how far its verdict holds.")
