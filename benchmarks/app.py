@@ -384,6 +384,14 @@ def analyst_batch(browser: Browser, url: str, *, count: int, timeout_ms: float, 
     return Batch(count, verdicts, classified, times, back, still_shown, report / 1024, written)
 
 
+def check_prerequisites(parser: argparse.ArgumentParser, model_dir: Path) -> None:
+    """Stop with a usage error unless ``model_dir`` holds a model and Debian's Chromium is installed."""
+    if not any(model_dir.glob("*.keras")):
+        parser.error(f"no .keras model in {model_dir}; train one or pass --model-dir")
+    if not CHROMIUM.exists():
+        parser.error(f"{CHROMIUM} is missing: install Debian's chromium package")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model", help="folder with NAME.keras + card")
@@ -391,10 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=30, help="images in the analyst's batch (the page's limit)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for any one step")
     args = parser.parse_args(argv)
-    if not any(args.model_dir.glob("*.keras")):
-        parser.error(f"no .keras model in {args.model_dir}; train one or pass --model-dir")
-    if not CHROMIUM.exists():
-        parser.error(f"{CHROMIUM} is missing: install Debian's chromium package")
+    check_prerequisites(parser, args.model_dir)
     return run(args.model_dir.resolve(), runs=args.runs, batch_size=args.batch, timeout_s=args.timeout)
 
 

@@ -59,7 +59,7 @@ import numpy as np
 import skimage.data
 
 # benchmarks/ is a folder of scripts: the dashboard harness is shared with benchmarks/app.py and the browser test.
-from app import CHROMIUM, IDLE, MEMORY_BUDGET_MB, dashboard_server, launch_chromium, memory_kib, wait_idle
+from app import IDLE, MEMORY_BUDGET_MB, check_prerequisites, dashboard_server, launch_chromium, memory_kib, wait_idle
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -518,10 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-ttl", type=int, default=10, help="server.disconnectedSessionTTL, seconds")
     parser.add_argument("--settle", type=float, default=90.0, help="seconds to watch the memory after the session")
     args = parser.parse_args(argv)
-    if not any(args.model_dir.glob("*.keras")):
-        parser.error(f"no .keras model in {args.model_dir}; train one or pass --model-dir")
-    if not CHROMIUM.exists():
-        parser.error(f"{CHROMIUM} is missing: install Debian's chromium package")
+    check_prerequisites(parser, args.model_dir)
     if not 0 < args.megapixels * 1e6 <= MAX_PIXELS:
         parser.error(f"--megapixels must be in (0, {MAX_PIXELS / 1e6:.0f}]: the app refuses larger photos")
     return run(

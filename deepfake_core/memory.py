@@ -12,6 +12,7 @@ environment, so the app asks glibc itself, as early as it can.
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 __all__ = ["limit_malloc_arenas"]
@@ -20,12 +21,14 @@ _M_ARENA_MAX = -8
 """``mallopt`` parameter number of ``M_ARENA_MAX`` in glibc's ``malloc.h``."""
 
 
+@functools.cache
 def limit_malloc_arenas(count: int = 2) -> bool:
     """Ask glibc to create at most ``count`` malloc arenas from now on; ``True`` if it agreed.
 
     glibc fixes its arena limit only once a process has more arenas than its test threshold
     (eight on 64-bit), so a call early in the server's life still takes effect. Anywhere else
-    (macOS, Windows, musl) this does nothing and returns ``False``.
+    (macOS, Windows, musl) this does nothing and returns ``False``. The answer is kept: the app's
+    entry script runs on every rerun, and asking glibc again would change nothing.
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")

@@ -104,8 +104,18 @@ class FaceFinder:
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
-        """Every face in an RGB uint8 photo with a score of at least ``spec.min_score``, largest first."""
-        return self.detect_batch([image])[0]
+        """Every face in an RGB uint8 photo with a score of at least ``spec.min_score``, largest first.
+
+        A photo where nothing is found is searched again inside a plain border
+        (``spec.retry_border``), which finds faces that fill the whole frame.
+        """
+        copy, factor = working_copy(image, self.spec.max_detect_side)
+        found = self._detect_copy(copy, 1.0 / factor, 0)
+        if not found and self.spec.retry_border > 0:
+            border = round(max(copy.shape[:2]) * self.spec.retry_border)
+            padded = cv2.copyMakeBorder(copy, border, border, border, border, cv2.BORDER_CONSTANT)
+            found = self._detect_copy(padded, 1.0 / factor, border)
+        return sorted(found, key=lambda face: face.box[2] * face.box[3], reverse=True)
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FaceDetection]]:
         """:meth:`detect` for many photos: each photo's faces are exactly what :meth:`detect` finds alone.
@@ -116,20 +126,8 @@ class FaceFinder:
         one file. A verdict must not depend on which files share a batch (the CLI's
         ``--batch-size``, a resumed Ray run, a dashboard upload of one photo), so every photo is
         detected on its own; that costs about five times the stacked call's time.
-
-        Photos where nothing is found are searched again inside a plain border
-        (``spec.retry_border``), which finds faces that fill the whole frame.
         """
-        return [self._detect_one(image) for image in images]
-
-    def _detect_one(self, image: np.ndarray) -> list[FaceDetection]:
-        copy, factor = working_copy(image, self.spec.max_detect_side)
-        found = self._detect_copy(copy, 1.0 / factor, 0)
-        if not found and self.spec.retry_border > 0:
-            border = round(max(copy.shape[:2]) * self.spec.retry_border)
-            padded = cv2.copyMakeBorder(copy, border, border, border, border, cv2.BORDER_CONSTANT)
-            found = self._detect_copy(padded, 1.0 / factor, border)
-        return sorted(found, key=lambda face: face.box[2] * face.box[3], reverse=True)
+        return [self.detect(image) for image in images]
 
     def _detect_copy(self, copy: np.ndarray, to_photo: float, border: int) -> list[FaceDetection]:
         """Faces in one working copy (with a border of ``border`` px), mapped back to photo pixels."""
