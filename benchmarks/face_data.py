@@ -2,10 +2,11 @@
 
 Usage::
 
-    python benchmarks/face_data.py [--data ../shared/data/faces] [--per-kind 60] [--scales 2.0 2.5 3.0 3.6]
+    python benchmarks/face_data.py [--data ../shared/data/faces] [--card model/default.card.json] [--per-kind 60]
+        [--scales 2.0 2.5 3.0 3.6]
 
-Part 1 runs the face step of the default card (``FaceCropSpec()``) over every image
-of ``--data`` — the same cached crops ``deepfake-core train --face-crop`` uses —
+Part 1 runs the face step of the shipped default's card (``model/default.card.json``,
+or ``--card``) over every image of ``--data`` — the same cached crops ``deepfake-core train --face-crop`` uses —
 and prints, per kind, how many images have a usable face. Part 2 draws
 ``--per-kind`` images of each kind (seeded), finds the largest face, and prints
 for each crop scale (crop side in eye-to-mouth distances) the mean share of the
@@ -24,10 +25,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deepfake_core.card import load_card
 from deepfake_core.data import scan_dataset
 from deepfake_core.face_data import build_face_crops
-from deepfake_core.faces import FaceCropSpec, similarity_transform, template_points
+from deepfake_core.faces import similarity_transform, template_points
 from deepfake_core.intake import load_image
+
+DEFAULT_CARD = Path(__file__).resolve().parents[1] / "model" / "default.card.json"
 
 
 def outside_share(image: np.ndarray, landmarks: np.ndarray, crop_scale: float, size: int = 128) -> float:
@@ -43,9 +47,12 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=60)
     parser.add_argument("--scales", type=float, nargs="+", default=[2.0, 2.5, 3.0, 3.6])
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--card", type=Path, default=DEFAULT_CARD, help="the card whose face step is run")
     args = parser.parse_args()
 
-    spec = FaceCropSpec()
+    spec = load_card(args.card).face_crop
+    if spec is None:
+        parser.error(f"{args.card} has no face_crop section: its model judges whole images")
     records = scan_dataset(args.data)
     index = build_face_crops(records, args.data, spec, size=128, log=lambda line: None)
     print(f"faces found ({spec.describe()}):")

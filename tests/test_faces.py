@@ -193,6 +193,7 @@ def test_working_copy_shrinks_the_long_side_and_reports_the_factor():
         ({"min_score": 1.5}, r"min_score must lie in \[0, 1\]"),
         ({"max_detect_side": 32}, "max_detect_side must be an integer between 64 and 4096"),
         ({"retry_border": 2.0}, r"retry_border must lie in \[0, 1\]"),
+        ({"retry_equalised": "yes"}, "retry_equalised must be true or false"),
     ],
 )
 def test_face_crop_spec_names_what_is_wrong(change, message):
@@ -210,7 +211,14 @@ def test_face_crop_spec_from_dict_refuses_unknown_fields_and_non_objects():
         FaceCropSpec.from_dict({"crop_scale": 2.0, "margin": 0.2, "padding": 1})
     with pytest.raises(ModelCardError, match="face_crop section must be a JSON object, got list"):
         FaceCropSpec.from_dict([1, 2])
-    assert FaceCropSpec.from_dict({"min_face_size": 64}) == FaceCropSpec(min_face_size=64)
+    assert FaceCropSpec.from_dict({"min_face_size": 64}) == FaceCropSpec(min_face_size=64, retry_equalised=False)
+
+
+def test_new_models_get_the_equalised_search_and_older_cards_keep_their_two():
+    assert FaceCropSpec().retry_equalised is True
+    assert FaceCropSpec.from_dict(FaceCropSpec().to_dict()) == FaceCropSpec()
+    older = {key: value for key, value in FaceCropSpec().to_dict().items() if key != "retry_equalised"}
+    assert FaceCropSpec.from_dict(older).retry_equalised is False
 
 
 @pytest.mark.parametrize("face_crop", [None, FaceCropSpec(crop_scale=2.5, min_face_size=60)])
@@ -314,6 +322,21 @@ def test_a_face_that_fills_the_frame_is_found_inside_the_retry_border(finder, as
     in_photo = face.landmarks / 2 + [left, top]
     np.testing.assert_allclose(in_photo[:2], ASTRONAUT_EYES, atol=3)
     np.testing.assert_allclose(in_photo, astronaut_face.landmarks, atol=6)
+
+
+def test_a_washed_out_face_cut_by_the_frame_is_found_after_contrast_equalisation(finder, astronaut_face):
+    """The third search: a low-contrast face cut at the forehead and chin, as in some DFDC video frames."""
+    x, y, width, height = (int(value) for value in astronaut_face.box)
+    inset = int(0.05 * width)
+    cut = astronaut()[y + inset : y + height - inset, x + inset : x + width - inset].astype(np.float32)
+    washed_out = (cut * 0.5 + 64).round().astype(np.uint8)
+    plain = type(finder)(replace(finder.spec, retry_equalised=False))
+    assert plain.detect(washed_out) == []  # the plain border does not find it
+    equalising = type(finder)(replace(finder.spec, retry_equalised=True))
+    (face,) = equalising.detect(washed_out)
+    # the landmarks are in the photo's pixels, on the astronaut's eyes (not the equalised copy's border)
+    np.testing.assert_allclose(face.landmarks[:2] + np.array([x + inset, y + inset]), ASTRONAUT_EYES, atol=4)
+    assert equalising.detect(astronaut())[0].box == astronaut_face.box  # found at once: no retry, the same face
 
 
 def test_select_and_crop_faces(astronaut_face):
@@ -425,9 +448,20 @@ def test_build_face_crops_indexes_crops_and_misses_then_hits_the_cache(face_data
     logs.clear()
     again = build_face_crops(records, face_data_root, spec, size=32, cache_dir=tmp_path, log=logs.append)
     assert again == index and logs == []
-    # another crop size is another cache entry: it must look for faces again
+    # another crop size or margin is another crop cache entry, cut from the cached detections
+    larger = build_face_crops(records, face_data_root, spec, size=48, cache_dir=tmp_path, log=logs.append)
+    assert larger.misses == index.misses and larger.load("Real/astro_0000.png").shape == (48, 48, 3)
+    assert "finding faces in 0" in logs[0]
+    wider = build_face_crops(
+        records, face_data_root, replace(spec, crop_scale=3.0), size=32, cache_dir=tmp_path, log=logs.append
+    )
+    assert sorted(wider.crops) == sorted(index.crops)
+    assert not np.array_equal(wider.load("Real/astro_0000.png"), index.load("Real/astro_0000.png"))
+    # a setting that changes what the detector finds must look for faces again
     with pytest.raises(AssertionError, match="without a face detector"):
-        build_face_crops(records, face_data_root, spec, size=48, cache_dir=tmp_path, log=logs.append)
+        build_face_crops(
+            records, face_data_root, replace(spec, min_score=0.95), size=32, cache_dir=tmp_path, log=logs.append
+        )
 
 
 def test_cached_crop_is_the_crop_judge_photos_makes(face_data_root, tmp_path, tiny_face_detector):

@@ -39,6 +39,12 @@ class FaceCropSpec:
     A photo where no face is found is searched once more with a plain border of
     ``retry_border`` times its long side around it: MTCNN misses faces that fill
     the whole frame (tight face crops) and finds them with room around them.
+    With ``retry_equalised``, a photo still without a face is searched a third
+    time after contrast equalisation (CLAHE on the lightness) inside a border that
+    repeats the edge pixels: washed-out video frames and faces cut off by the
+    frame, which the plain border misses. Detection only: the crop is always cut
+    from the photo as it is. New models get it; a card without the field (written
+    before it existed) keeps the two searches its model was evaluated with.
     """
 
     detector: str = "mtcnn"
@@ -49,6 +55,7 @@ class FaceCropSpec:
     min_score: float = 0.9
     max_detect_side: int = 1024
     retry_border: float = 0.15
+    retry_equalised: bool = True
 
     def __post_init__(self) -> None:
         problems = [
@@ -78,6 +85,8 @@ class FaceCropSpec:
             problems.append(f"max_detect_side must be an integer between 64 and 4096, got {self.max_detect_side!r}")
         if not 0.0 <= float(self.retry_border) <= 1.0:
             problems.append(f"retry_border must lie in [0, 1], got {self.retry_border!r}")
+        if not isinstance(self.retry_equalised, bool):
+            problems.append(f"retry_equalised must be true or false, got {self.retry_equalised!r}")
         if problems:
             raise ModelCardError("The card's face_crop section is invalid: " + "; ".join(problems) + ".")
 
@@ -93,15 +102,16 @@ class FaceCropSpec:
         if unknown:
             raise ModelCardError(f"The card's face_crop section has unknown fields: {', '.join(unknown)}.")
         try:
-            return cls(**data)
+            return cls(**{"retry_equalised": False, **data})  # older cards: the searches they were made with
         except TypeError as exc:
             raise ModelCardError(f"The card's face_crop section is malformed: {exc}.") from exc
 
     def describe(self) -> str:
         """One line for pages and notes: what a photo goes through before the model sees it."""
+        equalised = ", searched again with contrast equalised when none is found" if self.retry_equalised else ""
         return (
             f"faces found by {self.detector} {self.detector_version} (long side <= {self.max_detect_side} px, "
-            f"score >= {self.min_score:g}), aligned on the {self.template} template, "
+            f"score >= {self.min_score:g}{equalised}), aligned on the {self.template} template, "
             f"crop side {self.crop_scale:g} eye-to-mouth distances; "
             f"faces under {self.min_face_size} px are not judged"
         )
