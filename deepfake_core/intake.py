@@ -10,6 +10,9 @@ Uploads come from strangers, so everything here assumes hostile input:
 * the pixels are then fully decoded inside ``try`` with Pillow's
   ``ImageFile.LOAD_TRUNCATED_IMAGES`` left at ``False``, so a truncated file is
   an error instead of a silently grey-filled picture;
+* the decoded pixels are turned upright and converted to RGB a band of rows at a
+  time, straight into the one array returned, so a 40 MP upload costs the decoded
+  image and that array, not several full-size copies;
 * every failure becomes an :class:`~deepfake_core.errors.ImageIntakeError`
   whose message tells the user what was found and what is accepted.
 
@@ -107,6 +110,16 @@ _ORIENTATION_TRANSPOSES: Final = {
     8: Image.Transpose.ROTATE_90,
 }
 """EXIF orientation value -> the transpose that shows the image upright."""
+_SWAPS_SIDES: Final = frozenset(
+    {Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90}
+)
+"""Transposes after which the width is the source's height."""
+_FROM_THE_RIGHT: Final = frozenset({Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90})
+"""Side-swapping transposes whose first row is the source's last column."""
+_FROM_THE_BOTTOM: Final = frozenset({Image.Transpose.ROTATE_180, Image.Transpose.FLIP_TOP_BOTTOM})
+"""Transposes whose first row is the source's last row."""
+_BAND_BYTES: Final = 4 * 1024 * 1024
+"""About how many bytes of RGB rows :func:`_to_rgb_array` converts at a time (~190 rows of a 40 MP photo)."""
 
 _DECODE_ERRORS: Final = (
     OSError,
@@ -169,7 +182,7 @@ def load_image(
     with _pillow_errors(image_format, name), _open_header(data, image_format) as image:
         _check_declared_size(image.size, name, max_pixels=max_pixels, min_side=min_side)
         image.load()
-        return _to_rgb_array(_apply_exif_orientation(image))
+        return _to_rgb_array(image, _exif_transpose(image))
 
 
 def _open_header(data: bytes, image_format: str) -> Image.Image:
@@ -337,25 +350,65 @@ def _megapixels(found: int, limit: int) -> tuple[str, str]:
     return shown
 
 
-def _apply_exif_orientation(image: Image.Image) -> Image.Image:
-    """Return ``image`` turned upright as its EXIF (or XMP) orientation tag says.
+def _exif_transpose(image: Image.Image) -> Image.Transpose | None:
+    """The transpose that turns ``image`` upright as its EXIF (or XMP) orientation tag says, if any.
 
     Not :func:`PIL.ImageOps.exif_transpose`: that also re-serialises the EXIF block,
     which crashes on mistyped tags (fuzz finding), and we never write EXIF back.
     """
-    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    method = _ORIENTATION_TRANSPOSES.get(orientation)
-    return image if method is None else image.transpose(method)
+    return _ORIENTATION_TRANSPOSES.get(image.getexif().get(ExifTags.Base.Orientation, 1))
 
 
-def _to_rgb_array(image: Image.Image) -> np.ndarray:
-    if image.mode in _SIXTEEN_BIT_GREY_MODES:
-        image = _sixteen_bit_grey_to_l(image)
-    if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        image = _composite_on_white(image)
-    else:
-        image = image.convert("RGB")
-    return np.ascontiguousarray(np.array(image, dtype=np.uint8))
+def _to_rgb_array(image: Image.Image, transpose: Image.Transpose | None) -> np.ndarray:
+    """The decoded ``image``, turned upright by ``transpose``, as a new C-contiguous ``uint8 (H, W, 3)`` RGB array.
+
+    The array is allocated once and filled a band of rows at a time: each band is cropped from
+    the source, transposed, converted to RGB and copied in, so the peak is the decoded image,
+    the array and one band (~:data:`_BAND_BYTES`). Whole-image ``convert``, ``transpose`` and
+    ``np.array`` would each hold another full-size copy at once: over 500 MB beside the
+    decoded image for a 40 MP photo. Every conversion here acts pixel by pixel, so converting
+    band by band gives the very pixels of converting the whole image.
+    """
+    width, height = image.size
+    if transpose in _SWAPS_SIDES:
+        width, height = height, width
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, _BAND_BYTES // (3 * width))
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        band = image.crop(_source_box(image.size, transpose, top, bottom))
+        if transpose is not None:
+            band = band.transpose(transpose)
+        pixels[top:bottom] = np.frombuffer(_band_to_rgb(band).tobytes(), dtype=np.uint8).reshape(bottom - top, width, 3)
+    return pixels
+
+
+def _source_box(
+    size: tuple[int, int], transpose: Image.Transpose | None, top: int, bottom: int
+) -> tuple[int, int, int, int]:
+    """The box of the source image that becomes rows ``top:bottom`` of the image turned by ``transpose``.
+
+    Rows of a flipped or half-turned image are source rows (counted from the bottom when
+    upside down); rows of a quarter-turned or transposed image are source columns (counted
+    from the right when the turn brings the right edge to the top).
+    """
+    width, height = size
+    if transpose in _SWAPS_SIDES:
+        if transpose in _FROM_THE_RIGHT:
+            return width - bottom, 0, width - top, height
+        return top, 0, bottom, height
+    if transpose in _FROM_THE_BOTTOM:
+        return 0, height - bottom, width, height - top
+    return 0, top, width, bottom
+
+
+def _band_to_rgb(band: Image.Image) -> Image.Image:
+    """``band`` in mode RGB: 16-bit grey scaled, transparency flattened onto white, other modes converted."""
+    if band.mode in _SIXTEEN_BIT_GREY_MODES:
+        band = _sixteen_bit_grey_to_l(band)
+    if band.mode in _ALPHA_MODES or "transparency" in band.info:
+        return _composite_on_white(band)
+    return band if band.mode == "RGB" else band.convert("RGB")
 
 
 def _sixteen_bit_grey_to_l(image: Image.Image) -> Image.Image:

@@ -1,4 +1,4 @@
-"""Keeping a long-running server's memory down: fewer glibc malloc arenas.
+"""Keeping a long-running server's memory down: fewer glibc malloc arenas, large blocks given back.
 
 glibc gives threads their own malloc arenas, up to eight per core, and memory freed in one arena
 is not reused by another. A Streamlit server runs every session's script in its own thread, and
@@ -7,6 +7,13 @@ Measured with ``benchmarks/app.py`` (cold start, 20 visitors, a 30-image batch):
 glibc's default, 957 MB with two arenas, at the same speed. ``MALLOC_ARENA_MAX=2`` in the
 environment does this, but a hosted dashboard (Streamlit Community Cloud) cannot set the server's
 environment, so the app asks glibc itself, as early as it can.
+
+glibc also raises its mmap threshold each time a large mmapped block is freed (up to 32 MB), so
+after a visitor explains a 40 MP photo, later large buffers come from the heap, whose top is
+rarely trimmed: that memory stays with the server after the session ends. Fixed thresholds keep
+blocks of 128 KiB and more in their own mappings, returned to the system when freed
+(``benchmarks/explain_browser.py``: held after the session +263 MB instead of +309 to +323 MB,
+as ``MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072`` in the environment gives).
 """
 
 from __future__ import annotations
@@ -15,10 +22,26 @@ import ctypes
 import functools
 import sys
 
-__all__ = ["limit_malloc_arenas"]
+__all__ = ["fix_malloc_thresholds", "limit_malloc_arenas"]
 
 _M_ARENA_MAX = -8
-"""``mallopt`` parameter number of ``M_ARENA_MAX`` in glibc's ``malloc.h``."""
+_M_MMAP_THRESHOLD = -3
+_M_TRIM_THRESHOLD = -1
+"""``mallopt`` parameter numbers in glibc's ``malloc.h``."""
+
+
+def _mallopt(parameter: int, value: int) -> bool:
+    """glibc's ``mallopt(parameter, value)``; ``False`` where there is no glibc (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        # the process's own symbols, libc's among them: no library search (which would start ldconfig)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return mallopt(parameter, value) == 1
 
 
 @functools.cache
@@ -32,13 +55,16 @@ def limit_malloc_arenas(count: int = 2) -> bool:
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        # the process's own symbols, libc's among them: no library search (which would start ldconfig)
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    return mallopt(_M_ARENA_MAX, count) == 1
+    return _mallopt(_M_ARENA_MAX, count)
+
+
+@functools.cache
+def fix_malloc_thresholds(size: int = 128 * 1024) -> bool:
+    """Serve blocks of ``size`` bytes and more from their own mappings, and trim the heap above ``size``.
+
+    Fixing the thresholds also stops glibc from raising them as large blocks are freed (see the
+    module's docstring). ``True`` if glibc took both; elsewhere nothing happens and it is ``False``.
+    """
+    if size < 4096:
+        raise ValueError(f"size must be at least one page (4096 bytes), got {size}")
+    return _mallopt(_M_MMAP_THRESHOLD, size) & _mallopt(_M_TRIM_THRESHOLD, size)

@@ -6,6 +6,11 @@ the opacity slider, or going to another image and back, only re-draws the overla
 judges whole images has them explained on a working copy (long side at most 1024 px) and drawn at
 display size. A model with a face step judges aligned face crops, so it is a face's crop that is
 explained (the largest face unless another is chosen); its overlays can also be drawn back onto the photo.
+
+The photo is decoded at full size only when something needs it: on every run for a model that judges
+whole images (its verdict and maps are of the whole photo), once per image for a model with a face step
+(its faces and a display copy of the photo, long side at most 1024 px, are kept in the session, so a
+slider step does not decode a 40 MP upload again).
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ from deepfake_core.explain import (
     saturation_caveat,
     working_image,
 )
-from deepfake_core.faces.align import paste_back
 from deepfake_core.intake import load_image
 from pages import classify_state, explain_view, inputs, messages, model_choice, pictures, shell
 from pages.formatting import format_probability
@@ -88,7 +92,10 @@ if not chosen:
     messages.stop_with_info("Upload a face image, or pick a sample, to see why the model decides as it does.")
 item = chosen[0]
 try:
-    image = load_image(item.data)
+    if card.face_crop is None:
+        explained = load_image(item.data)  # what the model sees and the maps explain: the whole photo
+    else:
+        faces = explain_view.photo_faces(detector, item, partial(load_image, item.data))
 except DeepfakeLensError as error:
     st.error(f"**{item.name}**: {error}")
     st.stop()
@@ -97,11 +104,10 @@ except DeepfakeLensError as error:
 threshold = model_choice.threshold_slider(card.threshold, scope=detector.model_id)
 face = None  # the face whose aligned crop is explained, for a model with a face step
 faces_found = 0
-explained = image  # what the model sees and the maps explain: the photo, or the face's crop
 if card.face_crop is None:
-    prediction = detector.predict(image, threshold=threshold)
+    prediction = detector.predict(explained, threshold=threshold)
 else:
-    photo = explain_view.photo_faces(detector, item, image, threshold=threshold)
+    photo = faces.at_threshold(detector, threshold)
     if photo.no_face:
         st.warning(
             f"No face found in **{item.name}**, so there is nothing to explain: this model judges faces only. "
@@ -128,7 +134,11 @@ else:
     chosen = next(verdict for verdict in judged if verdict.number == number)
     face, prediction, explained, faces_found = chosen.face, chosen.prediction, chosen.image, photo.faces_found
     found = f"{photo.faces_found} face{'' if photo.faces_found == 1 else 's'} found"
-    st.image(pictures.boxed_photo(image, photo), caption=f"{item.name}: {found}; explaining face {number}", width=360)
+    st.image(
+        pictures.boxed_photo(faces.picture, photo, scale=faces.scale),
+        caption=f"{item.name}: {found}; explaining face {number}",
+        width=360,
+    )
 available = [name for name in METHOD_NAMES if card.attention or name != "attention"]
 standard = [name for name in DEFAULT_METHODS if name in available]
 methods = st.multiselect(
@@ -235,10 +245,12 @@ for column, explanation in zip(columns[1:], ready, strict=True):
         )
 if on_photo and ready:
     columns = st.columns(1 + len(ready))
-    columns[0].image(pictures.display_copy(image), caption=f"The photo ({item.name})", width="stretch")
+    columns[0].image(faces.picture, caption=f"The photo ({item.name})", width="stretch")
     for column, explanation in zip(columns[1:], ready, strict=True):
         crop_drawing = overlay(working, explanation, opacity=opacity, boundaries=boundaries)  # at the crop's size
-        pasted = paste_back(image, crop_drawing, face.matrix, crop_size=card.input_size, max_side=pictures.DISPLAY_SIDE)
+        pasted = pictures.paste_on_copy(
+            faces.picture, faces.scale, crop_drawing, face.matrix, crop_size=card.input_size
+        )
         column.image(
             pasted,
             caption=f"{METHODS[explanation.method].title} on the photo (face {face_number})",

@@ -7,7 +7,8 @@ a slider, computes nothing again. Only maps of the bounded working copy are kept
 most ``WORKING_SIDE``, or a face's crop), never the upload's full-resolution pixels, and the cache
 is bounded by entries and by bytes: a public demo serves many sessions from one small machine.
 Deletion checks are cached the same way, and a photo's faces are found once per (model, image)
-(:func:`photo_faces`). The downloads are built here too: the JSON record of a map
+(:func:`photo_faces`), which is also the only time that photo is decoded at full size: what is
+kept to draw on is its display copy. The downloads are built here too: the JSON record of a map
 (:func:`explanation_record`) and PNGs drawn only when asked for. Each kept map also keeps the
 name of its file and a small overlay, so the Classify page's HTML report can show the
 explanations made in the session (:func:`session_explanations`). The chosen methods are kept in
@@ -32,7 +33,7 @@ from PIL import Image
 from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.report import ExplainedFace
 from pages.inputs import ImageInput
-from pages.pictures import REPORT_OVERLAY_SIDE
+from pages.pictures import REPORT_OVERLAY_SIDE, display_copy
 
 if TYPE_CHECKING:
     from deepfake_core.detector import Detector
@@ -45,6 +46,7 @@ __all__ = [
     "METHODS_PARAM",
     "ExplanationRequest",
     "LruCache",
+    "PhotoFaces",
     "cached_explanation",
     "compute_explanations",
     "deferred_png",
@@ -102,22 +104,48 @@ class ExplanationRequest:
         return self.source.sha256, detector.model_id, self.method, self.target, params, self.face
 
 
-def photo_faces(detector: Detector, source: ImageInput, image: np.ndarray, *, threshold: float) -> PhotoVerdicts:
-    """Every face of ``image`` with its aligned crop and verdict at ``threshold``, found once per (model, image).
+@dataclass(frozen=True, eq=False)
+class PhotoFaces:
+    """A photo's faces as the face step found them, and the photo's display copy to draw them on.
+
+    ``verdicts`` hold every face's aligned crop (model-input sized) and its verdict;
+    :meth:`at_threshold` judges them again at the page's threshold. ``picture`` is the photo
+    shrunk to at most :data:`pages.pictures.DISPLAY_SIDE` pixels on its long side and ``scale``
+    its pixels per photo pixel (:func:`pages.pictures.display_copy`): the numbered boxes and the
+    overlays pasted back are drawn on it, so the full-size photo is not needed again.
+    """
+
+    verdicts: PhotoVerdicts
+    picture: np.ndarray
+    scale: float
+
+    def at_threshold(self, detector: Detector, threshold: float) -> PhotoVerdicts:
+        """The verdicts at ``threshold``, from the stored probabilities (no detection, no model call)."""
+        from deepfake_core.judge import at_threshold
+
+        return at_threshold(self.verdicts, detector, threshold)
+
+
+def photo_faces(detector: Detector, source: ImageInput, decode: Callable[[], np.ndarray]) -> PhotoFaces:
+    """Every face of ``source``'s photo with its aligned crop and verdict, found once per (model, image).
 
     For the Explain page of a model with a face step: moving the opacity or threshold slider or
-    ticking a box re-runs the page but must not run the face detector or the model again. Only the
-    current image's faces are kept (their crops are model-input sized).
+    ticking a box re-runs the page but must not decode the photo, run the face detector or the
+    model again. ``decode`` returns the full-size photo (and raises what
+    :func:`deepfake_core.intake.load_image` raises); it is called only for an image not kept
+    yet, and its pixels (~110 MB for a 40 MP photo) are dropped once the faces and the display
+    copy are made. Only the current image's faces are kept.
     """
-    from deepfake_core.judge import at_threshold, judge_photos
+    from deepfake_core.judge import judge_photos
 
     key = (detector.model_id, source.sha256)
     stored = st.session_state.get(_FACES_KEY)
     if stored is None or stored[0] != key:
-        [photo] = judge_photos(detector, [image], faces="all")
-        stored = (key, photo)
+        image = decode()
+        [verdicts] = judge_photos(detector, [image], faces="all")
+        stored = (key, PhotoFaces(verdicts, *display_copy(image)))
         st.session_state[_FACES_KEY] = stored
-    return at_threshold(stored[1], detector, threshold)
+    return stored[1]
 
 
 class LruCache(Generic[_K, _V]):

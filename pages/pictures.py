@@ -2,7 +2,8 @@
 
 A public demo serves many sessions from one small machine, so session state never holds
 full-size decoded pixels: Classify keeps thumbnails, face crops and a photo with numbered face
-boxes at the sizes below, and pictures drawn only for display are capped too.
+boxes at the sizes below, and pictures drawn only for display are capped too. Copies are shrunk
+straight from the decoded array (OpenCV, area interpolation), never through a full-size PIL image.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
-from PIL import Image
 
+from deepfake_core.faces.align import matrix_on_copy, paste_back, working_copy
 from deepfake_core.faces.draw import draw_face_boxes
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ __all__ = [
     "THUMBNAIL_SIDE",
     "boxed_photo",
     "display_copy",
+    "paste_on_copy",
     "thumbnail",
 ]
 
@@ -49,17 +51,41 @@ DISPLAY_SIDE: Final = 1024
 
 
 def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
-    """A small display copy, so session state never keeps full-size decoded pixels."""
-    picture = Image.fromarray(image)
-    picture.thumbnail((side, side))
-    return np.asarray(picture)
+    """A copy of ``image`` shrunk to at most ``side`` pixels on its long side: session state keeps these, not photos.
+
+    Shrunk with OpenCV straight from the array: ``Image.fromarray`` first would make a full-size
+    PIL copy (a third more than the array itself for a 40 MP photo) only to throw it away.
+    """
+    shrunk, _ = working_copy(image, side)
+    return image.copy() if shrunk is image else shrunk
 
 
-def display_copy(image: np.ndarray) -> np.ndarray:
-    """``image`` shrunk to at most :data:`DISPLAY_SIDE` pixels on its long side, for showing only."""
-    return thumbnail(image, DISPLAY_SIDE)
+def display_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """``image`` shrunk to at most :data:`DISPLAY_SIDE` pixels on its long side, and its pixels per image pixel.
+
+    A page keeps this instead of the photo to draw on (:func:`boxed_photo`, :func:`paste_on_copy`);
+    an image already small enough comes back as it is (scale 1).
+    """
+    return working_copy(image, DISPLAY_SIDE)
 
 
-def boxed_photo(image: np.ndarray, photo: PhotoVerdicts) -> np.ndarray:
-    """A display copy of ``image`` with a numbered box per face of ``photo`` (see :func:`draw_face_boxes`)."""
-    return draw_face_boxes(image, photo, max_side=BOXED_PICTURE_SIDE)
+def boxed_photo(image: np.ndarray, photo: PhotoVerdicts, *, scale: float = 1.0) -> np.ndarray:
+    """A display copy of ``image`` with a numbered box per face of ``photo`` (see :func:`draw_face_boxes`).
+
+    ``image`` may be a shrunk copy of the photo the faces were found in (``scale``: its pixels
+    per photo pixel, as :func:`display_copy` gives it).
+    """
+    return draw_face_boxes(image, photo, max_side=BOXED_PICTURE_SIDE, box_scale=scale)
+
+
+def paste_on_copy(
+    picture: np.ndarray, scale: float, crop_image: np.ndarray, matrix: np.ndarray, *, crop_size: int
+) -> np.ndarray:
+    """``crop_image`` (a drawing on a face's aligned crop) drawn onto ``picture``, the photo's :func:`display_copy`.
+
+    ``matrix`` maps photo pixels to the pixels of a ``crop_size`` crop; it is carried over to
+    ``picture``'s pixels (``scale`` per photo pixel) as :func:`deepfake_core.faces.align.paste_back`
+    does when it shrinks the photo itself, so the result is the picture ``paste_back(photo, ...,
+    max_side=DISPLAY_SIDE)`` draws, without the full-size photo.
+    """
+    return paste_back(picture, crop_image, matrix_on_copy(matrix, scale), crop_size=crop_size)

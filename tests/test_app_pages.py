@@ -624,6 +624,39 @@ def test_explain_lime_and_agreement_and_opacity_redraws_without_recomputing(
     assert "--opacity 0.90" in app.code[0].value
 
 
+def test_display_copies_are_shrunk_from_the_array_without_a_full_size_pil_image(monkeypatch) -> None:
+    from pages import pictures
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a full-size PIL copy was made")
+
+    monkeypatch.setattr(Image, "fromarray", refused)
+    photo = np.random.default_rng(0).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+    picture, scale = pictures.display_copy(photo)
+    assert picture.shape == (683, 1024, 3) and picture.dtype == np.uint8 and scale == 1024 / 3000
+    assert pictures.thumbnail(photo).shape == (128, 192, 3)
+    small = photo[:40, :30].copy()
+    unchanged, scale = pictures.display_copy(small)
+    assert unchanged is small and scale == 1.0  # small enough: kept as it is
+    kept = pictures.thumbnail(small)
+    assert np.array_equal(kept, small) and kept is not small  # a thumbnail is always a copy
+
+
+def test_an_overlay_pasted_on_the_display_copy_is_the_one_pasted_on_the_photo() -> None:
+    from deepfake_core.faces.align import paste_back
+    from pages import pictures
+
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 256, (1500, 2200, 3), dtype=np.uint8)
+    crop = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    matrix = np.array([[0.08, 0.01, -90.0], [-0.01, 0.08, -60.0]])  # a ~400 px face at (1100, 750)
+    picture, scale = pictures.display_copy(photo)
+    pasted = pictures.paste_on_copy(picture, scale, crop, matrix, crop_size=32)
+    expected = paste_back(photo, crop, matrix, crop_size=32, max_side=pictures.DISPLAY_SIDE)
+    np.testing.assert_array_equal(pasted, expected)
+    assert (pasted != picture).any()  # the crop landed on the picture
+
+
 def test_explain_offers_the_classify_page_images(model_dir: Path) -> None:
     app = open_page("pages/classify.py")
     app.file_uploader[0].set_value([("mine.png", png(5), "image/png"), ("junk.png", b"junk", "image/png")]).run()
@@ -830,6 +863,40 @@ def test_explain_a_face_explains_its_crop_and_draws_it_on_the_photo(explain_face
     assert photo.captions == ["The photo (astronaut.png)"]
     assert on_photo.captions == ["Attention mask on the photo (face 1)"]
     assert on_photo.value != photo.value  # the overlay is drawn on it
+
+
+def test_explain_decodes_a_photo_once_and_keeps_only_its_display_copy(
+    face_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slider step, a tick or the Explain button must not decode the upload again (~110 MB for 40 MP)."""
+    from deepfake_core import intake
+
+    decoded: list[int] = []
+    original = intake.load_image
+
+    def counting_load(source, **kwargs):
+        decoded.append(len(source))
+        return original(source, **kwargs)
+
+    monkeypatch.setattr(intake, "load_image", counting_load)  # the page imports it on every run
+    large = np.repeat(np.repeat(astronaut(), 4, axis=0), 4, axis=1)  # 2048 x 2048: one face
+    app = open_page("pages/explain.py")
+    app.file_uploader(key="explain-upload").set_value(("large.png", encode(large), "image/png")).run()
+    assert not app.exception and not app.error
+    assert len(decoded) == 1
+    app.multiselect(key="explain-methods").set_value(["attention"]).run()
+    app.button[0].click().run()
+    app.checkbox(key="explain-on-photo").check().run()
+    app.slider(key="explain-opacity").set_value(0.9).run()
+    assert not app.exception and not app.error
+    assert len(decoded) == 1
+    photo, on_photo = app.get("image")[-2:]
+    assert photo.captions == ["The photo (large.png)"] and on_photo.captions == ["Attention mask on the photo (face 1)"]
+    from pages.explain_view import PhotoFaces
+
+    stored = [value for value in app.session_state.values() if isinstance(value, tuple)]
+    [kept] = [part for value in stored for part in value if isinstance(part, PhotoFaces)]
+    assert kept.picture.shape == (1024, 1024, 3) and kept.scale == 0.5  # the display copy, not the photo
 
 
 def test_explain_chooses_among_faces_and_keeps_each_faces_map(

@@ -7,6 +7,7 @@ import io
 import os
 import struct
 import time
+import tracemalloc
 import warnings
 import zlib
 from collections.abc import Callable
@@ -266,6 +267,130 @@ def test_format_comes_from_content_not_extension(tmp_path):
 
 def test_extreme_aspect_ratio_within_limits_is_accepted():
     assert load_image(encode(solid(0, mode="L", size=(16, 100_000)), "PNG")).shape == (100_000, 16, 3)
+
+
+# --------------------------------------------------------------------------- one array, filled a band at a time
+# A 40 MP upload must not cost several full-size copies: the array is allocated once and filled
+# band by band (crop, turn upright, convert). These tests use bands of a few rows, so every
+# image below spans many bands and ends on a partial one.
+
+UPRIGHT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    1: lambda pixels: pixels,
+    2: lambda pixels: pixels[:, ::-1],
+    3: lambda pixels: pixels[::-1, ::-1],
+    4: lambda pixels: pixels[::-1],
+    5: lambda pixels: pixels.transpose(1, 0, 2),
+    6: lambda pixels: np.rot90(pixels, -1),
+    7: lambda pixels: pixels[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda pixels: np.rot90(pixels, 1),
+}
+"""EXIF orientation -> the stored pixels shown upright (EXIF 2.3, tag 0x0112), in NumPy terms."""
+
+
+@pytest.fixture(params=[1, 700, 1 << 30], ids=["one-row", "a-few-rows", "one-band"])
+def band_bytes(request, monkeypatch) -> int:
+    """Bands of one row, of 5 or 10 rows of the 40 x 23 test images, or the whole image in one band."""
+    monkeypatch.setattr(intake, "_BAND_BYTES", request.param)
+    return request.param
+
+
+def with_orientation(image: Image.Image, image_format: str, orientation: int, **params: object) -> bytes:
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = orientation
+    return encode(image, image_format, exif=exif, **params)
+
+
+def assert_fresh_rgb_array(image: np.ndarray) -> None:
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    assert image.flags.c_contiguous and image.flags.writeable and image.flags.owndata
+
+
+@pytest.mark.parametrize("orientation", sorted(UPRIGHT))
+def test_every_exif_orientation_turns_every_pixel_upright(orientation, band_bytes):
+    pixels = noise(23, 40)
+
+    image = load_image(with_orientation(Image.fromarray(pixels), "PNG", orientation))
+
+    np.testing.assert_array_equal(image, UPRIGHT[orientation](pixels))
+    assert_fresh_rgb_array(image)
+
+
+def sixteen_bit_png(colour_type: int, channels: int, extra: bytes = b"") -> bytes:
+    values = np.random.default_rng(3).integers(0, 65536, (23, 40, channels), dtype=np.uint16)
+    return png_file(40, 23, bit_depth=16, colour_type=colour_type, raw=png_rows(values.astype(">u2")), extra=extra)
+
+
+def random_image(mode: str) -> Image.Image:
+    """A 40 x 23 image of random samples in ``mode`` ("RGB", "RGBA", "CMYK", "L", "LA", "I;16")."""
+    size = (40, 23)
+    samples = len(Image.new(mode, size).tobytes())
+    return Image.frombytes(mode, size, np.random.default_rng(4).bytes(samples))
+
+
+def oriented(mode: str, image_format: str, **params: object) -> Callable[[int], bytes]:
+    """Bytes of a random ``mode`` image in ``image_format`` marked with the orientation it is called with."""
+    return lambda orientation: with_orientation(random_image(mode), image_format, orientation, **params)
+
+
+def palette(**params: object) -> Callable[[int], bytes]:
+    paletted = random_image("RGB").quantize(50)
+    return lambda orientation: with_orientation(paletted, "PNG", orientation, **params)
+
+
+MODES: dict[str, Callable[[int], bytes]] = {
+    "rgb-jpeg": oriented("RGB", "JPEG", quality=90),
+    "grey-jpeg": oriented("L", "JPEG"),
+    "cmyk-jpeg": oriented("CMYK", "JPEG"),
+    "one-bit-png": lambda o: with_orientation(random_image("L").convert("1"), "PNG", o),
+    "palette-png": palette(),
+    "palette-transparency-png": palette(transparency=3),
+    "grey-transparency-png": oriented("L", "PNG", transparency=9),
+    "rgba-webp": oriented("RGBA", "WEBP", lossless=True),
+    "rgba-png": oriented("RGBA", "PNG"),
+    "la-png": oriented("LA", "PNG"),
+    "16-bit-grey-png": oriented("I;16", "PNG"),
+    "16-bit-grey-key-png": lambda _: sixteen_bit_png(0, 1, png_chunk(b"tRNS", struct.pack(">H", 1000))),
+    "16-bit-rgb-png": lambda _: sixteen_bit_png(2, 3),
+    "16-bit-rgba-png": lambda _: sixteen_bit_png(6, 4),
+    "rgb-bmp": lambda _: encode(random_image("RGB"), "BMP"),
+}
+"""Every kind of image the conversion treats apart, as bytes with a given EXIF orientation (where it can carry one)."""
+
+
+def converted_whole(data: bytes) -> np.ndarray:
+    """The pixels when the image is turned upright and converted in whole-image Pillow calls."""
+    with Image.open(io.BytesIO(data)) as image:
+        transpose = intake._ORIENTATION_TRANSPOSES.get(image.getexif().get(ORIENTATION_TAG, 1))
+        upright = image.transpose(transpose) if transpose is not None else image
+        return np.array(intake._band_to_rgb(upright), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 7])
+@pytest.mark.parametrize("kind", sorted(MODES))
+def test_band_by_band_gives_the_pixels_of_whole_image_conversion(kind, orientation, band_bytes):
+    data = MODES[kind](orientation)
+
+    image = load_image(data)
+
+    np.testing.assert_array_equal(image, converted_whole(data))
+    assert_fresh_rgb_array(image)
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_decoding_holds_one_array_and_a_band_not_full_size_copies(monkeypatch, orientation):
+    # tracemalloc sees NumPy arrays and Python bytes (not Pillow's own image memory): converting the
+    # whole image at once held a full-size bytes object (tobytes) beside the array, twice the array.
+    monkeypatch.setattr(intake, "_BAND_BYTES", 3 * 400 * 16)
+    data = with_orientation(Image.fromarray(noise(300, 400)), "JPEG", orientation, quality=90)
+
+    tracemalloc.start()
+    try:
+        image = load_image(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 1.25 * image.nbytes
 
 
 # --------------------------------------------------------------------------- rejected inputs

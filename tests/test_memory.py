@@ -1,12 +1,13 @@
-"""The malloc arena limit the dashboard sets for itself (see deepfake_core/memory.py)."""
+"""The malloc settings the dashboard makes for itself (see deepfake_core/memory.py)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
 
-from deepfake_core.memory import limit_malloc_arenas
+from deepfake_core.memory import fix_malloc_thresholds, limit_malloc_arenas
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt exists on Linux only")
@@ -17,3 +18,37 @@ def test_glibc_accepts_the_arena_limit():
 def test_an_arena_limit_below_one_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         limit_malloc_arenas(0)
+
+
+_HELD_AFTER_FREE = """
+import sys
+from deepfake_core.memory import fix_malloc_thresholds
+if sys.argv[1] == "fixed":
+    assert fix_malloc_thresholds()
+def resident_kib():
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+def touched(size):
+    block = bytearray(size)
+    block[::4096] = b"x" * len(range(0, size, 4096))
+    return block
+block = touched(8 << 20); del block  # glibc's default now raises its mmap threshold to 8 MB
+before = resident_kib()
+block = touched(6 << 20); del block  # from the heap by default, and kept there after the free
+print(resident_kib() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt exists on Linux only")
+def test_fixed_thresholds_give_a_freed_large_block_back_where_glibcs_default_keeps_it():
+    def held_kib(mode: str) -> int:
+        command = [sys.executable, "-c", _HELD_AFTER_FREE, mode]
+        return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+    assert held_kib("default") > 5 * 1024  # the 6 MB block stays resident after it is freed
+    assert held_kib("fixed") < 1024
+
+
+def test_a_threshold_below_a_page_is_refused():
+    with pytest.raises(ValueError, match="at least one page"):
+        fix_malloc_thresholds(100)

@@ -21,6 +21,7 @@ __all__ = [
     "ARCFACE5_TEMPLATE",
     "align_face",
     "crop_to_photo",
+    "matrix_on_copy",
     "paste_back",
     "similarity_transform",
     "template_points",
@@ -156,9 +157,7 @@ def paste_back(
         crop_image = cv2.resize(crop_image, (crop_size, crop_size), interpolation=cv2.INTER_LINEAR)
     if max_side is not None:
         photo, factor = working_copy(photo, max_side)
-        # copy pixel u sits at photo pixel (u + 0.5) / factor - 0.5 (pixel centres under area resizing)
-        linear = matrix[:, :2] / factor
-        matrix = np.hstack([linear, (matrix[:, :2] @ np.full(2, 0.5 / factor - 0.5) + matrix[:, 2])[:, None]])
+        matrix = matrix_on_copy(matrix, factor)
     height, width = photo.shape[:2]
     back = crop_to_photo(matrix)
     warped = cv2.warpAffine(crop_image, back, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
@@ -170,6 +169,17 @@ def paste_back(
     )
     blended = photo.astype(np.float32) * (1.0 - mask) + warped.astype(np.float32) * mask
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def matrix_on_copy(matrix: np.ndarray, factor: float) -> np.ndarray:
+    """The photo -> crop ``matrix`` carried over to a working copy of the photo shrunk by ``factor``.
+
+    Copy pixel ``u`` sits at photo pixel ``(u + 0.5) / factor - 0.5`` (pixel centres under area
+    resizing), so a drawing pasted onto the copy lands where it would on the photo.
+    """
+    linear = matrix[:, :2] / factor
+    offset = matrix[:, :2] @ np.full(2, 0.5 / factor - 0.5) + matrix[:, 2]
+    return np.hstack([linear, offset[:, None]])
 
 
 def working_shape(shape: Sequence[int], max_side: int | None) -> tuple[int, int]:
