@@ -2,12 +2,12 @@
 
 Outcomes are kept in session state by (model, faces, file) at the card's threshold
 (:func:`classify_images`), so adding a file classifies only that file, a threshold step re-judges
-the stored probabilities without any model call, and the Explain page can offer the judged
-images (:func:`last_classified`). They stay for the session: the file uploader forgets its files
-when the visitor opens another page, so the page shows the kept batch again (:func:`kept_inputs`)
-until new files replace it or the visitor clears it (:func:`clear_results`). A face chosen for
-the Explain page waits here until that page takes it (:func:`choose_for_explain`). Only shrunk
-copies of the pictures are kept (``pages/pictures.py``).
+the stored probabilities without any model call (:meth:`Classified.at_threshold`), and the
+Explain page can offer the judged images (:func:`last_classified`). They stay for the session:
+the file uploader forgets its files when the visitor opens another page, so the page shows the
+kept batch again (:func:`kept_inputs`) until new files replace it or the visitor clears it
+(:func:`clear_results`). A face chosen for the Explain page waits here until that page takes it
+(:func:`choose_for_explain`). Only shrunk copies of the pictures are kept (``pages/pictures.py``).
 """
 
 from __future__ import annotations
@@ -296,17 +296,15 @@ def _outcome(item: ImageInput, detector: Detector, *, faces: str) -> Classified:
     return replace(outcome, thumbnails=thumbnails)
 
 
-def classify_images(
-    inputs: Sequence[ImageInput], detector: Detector, *, threshold: float, faces: str = "all"
-) -> list[Classified]:
+def classify_images(inputs: Sequence[ImageInput], detector: Detector, *, faces: str = "all") -> list[Classified]:
     """Classify ``inputs`` with a progress bar; a file that is not a usable image becomes an error entry.
 
     ``faces`` is ``"all"``, ``"largest"`` or ``"none"`` (the whole image; always so for a model
     without a face step). Images are decoded, judged and dropped one at a time, so memory holds
     one full-size image however many are uploaded. Outcomes are kept in session state by (model,
-    faces, file) at the card's threshold: adding a file classifies only that file, a threshold step
-    re-judges the stored probabilities without any model call, and the Explain page can offer
-    these images.
+    faces, file) at the card's threshold and returned so: adding a file classifies only that file,
+    :meth:`Classified.at_threshold` re-judges the stored probabilities at the page's threshold
+    without any model call, and the Explain page can offer these images.
     """
     faces = faces if detector.card.face_crop is not None else "none"  # one cache entry, whatever was asked
     previous = st.session_state.get(_CLASSIFIED_KEY, {})
@@ -322,7 +320,7 @@ def classify_images(
         bar.empty()
     current = {key: previous.get(key) or fresh[key] for key in keys}
     st.session_state[_CLASSIFIED_KEY] = current
-    return [outcome.at_threshold(detector, threshold) for outcome in current.values()]
+    return list(current.values())
 
 
 def last_classified() -> list[ImageInput]:
