@@ -303,7 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--manifest", required=True, help="split manifest written by `deepfake-core split`")
     train.add_argument("--out", required=True, help="model file to write (NAME.keras; card and history go beside it)")
     train.add_argument("--name", default=None, help="model name (default: the file name)")
-    train.add_argument("--backbone", default="small_cnn", help="small_cnn, mobilenetv2, efficientnetb0, efficientnetb7")
+    train.add_argument(
+        "--backbone",
+        default="small_cnn",
+        help="small_cnn, local_cnn (41 px receptive field), mobilenetv2, efficientnetb0, efficientnetb7",
+    )
     train.add_argument("--no-attention", action="store_true", help="plain GAP head instead of the attention branch")
     train.add_argument("--head", default="thesis", choices=("thesis", "flask"))
     train.add_argument("--input-size", type=int, default=128)

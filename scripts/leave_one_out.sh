@@ -8,6 +8,7 @@
 #   scripts/leave_one_out.sh loo_stylegan loo_swaps
 #   AUGMENT=strong scripts/leave_one_out.sh loo_diffusion
 #   SELF_BLEND=0.5 RUNS=runs/loo_sbi OUT=runs/loo_sbi_eval scripts/leave_one_out.sh   # with pseudo-fakes
+#   BACKBONE=local_cnn RUNS=runs/loo_local OUT=runs/loo_local_eval scripts/leave_one_out.sh   # 41 px patches
 #
 # To keep a fold within ~20 minutes on a 2-core CPU, training draws at most 1200 images per
 # kind (celeba, gan256 and utkface have more); everything else is the shipped recipe's first stage.
@@ -21,6 +22,7 @@ OUT=${OUT:-model/evaluation/generalisation}
 AUGMENT=${AUGMENT:-standard}
 EPOCHS=${EPOCHS:-12}
 SELF_BLEND=${SELF_BLEND:-0}
+BACKBONE=${BACKBONE:-small_cnn}
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"
@@ -36,7 +38,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   kinds=${FOLDS[$fold]:?unknown fold $fold (one of ${ORDER[*]})}
   # shellcheck disable=SC2086  # the kinds are separate arguments
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$fold.keras" --name "$fold" \
-    --face-crop --epochs "$EPOCHS" --patience 4 --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
+    --backbone "$BACKBONE" --face-crop --epochs "$EPOCHS" --patience 4 --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds
   deepfake-core evaluate --model "$RUNS/$fold.keras" --data "$DATA" --manifest "$MANIFEST" \
     --out "$OUT/$fold.json" --no-robustness --false-alarm-data "$PHOTOS"

@@ -112,6 +112,35 @@ def test_keras_application_backbones_build_offline(backbone):
     assert model(np.zeros((1, 32, 32, 3), "float32")).shape == (1, 2)
 
 
+def _receptive_extent(backbone: str) -> tuple[int, int]:
+    """Rows and columns of the input that one central feature of ``backbone`` depends on.
+
+    Counted where the feature's gradient exceeds 5 % of its peak: GroupNorm's image-wide statistics
+    make every pixel matter a little (1-5 % of the peak in this model), the convolutions' window a lot.
+    """
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(3)
+    network = build_model(backbone=backbone, input_size=96).get_layer(BACKBONE_LAYER)
+    image = tf.Variable(np.random.default_rng(0).uniform(0, 255, (1, 96, 96, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        features = network(image, training=False)
+        middle = features.shape[1] // 2
+        value = tf.reduce_sum(features[0, middle, middle])
+    gradient = np.abs(tape.gradient(value, image).numpy()[0]).sum(axis=-1)
+    touched = gradient > 0.05 * gradient.max()
+    rows, columns = np.flatnonzero(touched.any(axis=1)), np.flatnonzero(touched.any(axis=0))
+    return int(rows[-1] - rows[0] + 1), int(columns[-1] - columns[0] + 1)
+
+
+def test_local_cnn_features_see_only_a_41_pixel_patch():
+    """What makes it a patch model: each feature's convolutions see a 41 px square; the full CNN's see more."""
+    local = build_model(backbone="local_cnn", input_size=128)
+    assert local.get_layer(FEATURES_LAYER).output.shape[1:] == (16, 16, 192)  # output stride 8
+    assert max(_receptive_extent("local_cnn")) == 41
+    assert min(_receptive_extent("small_cnn")) > 41
+
+
 def test_user_supplied_backbone_weights_are_loaded(tmp_path):
     keras.utils.set_random_seed(3)
     source = build_model(backbone="small_cnn", input_size=32).get_layer(BACKBONE_LAYER)
