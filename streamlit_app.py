@@ -7,10 +7,11 @@ a page may also have to register it (see :func:`pages.shell.page_setup`).
 
 from __future__ import annotations
 
-from deepfake_core.memory import fix_malloc_thresholds, limit_malloc_arenas
+from deepfake_core.memory import fix_malloc_thresholds, limit_malloc_arenas, tensorflow_without_onednn
 
 limit_malloc_arenas(2)  # before the model loads: see deepfake_core/memory.py
 fix_malloc_thresholds()
+tensorflow_without_onednn()  # before TensorFlow is imported
 
 from pages import shell  # noqa: E402  (after the malloc settings, so TensorFlow's threads obey them)
 

@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeAlias
 
+import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
@@ -118,6 +119,18 @@ _FROM_THE_RIGHT: Final = frozenset({Image.Transpose.TRANSVERSE, Image.Transpose.
 """Side-swapping transposes whose first row is the source's last column."""
 _FROM_THE_BOTTOM: Final = frozenset({Image.Transpose.ROTATE_180, Image.Transpose.FLIP_TOP_BOTTOM})
 """Transposes whose first row is the source's last row."""
+_DIRECT_JPEG_PIXELS: Final = 8_000_000
+"""Colour JPEGs of at least this many pixels are decoded by OpenCV (see :func:`_large_jpeg_to_rgb_array`)."""
+_TRANSPOSE_VIEWS: Final = {
+    Image.Transpose.FLIP_LEFT_RIGHT: lambda a: a[:, ::-1],
+    Image.Transpose.ROTATE_180: lambda a: a[::-1, ::-1],
+    Image.Transpose.FLIP_TOP_BOTTOM: lambda a: a[::-1],
+    Image.Transpose.TRANSPOSE: lambda a: a.transpose(1, 0, 2),
+    Image.Transpose.ROTATE_270: lambda a: a[::-1].transpose(1, 0, 2),
+    Image.Transpose.TRANSVERSE: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    Image.Transpose.ROTATE_90: lambda a: a[:, ::-1].transpose(1, 0, 2),
+}
+"""Each EXIF transpose as a NumPy view of an ``(H, W, 3)`` array (what Pillow's ``transpose`` does)."""
 _BAND_BYTES: Final = 4 * 1024 * 1024
 """About how many bytes of RGB rows :func:`_to_rgb_array` converts at a time (~190 rows of a 40 MP photo)."""
 
@@ -181,6 +194,8 @@ def load_image(
         _check_jpeg_scans(data, name)
     with _pillow_errors(image_format, name), _open_header(data, image_format) as image:
         _check_declared_size(image.size, name, max_pixels=max_pixels, min_side=min_side)
+        if image_format == "JPEG" and image.mode == "RGB" and image.width * image.height >= _DIRECT_JPEG_PIXELS:
+            return _large_jpeg_to_rgb_array(data, image, name)
         image.load()
         return _to_rgb_array(image, _exif_transpose(image))
 
@@ -381,6 +396,34 @@ def _to_rgb_array(image: Image.Image, transpose: Image.Transpose | None) -> np.n
             band = band.transpose(transpose)
         pixels[top:bottom] = np.frombuffer(_band_to_rgb(band).tobytes(), dtype=np.uint8).reshape(bottom - top, width, 3)
     return pixels
+
+
+def _large_jpeg_to_rgb_array(data: bytes, image: Image.Image, name: str | None) -> np.ndarray:
+    """A large colour JPEG decoded by OpenCV straight into the ``(H, W, 3)`` array, after Pillow has checked it.
+
+    Pillow keeps colour pixels at 4 bytes each, so its decode of a 40 MP photo (160 MB) and the
+    array it becomes (120 MB) were the Explain page's memory peak. OpenCV decodes into 3 bytes per
+    pixel with the same libjpeg-turbo and gives the very same pixels (``tests/test_intake.py``
+    compares them), but it reports some damage only as a warning on stderr. So Pillow first
+    decodes the whole stream at an eighth of the size (JPEG's DCT scaling: every coefficient is
+    still read, for a few MB), which refuses exactly the files Pillow always refused, with its
+    message; only then does OpenCV decode the file at full size.
+    """
+    transpose = _exif_transpose(image)
+    width, height = image.size
+    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    image.load()
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if pixels is None or pixels.shape != (height, width, 3):
+        message = (
+            f"The image data is truncated or corrupt: {_subject('file', name, article='the')} starts like a JPEG "
+            "image but its pixels cannot be decoded. Re-export or re-upload the image."
+        )
+        raise ImageIntakeError(message, reason="truncated")
+    cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)
+    if transpose is None:
+        return pixels
+    return np.ascontiguousarray(_TRANSPOSE_VIEWS[transpose](pixels))
 
 
 def _source_box(

@@ -315,6 +315,39 @@ def test_every_exif_orientation_turns_every_pixel_upright(orientation, band_byte
     assert_fresh_rgb_array(image)
 
 
+@pytest.mark.parametrize("subsampling", [0, 2])
+@pytest.mark.parametrize("orientation", sorted(UPRIGHT))
+def test_large_colour_jpegs_decoded_by_opencv_give_pillows_pixels(monkeypatch, orientation, subsampling):
+    """The large-JPEG path (OpenCV, 3 bytes a pixel) and Pillow's give the very same upright pixels."""
+    photo = with_orientation(Image.fromarray(noise(61, 90)), "JPEG", orientation, quality=90, subsampling=subsampling)
+    monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 10**12)
+    by_pillow = load_image(photo)
+    monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 1)
+    decoded_by = []
+    original = intake.cv2.imdecode
+
+    def spying(*args):
+        decoded_by.append("opencv")
+        return original(*args)
+
+    monkeypatch.setattr(intake.cv2, "imdecode", spying)
+    by_opencv = load_image(photo)
+    assert decoded_by == ["opencv"]
+    np.testing.assert_array_equal(by_opencv, by_pillow)
+    assert_fresh_rgb_array(by_opencv)
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+def test_a_truncated_large_jpeg_is_refused_before_opencv_sees_it(monkeypatch, cut):
+    """Pillow's eighth-size pass over the whole stream refuses a cut file, with the message of the usual path."""
+    data = encode(Image.fromarray(noise(120, 160)), "JPEG", quality=90)
+    monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 1)
+    monkeypatch.setattr(intake.cv2, "imdecode", lambda *args: pytest.fail("OpenCV decoded a truncated file"))
+    with pytest.raises(ImageIntakeError, match=r"truncated or corrupt.*cannot be decoded") as error:
+        load_image(data[: int(len(data) * cut)])
+    assert error.value.reason == "truncated"
+
+
 def sixteen_bit_png(colour_type: int, channels: int, extra: bytes = b"") -> bytes:
     values = np.random.default_rng(3).integers(0, 65536, (23, 40, channels), dtype=np.uint16)
     return png_file(40, 23, bit_depth=16, colour_type=colour_type, raw=png_rows(values.astype(">u2")), extra=extra)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
-from deepfake_core.memory import fix_malloc_thresholds, limit_malloc_arenas
+from deepfake_core.memory import fix_malloc_thresholds, limit_malloc_arenas, tensorflow_without_onednn
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt exists on Linux only")
@@ -52,3 +53,14 @@ def test_fixed_thresholds_give_a_freed_large_block_back_where_glibcs_default_kee
 def test_a_threshold_below_a_page_is_refused():
     with pytest.raises(ValueError, match="at least one page"):
         fix_malloc_thresholds(100)
+
+
+def test_onednn_is_turned_off_only_before_tensorflow_is_imported(monkeypatch):
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert tensorflow_without_onednn() is True and os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # a value someone chose is kept
+    assert tensorflow_without_onednn() is False and os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    monkeypatch.setitem(sys.modules, "tensorflow", object())  # too late: TensorFlow read it already
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    assert tensorflow_without_onednn() is False and "TF_ENABLE_ONEDNN_OPTS" not in os.environ
