@@ -62,6 +62,10 @@ _DETECTION_FIELDS = ("detector", "detector_version", "min_score", "max_detect_si
 """The ``face_crop`` fields that change what the detector finds (the rest only shape the crop)."""
 
 
+_SAVE_EVERY = 1280
+"""Images between saves of the two indexes, so an interrupted pass keeps most of its work."""
+
+
 def _key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
@@ -129,7 +133,6 @@ def build_face_crops(
     *,
     size: int,
     cache_dir: str | Path | None = None,
-    batch_size: int = 64,
     log: LogFn = print,
 ) -> FaceCropIndex:
     """Crop the largest face of every record's image (from the caches where possible) and index the crops."""
@@ -149,26 +152,25 @@ def build_face_crops(
         from deepfake_core.faces.finder import FaceFinder, crop_faces
 
         finder = FaceFinder(spec) if undetected else None
-        for start in range(0, len(todo), batch_size):
-            for record in todo[start : start + batch_size]:
-                digest = hashes[record.id]
-                image = load_image(record.path(root))
-                if digest not in detected:
-                    detected[digest] = [_detection_to_json(face) for face in finder.detect(image)]
-                faces_in_image = [_detection_from_json(entry) for entry in detected[digest]]
-                entry: dict = {"faces": len(faces_in_image)}
-                faces = crop_faces(image, faces_in_image[:1], spec, size=size)
-                if faces and faces[0].crop is not None:
-                    name = digest + ".png"
-                    cv2.imwrite(str(folder / name), cv2.cvtColor(faces[0].crop, cv2.COLOR_RGB2BGR))
-                    entry.update(crop=name, score=faces[0].detection.score)
-                else:
-                    entry["miss"] = "face too small" if faces else "no face"
-                known[digest] = entry
-            if (start // batch_size) % 20 == 19 or start + batch_size >= len(todo):
+        for done, record in enumerate(todo, start=1):
+            digest = hashes[record.id]
+            image = load_image(record.path(root))
+            if digest not in detected:
+                detected[digest] = [_detection_to_json(face) for face in finder.detect(image)]
+            faces_in_image = [_detection_from_json(entry) for entry in detected[digest]]
+            entry: dict = {"faces": len(faces_in_image)}
+            faces = crop_faces(image, faces_in_image[:1], spec, size=size)
+            if faces and faces[0].crop is not None:
+                name = digest + ".png"
+                cv2.imwrite(str(folder / name), cv2.cvtColor(faces[0].crop, cv2.COLOR_RGB2BGR))
+                entry.update(crop=name, score=faces[0].detection.score)
+            else:
+                entry["miss"] = "face too small" if faces else "no face"
+            known[digest] = entry
+            if done % _SAVE_EVERY == 0 or done == len(todo):
                 _write_index(detections_path, detected)
                 _write_index(index_path, known)
-                log(f"face step: {min(start + batch_size, len(todo))}/{len(todo)} images")
+                log(f"face step: {done}/{len(todo)} images")
     crops, misses, found = {}, {}, {}
     for record in records:
         entry = known[hashes[record.id]]

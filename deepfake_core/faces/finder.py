@@ -33,8 +33,8 @@ _EQUALISED_PNET_THRESHOLD = 0.8
 Equalising a photo without a face (a cat, a cup) raises many weak first-stage candidates, and
 the next stage's batch of them raised the memory high-water mark of three rounds over the cat, the
 cup and the astronaut from +38 to +110 MB; at 0.8 it stays at +38 MB, and the search still finds
-the same 7 of the 12 DFDC frames the plain searches miss (22 of the data set's 58 misses in all,
-against 24 at 0.6).
+the same 7 of the 12 DFDC frames the plain searches miss (21 of the data set's 58 misses in all,
+against 22 at 0.6; ``benchmarks/face_data.py``).
 """
 
 _MTCNN_MIN_FACE = 20
