@@ -93,24 +93,32 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             raise TorchWeightsError(f"{os.fspath(path)} is not a legacy PyTorch state dict: {error}") from error
         storages = {}
         for key in keys:
-            (count,) = struct.unpack("<q", file.read(8))
-            dtype = dtypes[str(key)]
-            raw = file.read(count * dtype.itemsize)
-            if len(raw) != count * dtype.itemsize:
+            header = file.read(8)
+            dtype = dtypes.get(str(key))
+            if len(header) != 8 or dtype is None:
+                raise TorchWeightsError(f"{os.fspath(path)} is truncated or names a storage no tensor uses")
+            (count,) = struct.unpack("<q", header)
+            raw = file.read(max(count, 0) * dtype.itemsize)
+            if count < 0 or len(raw) != count * dtype.itemsize:
                 raise TorchWeightsError(f"{os.fspath(path)} is truncated")
             storages[str(key)] = np.frombuffer(raw, dtype=dtype)
     if not isinstance(state, dict):
         raise TorchWeightsError(f"{os.fspath(path)} holds a {type(state).__name__}, not a state dict")
-    arrays = {}
-    for name, view in state.items():
-        if not isinstance(view, _TensorView):
-            raise TorchWeightsError(f"{name!r} is not a tensor")
-        storage = storages[view.storage_key]
-        last = view.offset + sum((size - 1) * step for size, step in zip(view.shape, view.strides, strict=True))
-        if min(view.shape, default=1) > 0 and last >= storage.size:
-            raise TorchWeightsError(f"{name!r} reaches past its storage")
-        strided = np.lib.stride_tricks.as_strided(
-            storage[view.offset :], shape=view.shape, strides=[step * storage.itemsize for step in view.strides]
-        )
-        arrays[name] = np.array(strided, dtype=storage.dtype.newbyteorder("="))
-    return arrays
+    return {name: _array(name, view, storages) for name, view in state.items()}
+
+
+def _array(name: str, view: object, storages: dict[str, np.ndarray]) -> np.ndarray:
+    """A tensor's own copy of its view of a storage, after checking the view stays inside it."""
+    if not isinstance(view, _TensorView) or view.storage_key not in storages:
+        raise TorchWeightsError(f"{name!r} is not a tensor of this file")
+    numbers = (view.offset, *view.shape, *view.strides)
+    if len(view.shape) != len(view.strides) or not all(isinstance(n, int) and n >= 0 for n in numbers):
+        raise TorchWeightsError(f"{name!r} has a malformed shape, offset or strides")
+    storage = storages[view.storage_key]
+    last = view.offset + sum((size - 1) * step for size, step in zip(view.shape, view.strides, strict=True))
+    if min(view.shape, default=1) > 0 and last >= storage.size:
+        raise TorchWeightsError(f"{name!r} reaches past its storage")
+    strided = np.lib.stride_tricks.as_strided(
+        storage[view.offset :], shape=view.shape, strides=[step * storage.itemsize for step in view.strides]
+    )
+    return np.array(strided, dtype=storage.dtype.newbyteorder("="))

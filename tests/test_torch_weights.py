@@ -91,15 +91,22 @@ def test_other_files_get_a_clear_error(tmp_path):
         read_state_dict(garbage)
 
 
-def test_truncated_and_overreaching_tensors_are_refused(tmp_path):
+def test_truncated_files_and_views_outside_their_storage_are_refused(tmp_path):
     tensors = {"w": ("0", np.dtype("float32"), 0, (4,), (1,))}
     truncated = tmp_path / "truncated.pth"
     _legacy_file(truncated, _state_dict_pickle(tensors), {"0": np.zeros(4, "float32")})
     truncated.write_bytes(truncated.read_bytes()[:-3])
     with pytest.raises(TorchWeightsError, match="truncated"):
         read_state_dict(truncated)
-    overreaching = tmp_path / "overreaching.pth"
-    tensors = {"w": ("0", np.dtype("float32"), 2, (4,), (1,))}
-    _legacy_file(overreaching, _state_dict_pickle(tensors), {"0": np.zeros(4, "float32")})
-    with pytest.raises(TorchWeightsError, match="reaches past its storage"):
-        read_state_dict(overreaching)
+    views = [
+        ("reaches past its storage", 2, (4,), (1,)),
+        ("malformed", -1, (2,), (1,)),  # a negative offset or stride would read memory before the storage
+        ("malformed", 0, (2,), (-1,)),
+        ("malformed", 0, (2, 2), (1,)),  # more sizes than strides
+    ]
+    for message, offset, shape, strides in views:
+        bad = tmp_path / "bad.pth"
+        tensors = {"w": ("0", np.dtype("float32"), offset, shape, strides)}
+        _legacy_file(bad, _state_dict_pickle(tensors), {"0": np.zeros(4, "float32")})
+        with pytest.raises(TorchWeightsError, match=message):
+            read_state_dict(bad)
