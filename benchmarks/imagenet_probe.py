@@ -27,9 +27,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from deepfake_core.card import load_card
-from deepfake_core.data import load_manifest
+from deepfake_core.data import ImageRecord, load_manifest
 from deepfake_core.efficientnet_lite import build_efficientnet_lite0
 from deepfake_core.face_data import build_face_crops
+from deepfake_core.training import kind_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 TAPS = (
@@ -51,8 +52,8 @@ FOLDS = {
 }
 
 
-def features(data: Path, manifest_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
-    """Pooled features, kinds, labels (1 = fake) and split names of every crop; the width of each tap."""
+def features(data: Path, manifest_path: Path) -> tuple[np.ndarray, list[ImageRecord], np.ndarray, list[int]]:
+    """Pooled features, record and split name of every crop; the width of each tap."""
     manifest = load_manifest(manifest_path)
     card = load_card(ROOT / "model" / "default.card.json")
     records = [(record, part) for part in ("train", "validation", "test") for record in manifest.splits[part]]
@@ -66,20 +67,20 @@ def features(data: Path, manifest_path: Path) -> tuple[np.ndarray, np.ndarray, n
         batch = np.stack([crops.load(record.id) for record, _ in records[start : start + 256]]).astype("float32")
         rows.append(np.concatenate(extractor.predict(batch, verbose=0), axis=1))
     print(f"features of {len(records)} crops in {time.perf_counter() - started:.0f} s")
-    kinds = np.array([record.kind for record, _ in records])
-    fake = np.array([record.is_fake for record, _ in records])
     parts = np.array([part for _, part in records])
-    return np.concatenate(rows), kinds, fake, parts, [int(tensor.shape[-1]) for tensor in pooled]
+    return np.concatenate(rows), [record for record, _ in records], parts, [int(tensor.shape[-1]) for tensor in pooled]
 
 
-def probe(x, kinds, fake, parts, left_out: tuple[str, ...], c: float) -> dict[str, float]:
-    """Fit on the training faces without ``left_out`` (kinds weighted by count^-0.5, as training does)."""
+def probe(x, records: list[ImageRecord], parts, left_out: tuple[str, ...], c: float) -> dict[str, float]:
+    """Fit on the training faces without ``left_out``, kinds weighted as ``train --kind-balance 0.5`` weighs them."""
+    kinds = np.array([record.kind for record in records])
+    fake = np.array([record.is_fake for record in records])
     train = (parts == "train") & ~np.isin(kinds, left_out)
-    names, counts = np.unique(kinds[train], return_counts=True)
-    weight = dict(zip(names, counts.astype(float) ** -0.5, strict=True))
+    train_records = [records[index] for index in np.flatnonzero(train)]
+    weight = kind_weights(train_records, 0.5)
     scaler = StandardScaler().fit(x[train])
     model = LogisticRegression(C=c, max_iter=3000)
-    model.fit(scaler.transform(x[train]), fake[train], sample_weight=[weight[kind] for kind in kinds[train]])
+    model.fit(scaler.transform(x[train]), fake[train], sample_weight=[weight[record.kind] for record in train_records])
     p_fake = model.predict_proba(scaler.transform(x))[:, 1]
     test = parts == "test"
     seen = test & ~np.isin(kinds, left_out)
@@ -99,14 +100,14 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=ROOT / "model" / "split_manifest.json")
     parser.add_argument("--c", type=float, default=0.1, help="inverse L2 strength of the logistic regression")
     args = parser.parse_args()
-    x, kinds, fake, parts, widths = features(args.data, args.manifest)
+    x, records, parts, widths = features(args.data, args.manifest)
     edges = np.cumsum([0, *widths])
     shallow = x[:, : edges[3]]
     for label, columns in (("every depth", x), ("shallowest three", shallow)):
         print(f"\n{label} ({columns.shape[1]} features)")
         unseen = []
         for fold, left_out in FOLDS.items():
-            result = probe(columns, kinds, fake, parts, left_out, args.c)
+            result = probe(columns, records, parts, left_out, args.c)
             unseen += [result["unseen_auc"]] if "unseen_auc" in result else []
             print(f"  {fold:14s} " + "  ".join(f"{key} {value:.3f}" for key, value in result.items()))
         print(f"  mean unseen AUC over the generator folds: {np.mean(unseen):.3f}")

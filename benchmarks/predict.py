@@ -58,7 +58,7 @@ _RANDOM_WEIGHT_BACKBONES = {"small_cnn": "small_cnn", "lite0": "efficientnet_lit
 
 def _detector(which: str):
     """The detector to measure and a description of where its weights came from."""
-    from deepfake_core.architecture import build_model
+    from deepfake_core.architecture import PRETRAINED_BACKBONES, build_model
     from deepfake_core.card import architecture_card
     from deepfake_core.detector import Detector
     from deepfake_core.loading import load_detector
@@ -74,7 +74,8 @@ def _detector(which: str):
         channel_order="BGR" if which == "thesis_b7" else "RGB",
         model_id=f"{backbone}-random",
     )
-    return Detector(build_model(backbone=backbone, input_size=128), card), f"{backbone} + attention, random weights"
+    weights = "ImageNet backbone, random head" if backbone in PRETRAINED_BACKBONES else "random weights"
+    return Detector(build_model(backbone=backbone, input_size=128), card), f"{backbone} + attention, {weights}"
 
 
 def measure(which: str, repeats: int, n_images: int) -> dict:
