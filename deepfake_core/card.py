@@ -213,8 +213,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def load_card(path: str | os.PathLike[str]) -> ModelCard:
-    """Read and validate a card file."""
+def load_card(path: str | os.PathLike[str], *, without_familiarity: bool = False) -> ModelCard:
+    """Read and validate a card file; ``without_familiarity`` drops that section unread (to refit it)."""
     path = Path(path)
     if not path.is_file():
         raise ModelCardError(f"No model card at {path}. Every model file needs a '{CARD_SUFFIX}' file beside it.")
@@ -222,6 +222,8 @@ def load_card(path: str | os.PathLike[str]) -> ModelCard:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelCardError(f"Model card {path} is not readable JSON: {exc}.") from exc
+    if without_familiarity and isinstance(data, dict):
+        data.pop("familiarity", None)
     return ModelCard.from_dict(data, source=f"Model card {path}")
 
 

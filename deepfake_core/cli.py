@@ -1,7 +1,7 @@
 """``deepfake-core``: the command-line interface.
 
 Sub-commands: ``predict`` (files, folders, globs; in this process or on Ray), ``explain``, ``serve``
-(the thesis app's HTTP endpoint, back as a service), ``split``, ``train``, ``familiarity``,
+(the thesis app's HTTP endpoint, back as a service), ``split``, ``train``, ``familiarity``, ``add-probe``,
 ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the commands so ``--help``
 is instant.
 """
@@ -277,6 +277,40 @@ def _cmd_familiarity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_add_probe(args: argparse.Namespace) -> int:
+    from deepfake_core.data import load_manifest
+    from deepfake_core.texture_probe import add_texture_probe
+
+    card = add_texture_probe(
+        args.model,
+        load_manifest(args.manifest),
+        args.data,
+        args.out,
+        weight=args.weight,
+        c=args.c,
+        name=args.name,
+        cache_dir=args.cache_dir,
+    )
+    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    return 0
+
+
+def _unit_interval(text: str) -> float:
+    """argparse type for a share strictly between 0 and 1."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def _add_training_faces_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of a step fitted after training on the model's own training faces."""
+    parser.add_argument("--model", required=True, help="trained model file (.keras with its card)")
+    parser.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
+    parser.add_argument("--manifest", required=True, help="the split manifest the model was trained on")
+    parser.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
+
+
 def _positive_int(text: str) -> int:
     """argparse type for counts: a clear usage error instead of a traceback for 0 or less."""
     value = int(text)
@@ -321,9 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="standard",
         default=None,
-        choices=("standard", "strong"),
-        help="flips, crops, JPEG re-compression, blur, noise; 'strong' (Wang et al. 2020) adds more blur, JPEG "
-        "and resampling",
+        choices=("standard", "strong", "no_grey"),
+        help="flips, crops, JPEG re-compression, blur, noise, greyscale; 'strong' (Wang et al. 2020) adds more "
+        "blur, JPEG and resampling; 'no_grey' is the standard preset without greyscale (the recipe before it)",
     )
     train.add_argument(
         "--kind-balance", type=float, default=0.0, help="per-kind sample weight power (0 = off, 1 = equal kinds)"
@@ -410,11 +444,18 @@ def build_parser() -> argparse.ArgumentParser:
     familiarity = commands.add_parser(
         "familiarity", help="fit a trained model's 'unlike the training faces' statistics (training does it too)"
     )
-    familiarity.add_argument("--model", required=True, help="model file (.keras with its card)")
-    familiarity.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
-    familiarity.add_argument("--manifest", required=True, help="the split manifest the model was trained on")
-    familiarity.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
+    _add_training_faces_arguments(familiarity)
     familiarity.set_defaults(run=_cmd_familiarity)
+
+    probe = commands.add_parser(
+        "add-probe", help="blend a frozen ImageNet texture probe into a trained model (writes a new model)"
+    )
+    _add_training_faces_arguments(probe)
+    probe.add_argument("--out", required=True, help="blended model file to write (.keras)")
+    probe.add_argument("--name", default=None, help="model name (default: the output file's stem)")
+    probe.add_argument("--weight", type=_unit_interval, default=0.5, help="the probe's share of the verdict")
+    probe.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the probe's regression")
+    probe.set_defaults(run=_cmd_add_probe)
 
     reported = commands.add_parser("reported", help="write the thesis' reported figures as a results entry")
     reported.add_argument("--out", required=True, help="e.g. model/evaluation/thesis_reported.json")

@@ -3,16 +3,23 @@
 A detector trained on a handful of generators gives confident verdicts on
 anything, including faces from generators it never saw, where a confidence of
 99.9 % means nothing. The flag measures how far a face's own pooled features
-(the layer that feeds the classification head) lie from the features of the
-training faces: the Mahalanobis distance to their mean under a Ledoit-Wolf
-shrunk covariance (Lee et al. 2018 use the same distance on a network's
-features; shrinkage keeps a few hundred dimensions from ten thousand faces well
-conditioned). The flag threshold is a quantile of the validation faces'
-distances, so by construction about 5 % of validation faces are flagged.
+(the layer that feeds the classification head) lie from the training faces':
+the distance, on L2-normalised features, to the ``k``-th nearest of a seeded
+sample of training faces (Sun et al. 2022, "Out-of-distribution detection with
+deep nearest neighbors"). The flag threshold is a quantile of the validation
+faces' distances, so by construction about 5 % of validation faces are flagged.
 
-The fitted statistics live in ``NAME.familiarity.npz`` beside the model (plain
+Why not the Mahalanobis distance to the training mean, which this module used
+first: on the leave-one-generator-out models it flagged fewer wrong verdicts
+than flags drawn at random (2.2 % at a 4.7 % flag rate) and none of the missed
+unseen fakes, while the neighbour distance flags 15-17 % of wrong verdicts and
+a quarter of the missed unseen fakes at the same rate
+(``benchmarks/familiarity.py``). A sample of 2,000 training faces with k = 3
+flags as well as all of them with k = 10, in a tenth of the memory.
+
+The sample lives in ``NAME.familiarity.npz`` beside the model (plain float16
 arrays, read with ``allow_pickle=False``) and the card's ``familiarity``
-section names the file, its sha256, the layer and the threshold.
+section names the file, its sha256, the layer, ``k`` and the threshold.
 """
 
 from __future__ import annotations
@@ -43,18 +50,23 @@ __all__ = [
 FEATURE_LAYERS = ("rescale_gap", "gap_features")
 """The pooled-feature layer the head reads, by preference (attention model first, plain GAP second)."""
 DEFAULT_QUANTILE = 0.95
+DEFAULT_K = 3
+DEFAULT_REFERENCE_SIZE = 2000
+"""Training faces kept as neighbours: enough to flag as well as all ~10k (see the module docstring)."""
 UNFAMILIAR_NOTE = "unreliable: unlike the training faces"
 """How every surface (CLI, pages, reports) words a flagged verdict."""
 SUFFIX = ".familiarity.npz"
+_CHUNK = 512
 
 
 @dataclass(frozen=True)
 class FamiliaritySpec:
-    """The card's ``familiarity`` section: where the statistics are and how the flag is set.
+    """The card's ``familiarity`` section: where the reference faces are and how the flag is set.
 
-    ``threshold`` is the feature distance above which a face is flagged;
+    ``threshold`` is the neighbour distance above which a face is flagged;
     ``quantile`` the share of validation faces below it; ``validation_flagged``
-    the share actually flagged there (ties make it differ slightly).
+    the share actually flagged there (ties make it differ slightly); ``k`` which
+    neighbour counts; ``n_reference`` how many of the ``n_train`` training faces are kept.
     """
 
     file: str
@@ -62,6 +74,8 @@ class FamiliaritySpec:
     layer: str
     threshold: float
     quantile: float
+    k: int
+    n_reference: int
     n_train: int
     n_validation: int
     validation_flagged: float
@@ -76,35 +90,44 @@ class FamiliaritySpec:
         names = {item.name for item in fields(cls)}
         if set(data) != names:
             raise ModelCardError(
-                "the card's familiarity section must have exactly the fields " + ", ".join(sorted(names)) + "."
+                "the card's familiarity section must have exactly the fields " + ", ".join(sorted(names)) + " "
+                "(a card from before the neighbour distance: refit with `deepfake-core familiarity`)."
             )
         spec = cls(**data)
         if not (isinstance(spec.threshold, (int, float)) and spec.threshold > 0 and 0 < spec.quantile < 1):
             raise ModelCardError("the card's familiarity threshold must be positive and its quantile in (0, 1).")
+        if not (isinstance(spec.k, int) and 1 <= spec.k <= spec.n_reference):
+            raise ModelCardError("the card's familiarity k must be a whole number from 1 to n_reference.")
         return spec
 
 
 @dataclass(frozen=True)
 class FamiliarityModel:
-    """Mean and whitening matrix of the training features, and the flag threshold.
+    """L2-normalised reference features ``(M, D)`` of training faces, ``k`` and the flag threshold."""
 
-    ``whitener`` ``W`` satisfies ``W @ W.T = inverse covariance``, so the
-    distance is ``|| (x - mean) @ W ||``.
-    """
-
-    mean: np.ndarray
-    whitener: np.ndarray
+    reference: np.ndarray
+    k: int
     threshold: float
     layer: str
 
     def distances(self, features: np.ndarray) -> np.ndarray:
-        """Mahalanobis distance ``(N,)`` of each feature row ``(N, D)`` to the training faces."""
-        centred = np.asarray(features, dtype=np.float64) - self.mean
-        return np.sqrt(np.sum((centred @ self.whitener) ** 2, axis=1))
+        """Distance ``(N,)`` from each L2-normalised feature row ``(N, D)`` to its k-th nearest reference face."""
+        query = _unit_rows(np.asarray(features, dtype=np.float32))
+        reference = self.reference.astype(np.float32, copy=False)
+        result = np.empty(len(query), dtype=np.float64)
+        for start in range(0, len(query), _CHUNK):
+            similarity = query[start : start + _CHUNK] @ reference.T
+            kth = -np.partition(-similarity, self.k - 1, axis=1)[:, self.k - 1]
+            result[start : start + _CHUNK] = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * kth.astype(np.float64)))
+        return result
 
     def flags(self, distances: np.ndarray) -> np.ndarray:
         """True where a face is unlike the training faces."""
         return unfamiliar(distances, self.threshold)
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
 def unfamiliar(distances: np.ndarray | float, threshold: float) -> np.ndarray:
@@ -124,32 +147,35 @@ def fit_familiarity(
     *,
     layer: str,
     quantile: float = DEFAULT_QUANTILE,
+    k: int = DEFAULT_K,
+    reference_size: int = DEFAULT_REFERENCE_SIZE,
+    seed: int = 0,
 ) -> FamiliarityModel:
-    """Fit the training-feature distribution and set the flag threshold on validation features."""
-    from sklearn.covariance import LedoitWolf
-
-    train_features = np.asarray(train_features, dtype=np.float64)
-    if train_features.ndim != 2 or len(train_features) < 2 or len(validation_features) < 1:
-        raise ValueError("fitting needs at least two training and one validation feature rows")
-    estimate = LedoitWolf().fit(train_features)
-    values, vectors = np.linalg.eigh(estimate.covariance_)
-    whitener = vectors / np.sqrt(np.maximum(values, 1e-12))
-    model = FamiliarityModel(mean=estimate.location_, whitener=whitener, threshold=1.0, layer=layer)
+    """Keep a seeded sample of the training features and set the flag threshold on the validation features."""
+    train_features = np.asarray(train_features, dtype=np.float32)
+    if train_features.ndim != 2 or len(train_features) < k or len(validation_features) < 1:
+        raise ValueError(f"fitting needs at least k={k} training and one validation feature rows")
+    if len(train_features) > reference_size:
+        keep = np.sort(np.random.default_rng(seed).choice(len(train_features), size=reference_size, replace=False))
+        train_features = train_features[keep]
+    # stored as float16 (half the file); fitted on the stored values, so the threshold matches what loads
+    reference = _unit_rows(train_features).astype(np.float16)
+    model = FamiliarityModel(reference=reference, k=k, threshold=1.0, layer=layer)
     threshold = float(np.quantile(model.distances(validation_features), quantile))
-    return FamiliarityModel(mean=model.mean, whitener=whitener, threshold=threshold, layer=layer)
+    return FamiliarityModel(reference=reference, k=k, threshold=threshold, layer=layer)
 
 
 def save_familiarity(model: FamiliarityModel, path: str | os.PathLike[str]) -> str:
-    """Write the statistics as a pickle-free ``.npz``; returns the file's sha256 for the card."""
+    """Write the reference faces as a pickle-free ``.npz``; returns the file's sha256 for the card."""
     buffer = io.BytesIO()
-    np.savez(buffer, mean=model.mean.astype(np.float32), whitener=model.whitener.astype(np.float32))
+    np.savez(buffer, reference=model.reference.astype(np.float16))
     data = buffer.getvalue()
     Path(path).write_bytes(data)
     return hashlib.sha256(data).hexdigest()
 
 
 def load_familiarity(path: str | os.PathLike[str], spec: FamiliaritySpec) -> FamiliarityModel:
-    """Read the statistics the card names, refusing a missing, changed or malformed file."""
+    """Read the reference faces the card names, refusing a missing, changed or malformed file."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -162,9 +188,12 @@ def load_familiarity(path: str | os.PathLike[str], spec: FamiliaritySpec) -> Fam
         raise ModelLoadError(f"{spec.file} does not match its model card (sha256 differs): changed or corrupted.")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            mean, whitener = arrays["mean"].astype(np.float64), arrays["whitener"].astype(np.float64)
+            reference = arrays["reference"]
     except (ValueError, KeyError, OSError) as exc:
         raise ModelLoadError(f"{spec.file} is not a familiarity statistics file: {exc}.") from exc
-    if mean.ndim != 1 or whitener.shape != (mean.size, mean.size):
-        raise ModelLoadError(f"{spec.file} holds arrays of the wrong shapes {mean.shape} and {whitener.shape}.")
-    return FamiliarityModel(mean=mean, whitener=whitener, threshold=float(spec.threshold), layer=spec.layer)
+    if reference.ndim != 2 or reference.dtype != np.float16 or len(reference) != spec.n_reference:
+        raise ModelLoadError(
+            f"{spec.file} holds a {reference.dtype} array of shape {reference.shape}; "
+            f"the card expects {spec.n_reference} float16 rows."
+        )
+    return FamiliarityModel(reference=reference, k=spec.k, threshold=float(spec.threshold), layer=spec.layer)

@@ -7,6 +7,10 @@ layer with no Python code in the saved file.
 
 :class:`ChannelGroupNormalization` exists for speed: it computes exactly what
 Keras' ``GroupNormalization`` computes, in less than half the CPU time.
+
+:class:`LogitBlend` joins a detector's two-class softmax with a second logit
+(the texture probe of :mod:`deepfake_core.texture_probe`) inside the saved graph,
+so a blended model is one ``.keras`` file that every caller scores alike.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["ChannelGroupNormalization", "RescaleGAP"]
+__all__ = ["ChannelGroupNormalization", "LogitBlend", "RescaleGAP"]
 
 
 @keras.saving.register_keras_serializable(package="deepfake_lens")
@@ -87,3 +91,42 @@ class ChannelGroupNormalization(keras.layers.GroupNormalization):
         if self.center:
             shift = shift + ops.cast(self.beta, "float32")
         return ops.cast(x * scale + shift, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="deepfake_lens")
+class LogitBlend(keras.layers.Layer):
+    """``[softmax (N, 2), logit (N, 1)] -> softmax (N, 2)`` of ``main_weight * z + other_weight * logit``.
+
+    ``z`` is the softmax's own fake-vs-real logit ``log p_fake - log p_real``; the
+    result is a softmax again (same class order), so temperature calibration,
+    thresholds and every explainer read a blended model as they read any other.
+    """
+
+    def __init__(self, fake_index: int, main_weight: float, other_weight: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if fake_index not in (0, 1):
+            raise ValueError(f"LogitBlend joins a two-class softmax: fake_index must be 0 or 1, got {fake_index}")
+        self.fake_index = int(fake_index)
+        self.main_weight = float(main_weight)
+        self.other_weight = float(other_weight)
+
+    def call(self, inputs):
+        probabilities, other = inputs
+        log_p = ops.log(ops.clip(ops.cast(probabilities, "float32"), 1e-7, 1.0))
+        sign = 1.0 if self.fake_index == 1 else -1.0  # z = log p[1] - log p[0], signed so that + means fake
+        z = sign * (log_p[:, 1] - log_p[:, 0])
+        blended = self.main_weight * z + self.other_weight * ops.cast(other[:, 0], "float32")
+        fake = ops.sigmoid(blended)
+        columns = [1.0 - fake, fake] if self.fake_index == 1 else [fake, 1.0 - fake]
+        return ops.stack(columns, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "fake_index": self.fake_index,
+            "main_weight": self.main_weight,
+            "other_weight": self.other_weight,
+        }

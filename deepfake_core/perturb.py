@@ -25,6 +25,7 @@ __all__ = [
     "downscale",
     "gaussian_blur",
     "gaussian_noise",
+    "greyscale",
     "jpeg_recompress",
     "random_crop",
     "resample",
@@ -55,6 +56,12 @@ def resample(image: np.ndarray, factor: float) -> np.ndarray:
     """
     height, width = image.shape[:2]
     return cv2.resize(downscale(image, factor), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def greyscale(image: np.ndarray) -> np.ndarray:
+    """The image in black and white (OpenCV's Rec. 601 luma), still three channels."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -95,6 +102,9 @@ class AugmentConfig:
     noise_sigma: tuple[float, float] = (1.0, 6.0)
     resize: float = 0.0
     resize_factor: tuple[float, float] = (0.4, 0.9)
+    grey: float = 0.2
+    """Greyscale, so colour says nothing about the label: half the sd1x fakes are black and white, the reals
+    almost never, and a model trained without it called 61 % of greyed real photos Fake."""
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
@@ -108,6 +118,8 @@ def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
         image = random_crop(image, config.crop_min_fraction, rng)
     if rng.random() < config.resize:
         image = resample(np.ascontiguousarray(image), rng.uniform(*config.resize_factor))
+    if rng.random() < config.grey:
+        image = greyscale(image)
     if rng.random() < config.blur:
         image = gaussian_blur(image, rng.uniform(*config.blur_sigma))
     if rng.random() < config.noise:
@@ -125,6 +137,8 @@ AUGMENT_PRESETS: dict[str, AugmentConfig] = {
     "strong": AugmentConfig(
         jpeg=0.5, jpeg_quality=(30, 100), blur=0.5, blur_sigma=(0.1, 3.0), resize=0.3, resize_factor=(0.4, 0.9)
     ),
+    # the standard preset as it was before greyscale joined it (lite0_colour and the lite0_ folds)
+    "no_grey": AugmentConfig(grey=0.0),
 }
 
 
@@ -146,4 +160,5 @@ ROBUSTNESS_SUITE: dict[str, tuple[Perturbation, dict[str, Any]]] = {
     "downscale_x0.25": (lambda image, rng: downscale(image, 0.25), {"factor": 0.25}),
     "gaussian_blur": (lambda image, rng: gaussian_blur(image, 1.0), {"sigma": 1.0}),
     "gaussian_noise": (lambda image, rng: gaussian_noise(image, 5.0, rng), {"sigma": 5.0}),
+    "greyscale": (lambda image, rng: greyscale(image), {"luma": "Rec. 601"}),
 }

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepfake_core.architecture import PRETRAINED_BACKBONES, build_model
-from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, save_card
+from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, load_card, save_card
 from deepfake_core.data import LABELS, ImageRecord, SplitManifest
 from deepfake_core.detector import Detector, feature_layer_name
 from deepfake_core.efficientnet_lite import WEIGHTS_LICENCE
@@ -55,15 +55,20 @@ from deepfake_core.pseudo_fakes import SELF_BLENDED_KIND, self_blend
 __all__ = [
     "TrainConfig",
     "TrainResult",
+    "TrainingFaces",
     "cap_per_kind",
     "data_licences",
+    "fit_familiarity_beside",
     "fit_familiarity_from_manifest",
     "kind_weights",
     "limitations",
     "make_dataset",
+    "pooled_features",
     "pseudo_fake_records",
     "seen_kinds",
     "train",
+    "training_faces",
+    "without_optimizer",
 ]
 
 LogFn = Callable[[str], None]
@@ -364,9 +369,9 @@ def train(
     temperature = fit_temperature(val_probabilities, val_targets)
     log(f"fitted temperature {temperature:.3f} on {len(val_records)} validation images")
 
-    _without_optimizer(model).save(output)
+    without_optimizer(model).save(output)
     plain_train = make_dataset(train_records, data_root, draft, batch_size=64, shuffle=False, crops=crops)
-    familiarity = _fit_familiarity(detector, _features(detector, plain_train), val_features, output, log)
+    familiarity = fit_familiarity_beside(detector, pooled_features(detector, plain_train), val_features, output, log)
     card = _card(
         config,
         train_records,
@@ -414,13 +419,13 @@ def _face_crops(
     return build_face_crops(records, data_root, card.face_crop, size=card.input_size, cache_dir=cache_dir, log=log)
 
 
-def _features(detector: Detector, dataset: tf.data.Dataset) -> np.ndarray | None:
+def pooled_features(detector: Detector, dataset: tf.data.Dataset) -> np.ndarray | None:
     """The pooled features ``(N, D)`` of every image of an un-shuffled dataset (``None`` without a feature layer)."""
     batches = [detector.forward(batch)[1] for batch, *_ in dataset.as_numpy_iterator()]
     return None if batches[0] is None else np.concatenate(batches)
 
 
-def _fit_familiarity(
+def fit_familiarity_beside(
     detector: Detector, train_features: np.ndarray | None, val_features: np.ndarray | None, model_path: Path, log: LogFn
 ) -> FamiliaritySpec:
     """Fit the "unlike the training faces" statistics on un-augmented training faces; write them beside the model."""
@@ -437,6 +442,8 @@ def _fit_familiarity(
         layer=layer,
         threshold=fitted.threshold,
         quantile=DEFAULT_QUANTILE,
+        k=fitted.k,
+        n_reference=len(fitted.reference),
         n_train=len(train_features),
         n_validation=len(val_features),
         validation_flagged=flagged,
@@ -460,10 +467,51 @@ def fit_familiarity_from_manifest(
     from deepfake_core.loading import load_detector
 
     model_path = Path(model_path)
+    # the old section may be unreadable (a card from before the neighbour distance): it is replaced anyway
+    save_card(load_card(card_path_for(model_path), without_familiarity=True), card_path_for(model_path))
     detector = load_detector(model_path)
     card = detector.card
+    faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
+    train_features, val_features = (pooled_features(detector, faces.dataset(part)) for part in ("train", "validation"))
+    familiarity = fit_familiarity_beside(detector, train_features, val_features, model_path, log)
+    training = {**card.training, "seen_kinds": card.training.get("seen_kinds") or seen_kinds(faces.train)}
+    updated = replace(card, familiarity=familiarity, training=training)
+    save_card(updated, card_path_for(model_path))
+    return updated
+
+
+@dataclass(frozen=True)
+class TrainingFaces:
+    """The training and validation faces a trained model saw, with their crops, for steps after training."""
+
+    card: ModelCard
+    data_root: Path
+    train: list[ImageRecord]
+    validation: list[ImageRecord]
+    crops: FaceCropIndex | None
+
+    def dataset(self, part: str) -> tf.data.Dataset:
+        """Un-shuffled, un-augmented ``(image batch, label index)`` of ``part`` ("train" or "validation")."""
+        records = self.train if part == "train" else self.validation
+        return make_dataset(records, self.data_root, self.card, batch_size=64, shuffle=False, crops=self.crops)
+
+
+def training_faces(
+    card: ModelCard,
+    manifest: SplitManifest,
+    data_root: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    log: LogFn = print,
+    name: str = "the model",
+) -> TrainingFaces:
+    """The same training and validation faces as the model's own training run.
+
+    The card's ``exclude_kinds`` stay out and its ``max_per_kind`` draw is repeated, so a step
+    fitted after training (familiarity statistics, texture probe) sees what the network saw.
+    """
     if card.training.get("split_manifest_sha256") not in (None, manifest.sha256):
-        raise DataSetError(f"{model_path.name} was trained on another split manifest than the one given.")
+        raise DataSetError(f"{name} was trained on another split manifest than the one given.")
     config = card.training.get("config", {})
     train_records, val_records = _records_without(manifest, set(config.get("exclude_kinds", [])))
     if config.get("max_per_kind") is not None:
@@ -472,15 +520,7 @@ def fit_familiarity_from_manifest(
     if crops is not None:
         train_records = [record for record in train_records if record.id in crops.crops]
         val_records = [record for record in val_records if record.id in crops.crops]
-    train_features, val_features = (
-        _features(detector, make_dataset(records, data_root, card, batch_size=64, shuffle=False, crops=crops))
-        for records in (train_records, val_records)
-    )
-    familiarity = _fit_familiarity(detector, train_features, val_features, model_path, log)
-    training = {**card.training, "seen_kinds": card.training.get("seen_kinds") or seen_kinds(train_records)}
-    updated = replace(card, familiarity=familiarity, training=training)
-    save_card(updated, card_path_for(model_path))
-    return updated
+    return TrainingFaces(card, Path(data_root), train_records, val_records, crops)
 
 
 def _start_from(model: keras.Model, path: str, log: LogFn) -> None:
@@ -495,7 +535,7 @@ def _start_from(model: keras.Model, path: str, log: LogFn) -> None:
     log(f"starting from the weights of {path}")
 
 
-def _without_optimizer(model: keras.Model) -> keras.Model:
+def without_optimizer(model: keras.Model) -> keras.Model:
     """The same layers (and weights) as an uncompiled model, so its file holds no optimizer state.
 
     Adam keeps two moments per weight: saved with them, an EfficientNet-Lite0 detector's file

@@ -71,7 +71,9 @@ def show_results(classified: list[classify_state.Classified], detector: Detector
             "face_score": st.column_config.NumberColumn("Face score", format="%.3f", help="The face detector's score."),
             "confidence": st.column_config.NumberColumn("Confidence", help=TERMS["Calibrated confidence"]),
             "feature_distance": st.column_config.NumberColumn(
-                "Feature distance", format="%.1f", help="Distance of the face's features to the training faces'."
+                "Feature distance",
+                format="%.3f",
+                help="How far the face's features lie from the nearest training faces.",
             ),
             "threshold": st.column_config.NumberColumn("Threshold", format="%.2f"),
             "sha256": st.column_config.TextColumn("sha256", help=TERMS["sha256"]),

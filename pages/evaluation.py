@@ -315,7 +315,7 @@ if familiarity:
     flag_columns[2].metric("Accuracy on unflagged faces", formatting.format_share(familiarity.accuracy_unflagged))
     st.caption(
         "A face is flagged when its features lie further from the training faces' than the model card's "
-        f"threshold ({familiarity.flag_threshold:.2f}, set so about 5 % of validation faces are flagged). A "
+        f"threshold ({familiarity.flag_threshold:.3f}, set so about 5 % of validation faces are flagged). A "
         "flag that catches wrong verdicts more often than its overall rate is telling you something."
     )
 
@@ -326,9 +326,13 @@ if rows:
     st.caption(
         "Each run below trained a recipe with some kinds left out, then scored their test fakes against "
         "every real test face (or, for left-out real faces, how many are called Fake): the best estimate here of "
-        "what happens on a generator or a source of photos that appears after training. Runs named lite0_… "
-        "trained the shipped default's recipe (EfficientNet-Lite0 from ImageNet weights); the others, the "
-        "previous default's small CNN trained from scratch. "
+        "what happens on a generator or a source of photos that appears after training. The real test faces "
+        "come from sources every run trained on; the 'vs people photos' columns score the same unseen fakes "
+        "against the faces of the false-alarm photos, a real source no run trained on. Runs named lite0_… "
+        "trained the shipped default's recipe (EfficientNet-Lite0 from ImageNet weights) before greyscale "
+        "augmentation joined it (lite0_grey_…: with it); probe_… runs are the "
+        "lite0_… run of the same fold with a frozen ImageNet texture probe blended in (`deepfake-core add-probe`); "
+        "the others, the previous default's small CNN trained from scratch. "
         "Other runs, so at the stored threshold: recall, balanced accuracy and false alarms are at each run's own "
         "threshold, not the slider's."
     )
@@ -342,6 +346,10 @@ if rows:
             "unseen_recall": st.column_config.NumberColumn("unseen fakes caught", format="percent"),
             "unseen_auc": st.column_config.NumberColumn("unseen AUC", format="%.3f"),
             "unseen_balanced_accuracy": st.column_config.NumberColumn("unseen balanced acc.", format="percent"),
+            "photos_auc": st.column_config.NumberColumn("unseen AUC vs people photos", format="%.3f"),
+            "photos_balanced_accuracy": st.column_config.NumberColumn(
+                "balanced acc. vs people photos", format="percent"
+            ),
             "seen_auc": st.column_config.NumberColumn("seen AUC", format="%.3f"),
             "missed_unseen_flagged": st.column_config.NumberColumn("missed unseen flagged", format="percent"),
             "unseen_real_false_alarm_rate": st.column_config.NumberColumn(

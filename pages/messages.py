@@ -63,7 +63,7 @@ def show_verdict(prediction: Prediction, source: ImageInput, *, face: int | None
     if prediction.unfamiliar:
         st.warning(
             "This face is unlike the faces the model was trained on (feature distance "
-            f"{prediction.feature_distance:.1f}, above the flag threshold the model card sets). Verdicts on such "
+            f"{prediction.feature_distance:.3f}, above the flag threshold the model card sets). Verdicts on such "
             "faces are often wrong whatever their confidence, for example on a generator the model never saw: "
             "treat this one as unknown.",
             icon=":material/help:",

@@ -118,8 +118,9 @@ st.subheader("Unlike the training faces")
 if card.familiarity:
     spec = card.familiarity
     st.markdown(
-        f"Every verdict carries a flag when the face's features (layer `{spec.layer}`) lie further from the "
-        f"{spec.n_train:,} training faces' than **{spec.threshold:.2f}** (Mahalanobis distance): the "
+        f"Every verdict carries a flag when fewer than {spec.k} of {spec.n_reference:,} training faces (a sample "
+        f"of {spec.n_train:,}) lie within **{spec.threshold:.3f}** of the face in the model's own features "
+        f"(layer `{spec.layer}`, scaled to unit length). That distance is the "
         f"{spec.quantile:.0%} quantile of {spec.n_validation:,} validation faces, so "
         f"{spec.validation_flagged:.1%} of them are flagged. Statistics: `{spec.file}` (sha256 `{spec.sha256[:12]}…`)."
     )

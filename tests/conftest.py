@@ -21,10 +21,12 @@ from PIL import Image
 
 from deepfake_core.architecture import build_model
 from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, save_card
+from deepfake_core.data import make_split, scan_dataset, write_manifest
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, save_results, thesis_reported_results
 from deepfake_core.explain.base import Explanation
 from deepfake_core.faces.spec import FaceCropSpec
+from deepfake_core.training import TrainConfig, train
 
 TINY_SIZE = 32
 
@@ -240,3 +242,36 @@ def explanation_of(heatmap: np.ndarray, *, signed: bool = False, method: str = "
         **extra,
     }
     return Explanation(heatmap=np.asarray(heatmap, dtype=np.float32), **fields)
+
+
+def generated_faces(root, per_kind: int = 10):
+    """Reals: smooth gradients; fakes: checkerboard texture — separable, so a tiny model can learn."""
+    rng = np.random.default_rng(0)
+    kinds = {"Real": ("celeba", "ffhq"), "Fake": ("gan256", "stylegan2_tpdne")}
+    for label, names in kinds.items():
+        (root / label).mkdir(parents=True)
+        for kind in names:
+            for index in range(per_kind):
+                base = np.linspace(40, 200, 40)[None, :, None] * np.ones((40, 1, 3))
+                if label == "Fake":
+                    base = base + 40 * (np.indices((40, 40)).sum(0) % 2)[..., None]
+                pixels = np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(root / label / f"{kind}_{index:03d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A one-epoch 32 px model trained on :func:`generated_faces`: ``(data root, manifest, TrainResult)``."""
+    root = generated_faces(tmp_path_factory.mktemp("data") / "faces")
+    manifest = write_manifest(
+        make_split(scan_dataset(root), fractions=(0.6, 0.2, 0.2), seed=0),
+        root.parent / "manifest.json",
+        root_name="faces",
+        seed=0,
+        fractions=(0.6, 0.2, 0.2),
+    )
+    out = tmp_path_factory.mktemp("model") / "tiny.keras"
+    config = TrainConfig(input_size=32, epochs=1, batch_size=8, augment=True, kind_balance=0.5)
+    result = train(config, manifest, root, out, log=lambda line: None)
+    return root, manifest, result

@@ -303,7 +303,7 @@ def test_built_in_samples_are_classified(classify: AppTest) -> None:
     from pages.inputs import SAMPLES
 
     offered = classify.multiselect[0].options
-    assert len(offered) == len(SAMPLES) and any(option.startswith("sd21_000558: Generated: ") for option in offered)
+    assert len(offered) == len(SAMPLES) and any(option.startswith("sd21_000473: Generated: ") for option in offered)
     classify.multiselect[0].set_value(["astronaut", "stylegan2_tpdne_fake_89", "chelsea"]).run()
     assert not classify.exception
     assert not classify.error
@@ -1023,6 +1023,8 @@ def flagging_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         layer="rescale_gap",
         threshold=1e-9,
         quantile=0.95,
+        k=fitted.k,
+        n_reference=8,
         n_train=8,
         n_validation=4,
         validation_flagged=0.05,

@@ -8,7 +8,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from conftest import TINY_SIZE, face_like_image, save_tiny_model
-from sklearn.covariance import LedoitWolf
 
 from deepfake_core.card import card_path_for, load_card, save_card
 from deepfake_core.errors import ModelCardError, ModelLoadError
@@ -34,24 +33,33 @@ def spec_for(model, sha256: str, file: str = "m.familiarity.npz") -> Familiarity
         layer=model.layer,
         threshold=model.threshold,
         quantile=0.95,
+        k=model.k,
+        n_reference=len(model.reference),
         n_train=len(TRAIN),
         n_validation=len(VALIDATION),
         validation_flagged=0.05,
     )
 
 
-def test_distance_is_the_mahalanobis_distance_under_ledoit_wolf_shrinkage():
-    model = fit_familiarity(TRAIN, VALIDATION, layer="rescale_gap")
-    reference = LedoitWolf().fit(TRAIN).mahalanobis(VALIDATION)  # squared distances
-    np.testing.assert_allclose(model.distances(VALIDATION) ** 2, reference, rtol=1e-6)
+def test_distance_is_the_kth_nearest_reference_distance_on_unit_features():
+    model = fit_familiarity(TRAIN, VALIDATION, layer="rescale_gap", k=3)
+    unit = lambda rows: rows / np.linalg.norm(rows, axis=1, keepdims=True)  # noqa: E731
+    reference = unit(TRAIN)
+    brute = np.sort(np.linalg.norm(unit(VALIDATION)[:, None, :] - reference[None], axis=2), axis=1)[:, 2]
+    # float16 storage leaves the reference rows a few 1e-4 off unit length
+    np.testing.assert_allclose(model.distances(VALIDATION), brute, atol=3e-3)
+    # the scale of a feature row does not matter, only its direction
+    np.testing.assert_allclose(model.distances(VALIDATION * 7.5), model.distances(VALIDATION), rtol=1e-5)
 
 
-def test_the_threshold_flags_the_validation_quantile_and_far_faces():
-    model = fit_familiarity(TRAIN, VALIDATION, layer="rescale_gap", quantile=0.95)
-    assert model.flags(model.distances(VALIDATION)).mean() == pytest.approx(0.05, abs=0.01)
-    far = TRAIN.mean(axis=0) + 40.0
-    assert model.flags(model.distances(far[None]))[0]
-    assert not model.flags(model.distances(TRAIN.mean(axis=0, keepdims=True)))[0]
+def test_a_large_training_set_is_sampled_with_its_seed():
+    many = np.random.default_rng(1).normal(size=(500, 6))
+    model = fit_familiarity(many, VALIDATION, layer="rescale_gap", reference_size=120, seed=4)
+    again = fit_familiarity(many, VALIDATION, layer="rescale_gap", reference_size=120, seed=4)
+    assert model.reference.shape == (120, 6) and model.reference.dtype == np.float16
+    np.testing.assert_array_equal(model.reference, again.reference)
+    with pytest.raises(ValueError, match="k=3"):
+        fit_familiarity(many[:2], VALIDATION, layer="rescale_gap")
 
 
 def test_statistics_round_trip_and_a_changed_or_foreign_file_is_refused(tmp_path):
@@ -70,7 +78,7 @@ def test_statistics_round_trip_and_a_changed_or_foreign_file_is_refused(tmp_path
 
     # a file that would need unpickling is refused even when its sha256 is the card's
     buffer = io.BytesIO()
-    np.savez(buffer, mean=np.array([object()], dtype=object), whitener=np.eye(1))
+    np.savez(buffer, reference=np.array([object()], dtype=object))
     pickled = tmp_path / "pickled.npz"
     pickled.write_bytes(buffer.getvalue())
     import hashlib
@@ -87,6 +95,11 @@ def test_the_cards_section_is_checked():
         FamiliaritySpec.from_dict({**data, "extra": 1})
     with pytest.raises(ModelCardError, match="positive"):
         FamiliaritySpec.from_dict({**data, "threshold": -1.0})
+    with pytest.raises(ModelCardError, match="k must be"):
+        FamiliaritySpec.from_dict({**data, "k": data["n_reference"] + 1})
+    old_card = {key: value for key, value in data.items() if key not in ("k", "n_reference")}
+    with pytest.raises(ModelCardError, match="refit with `deepfake-core familiarity`"):
+        FamiliaritySpec.from_dict(old_card)
 
 
 @pytest.fixture(scope="module")

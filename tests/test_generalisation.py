@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import synthetic_results
@@ -90,3 +92,25 @@ def test_a_run_that_left_out_real_faces_reports_their_false_alarms():
     (row,) = generalisation_table([results])
     assert row["unseen_kinds"] == "celeba" and row["unseen_real_false_alarm_rate"] == 0.5
     assert row["unseen_recall"] is None and row["unseen_auc"] is None
+
+
+def test_unseen_fakes_are_also_scored_against_the_false_alarm_photos():
+    from deepfake_core.evaluation.results import false_alarm_entry, metrics_at_threshold
+
+    photos = false_alarm_entry([0.4, 0.7, 0.5], threshold=0.5, data_name="people_photos")
+    assert photos.p_fake == (0.4, 0.7, 0.5) and photos.n_fake_verdicts == 2
+    results = loo_results(P, seen_kinds=["celeba", "gan256"], false_alarm=photos)
+    against = results.generalisation.unseen_fakes_vs_photos
+    assert (against.n_fake, against.n_real) == (3, 3) and against.recall == pytest.approx(1 / 3)
+    # fake 0.2 beats none; 0.6 beats 0.4 and 0.5; 0.35 beats none -> 2 of 9
+    assert against.auc == pytest.approx(2 / 9)
+    assert against.balanced_accuracy == pytest.approx((1 / 3 + 1 / 3) / 2)
+    (row,) = generalisation_table([results])
+    assert row["photos_auc"] == pytest.approx(2 / 9) and row["unseen_auc"] == pytest.approx(5 / 6)
+    # the threshold slider moves the photos' verdicts too: at 0.3 two of three unseen fakes are caught
+    moved = metrics_at_threshold(results, 0.3).generalisation
+    assert moved.unseen_fakes_vs_photos.recall == pytest.approx(2 / 3)
+    assert moved.unseen_fakes_vs_photos.balanced_accuracy == pytest.approx((2 / 3 + 0.0) / 2)
+    # a file from before the photos' scores were stored has no such figure
+    older = loo_results(P, seen_kinds=["celeba", "gan256"], false_alarm=replace(photos, p_fake=None))
+    assert older.generalisation.unseen_fakes_vs_photos is None

@@ -15,6 +15,7 @@ from deepfake_core.perturb import (
     downscale,
     gaussian_blur,
     gaussian_noise,
+    greyscale,
     jpeg_recompress,
     random_crop,
     resample,
@@ -45,7 +46,19 @@ def test_augment_is_seeded_and_keeps_intake_format():
     first = augment(IMAGE, config, np.random.default_rng(7))
     second = augment(IMAGE, config, np.random.default_rng(7))
     assert np.array_equal(first, second) and first.dtype == np.uint8 and first.flags.c_contiguous
-    assert np.array_equal(augment(IMAGE, AugmentConfig(0, 0, jpeg=0, blur=0, noise=0), np.random.default_rng(0)), IMAGE)
+    all_off = AugmentConfig(0, 0, jpeg=0, blur=0, noise=0, grey=0)
+    assert np.array_equal(augment(IMAGE, all_off, np.random.default_rng(0)), IMAGE)
+
+
+def test_greyscale_leaves_no_colour_for_a_label_to_hide_in():
+    grey = greyscale(IMAGE)
+    assert grey.shape == IMAGE.shape and grey.dtype == np.uint8
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
+    expected = IMAGE.astype(float) @ [0.299, 0.587, 0.114]
+    assert np.abs(grey[..., 0] - expected).max() <= 1.0
+    only_grey = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, grey=1.0)
+    assert np.array_equal(augment(IMAGE, only_grey, np.random.default_rng(0)), grey)
+    assert AUGMENT_PRESETS["standard"].grey == AUGMENT_PRESETS["strong"].grey > 0
 
 
 @pytest.mark.parametrize("name", sorted(ROBUSTNESS_SUITE))

@@ -12,45 +12,13 @@ import pytest
 from PIL import Image
 
 from deepfake_core.data import ImageRecord, make_split, scan_dataset, write_manifest
-from deepfake_core.errors import DataSetError
+from deepfake_core.errors import DataSetError, ModelCardError
 from deepfake_core.evaluation.pipeline import evaluate_detector, load_history
 from deepfake_core.evaluation.results import load_results, save_results
 from deepfake_core.intake import load_image
 from deepfake_core.loading import load_detector
 from deepfake_core.perturb import CLEAN, ROBUSTNESS_SUITE
 from deepfake_core.training import TrainConfig, cap_per_kind, kind_weights, train
-
-
-def _generated_faces(root, per_kind: int = 10):
-    """Reals: smooth gradients; fakes: checkerboard texture — separable, so a tiny model can learn."""
-    rng = np.random.default_rng(0)
-    kinds = {"Real": ("celeba", "ffhq"), "Fake": ("gan256", "stylegan2_tpdne")}
-    for label, names in kinds.items():
-        (root / label).mkdir(parents=True)
-        for kind in names:
-            for index in range(per_kind):
-                base = np.linspace(40, 200, 40)[None, :, None] * np.ones((40, 1, 3))
-                if label == "Fake":
-                    base = base + 40 * (np.indices((40, 40)).sum(0) % 2)[..., None]
-                pixels = np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(root / label / f"{kind}_{index:03d}.png")
-    return root
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = _generated_faces(tmp_path_factory.mktemp("data") / "faces")
-    manifest = write_manifest(
-        make_split(scan_dataset(root), fractions=(0.6, 0.2, 0.2), seed=0),
-        root.parent / "manifest.json",
-        root_name="faces",
-        seed=0,
-        fractions=(0.6, 0.2, 0.2),
-    )
-    out = tmp_path_factory.mktemp("model") / "tiny.keras"
-    config = TrainConfig(input_size=32, epochs=1, batch_size=8, augment=True, kind_balance=0.5)
-    result = train(config, manifest, root, out, log=lambda line: None)
-    return root, manifest, result
 
 
 def test_training_writes_a_loadable_model_with_card_and_history(trained):
@@ -244,6 +212,12 @@ def test_the_familiarity_command_refits_a_models_statistics(trained, tmp_path):
     copy = tmp_path / result.model_path.name
     save_card(replace(load_card(card_path_for(copy)), familiarity=None), card_path_for(copy))
     assert load_detector(copy).familiarity is None
+    # a card from before the neighbour distance (Mahalanobis fields) cannot load, but can be refitted
+    outdated = json.loads(card_path_for(copy).read_text())
+    outdated["familiarity"] = {"file": "tiny.familiarity.npz", "sha256": "0" * 64, "layer": "rescale_gap"}
+    card_path_for(copy).write_text(json.dumps(outdated))
+    with pytest.raises(ModelCardError, match="refit with `deepfake-core familiarity`"):
+        load_detector(copy)
     manifest_path = tmp_path / "manifest.json"
     manifest_path.write_text((root.parent / "manifest.json").read_text())
     assert main(["familiarity", "--model", str(copy), "--data", str(root), "--manifest", str(manifest_path)]) == 0

@@ -7,7 +7,10 @@ Two blocks of the results file come from here:
   generators out). Unseen fakes are scored against every real test face, as a
   user meets them: their recall, ROC AUC and balanced accuracy. This is the
   project's estimate of how the model does on a generator that appears after
-  it was trained.
+  it was trained. Those real test faces come from sources the model trained
+  on, so the unseen fakes are also scored against the faces of the
+  false-alarm photos, a real source no model trained on: unseen generators
+  against unseen real faces, as the hidden test meets them.
 - ``familiarity``: how often the "unlike the training faces" flag
   (:mod:`deepfake_core.familiarity`) fires, per kind, and above all how many
   of the wrong verdicts it flags.
@@ -51,12 +54,14 @@ def generalisation_block(
     seen_kinds: Iterable[str],
     threshold: float,
     flags: np.ndarray | None = None,
+    photos: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """Seen vs unseen kinds of one evaluation; ``None`` when every test kind was seen in training.
 
     ``seen_kinds`` are the kinds the model trained on; ``flags`` the familiarity
     flag per image, if the model has one (then the block counts how many missed
-    unseen fakes were flagged).
+    unseen fakes were flagged); ``photos`` the P(fake) of the false-alarm photos'
+    faces, if measured (then the unseen fakes are also scored against them).
     """
     y, p = np.asarray(y_fake, dtype=int), np.asarray(p_fake, dtype=float)
     names = np.asarray(kinds, dtype=str)
@@ -78,7 +83,16 @@ def generalisation_block(
         ),
         "missed_unseen_fakes": int(missed.sum()),
         "missed_unseen_fakes_flagged": None if flags is None else int((missed & flags).sum()),
+        "unseen_fakes_vs_photos": _against_photos(p[unseen_mask & (y == 1)], photos, threshold),
     }
+
+
+def _against_photos(fakes: np.ndarray, photos: np.ndarray | None, threshold: float) -> dict[str, Any] | None:
+    """Unseen fakes' P(fake) scored against the photos' faces (a real source no model trained on)."""
+    if photos is None or not fakes.size or not np.size(photos):
+        return None
+    y = np.r_[np.ones(fakes.size, dtype=int), np.zeros(np.size(photos), dtype=int)]
+    return _fake_group(y, np.r_[fakes, np.asarray(photos, dtype=float)], y == 1, threshold)
 
 
 def familiarity_block(
@@ -123,6 +137,8 @@ GENERALISATION_COLUMNS = (
     "unseen_recall",
     "unseen_auc",
     "unseen_balanced_accuracy",
+    "photos_auc",
+    "photos_balanced_accuracy",
     "seen_auc",
     "missed_unseen_flagged",
     "unseen_real_false_alarm_rate",
@@ -136,15 +152,17 @@ def generalisation_table(results_list: Iterable[Results]) -> list[dict[str, Any]
 
     Results with every test kind seen, and reported entries, are skipped. A run that left out
     fakes gets their recall, AUC and balanced accuracy; a run that left out real faces gets their
-    false-alarm rate (``unseen_real_false_alarm_rate``). ``missed_unseen_flagged`` is the share
-    of missed unseen fakes the familiarity flag caught.
+    false-alarm rate (``unseen_real_false_alarm_rate``). ``photos_auc`` and
+    ``photos_balanced_accuracy`` score the unseen fakes against the false-alarm photos' faces
+    instead of the real test faces. ``missed_unseen_flagged`` is the share of missed unseen fakes
+    the familiarity flag caught.
     """
     rows = []
     for results in results_list:
         block = results.generalisation if isinstance(results, EvaluationResults) else None
         if block is None:
             continue
-        fakes, reals = block.unseen_fakes, block.unseen_reals
+        fakes, reals, photos = block.unseen_fakes, block.unseen_reals, block.unseen_fakes_vs_photos
         missed, flagged = block.missed_unseen_fakes, block.missed_unseen_fakes_flagged
         rows.append(
             {
@@ -153,6 +171,8 @@ def generalisation_table(results_list: Iterable[Results]) -> list[dict[str, Any]
                 "unseen_recall": None if fakes is None else fakes.recall,
                 "unseen_auc": None if fakes is None else fakes.auc,
                 "unseen_balanced_accuracy": None if fakes is None else fakes.balanced_accuracy,
+                "photos_auc": None if photos is None else photos.auc,
+                "photos_balanced_accuracy": None if photos is None else photos.balanced_accuracy,
                 "seen_auc": None if block.seen_fakes is None else block.seen_fakes.auc,
                 "missed_unseen_flagged": None if flagged is None or not missed else flagged / missed,
                 "unseen_real_false_alarm_rate": None if reals is None else reals.false_alarm_rate,

@@ -274,6 +274,7 @@ def false_alarm_entry(
         ci=wilson_interval(int(alarms.sum()), int(p.size)),
         n_flagged=None if flagged is None else int(flagged.sum()),
         n_fake_verdicts_flagged=None if flagged is None else int((alarms & flagged).sum()),
+        p_fake=tuple(p.tolist()),
     )
 
 
@@ -515,7 +516,9 @@ def build_evaluation_results(
         "generalisation": (
             None
             if seen_kinds is None
-            else generalisation_block(y, p, kind_names, seen_kinds=seen_kinds, threshold=threshold, flags=flags)
+            else generalisation_block(
+                y, p, kind_names, seen_kinds=seen_kinds, threshold=threshold, flags=flags, photos=_photos(false_alarm)
+            )
         ),
     }
     return _parsed(EvaluationResults, to_jsonable(document), f"results for {model_id}")
@@ -613,10 +616,21 @@ def metrics_at_threshold(results: EvaluationResults, threshold: float) -> Thresh
             None
             if generalisation is None
             else generalisation_block(
-                y, p, kinds, seen_kinds=generalisation.seen_kinds, threshold=threshold, flags=flags
+                y,
+                p,
+                kinds,
+                seen_kinds=generalisation.seen_kinds,
+                threshold=threshold,
+                flags=flags,
+                photos=_photos(results.false_alarm),
             )
         ),
     )
+
+
+def _photos(false_alarm: FalseAlarm | None) -> np.ndarray | None:
+    """The false-alarm faces' P(fake), when the block stores them (files from before it did, not)."""
+    return None if false_alarm is None or false_alarm.p_fake is None else np.asarray(false_alarm.p_fake)
 
 
 def _comparison_row(**values: Any) -> dict[str, Any]:

@@ -318,6 +318,8 @@ class FalseAlarm(Record):
     ci: Interval | None
     n_flagged: int | None = None
     n_fake_verdicts_flagged: int | None = None
+    p_fake: tuple[float, ...] | None = None
+    """Each judged face's calibrated P(fake): an unseen real source to score unseen fakes against."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -398,6 +400,8 @@ class Generalisation(Record):
     unseen_reals: UnseenReals | None
     missed_unseen_fakes: int
     missed_unseen_fakes_flagged: int | None
+    unseen_fakes_vs_photos: FakeGroup | None = None
+    """Unseen fakes against the false-alarm photos' faces: unseen generators against an unseen real source."""
 
 
 # --------------------------------------------------------------------------- the two kinds of file
