@@ -63,7 +63,6 @@ __all__ = [
     "kind_weights",
     "limitations",
     "make_dataset",
-    "pooled_features",
     "pseudo_fake_records",
     "seen_kinds",
     "train",
@@ -371,7 +370,7 @@ def train(
 
     without_optimizer(model).save(output)
     plain_train = make_dataset(train_records, data_root, draft, batch_size=64, shuffle=False, crops=crops)
-    familiarity = fit_familiarity_beside(detector, pooled_features(detector, plain_train), val_features, output, log)
+    familiarity = fit_familiarity_beside(detector, _pooled_features(detector, plain_train), val_features, output, log)
     card = _card(
         config,
         train_records,
@@ -419,7 +418,7 @@ def _face_crops(
     return build_face_crops(records, data_root, card.face_crop, size=card.input_size, cache_dir=cache_dir, log=log)
 
 
-def pooled_features(detector: Detector, dataset: tf.data.Dataset) -> np.ndarray | None:
+def _pooled_features(detector: Detector, dataset: tf.data.Dataset) -> np.ndarray | None:
     """The pooled features ``(N, D)`` of every image of an un-shuffled dataset (``None`` without a feature layer)."""
     batches = [detector.forward(batch)[1] for batch, *_ in dataset.as_numpy_iterator()]
     return None if batches[0] is None else np.concatenate(batches)
@@ -472,7 +471,7 @@ def fit_familiarity_from_manifest(
     detector = load_detector(model_path)
     card = detector.card
     faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
-    train_features, val_features = (pooled_features(detector, faces.dataset(part)) for part in ("train", "validation"))
+    train_features, val_features = (_pooled_features(detector, faces.dataset(part)) for part in ("train", "validation"))
     familiarity = fit_familiarity_beside(detector, train_features, val_features, model_path, log)
     training = {**card.training, "seen_kinds": card.training.get("seen_kinds") or seen_kinds(faces.train)}
     updated = replace(card, familiarity=familiarity, training=training)

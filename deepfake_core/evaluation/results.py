@@ -583,8 +583,8 @@ def metrics_at_threshold(results: EvaluationResults, threshold: float) -> Thresh
     the stored threshold the view repeats the stored blocks exactly, and a moved slider changes
     only what the threshold changes. The familiarity and generalisation blocks are recomputed when
     the file has them. The operating point is where ``threshold`` sits on the stored ROC and PR
-    curves. Blocks without per-image scores (``robustness``, ``false_alarm``) stay at the stored
-    threshold.
+    curves. The blocks the view does not hold (``robustness``, ``false_alarm``) stay at the stored
+    threshold; the generalisation block's unseen fakes against the false-alarm photos move with it.
     """
     arrays = results.arrays
     y, p, kinds = arrays.y_fake, arrays.p_fake, arrays.kinds.tolist()
