@@ -22,14 +22,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from scipy.special import expit
 from sklearn.metrics import roc_auc_score
-from sklearn.preprocessing import StandardScaler
 
 from deepfake_core.card import load_card
 from deepfake_core.data import ImageRecord, load_manifest
 from deepfake_core.efficientnet_lite import build_efficientnet_lite0
 from deepfake_core.face_data import build_face_crops
+from deepfake_core.texture_probe import fit_probe
 from deepfake_core.training import kind_weights
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,10 +78,8 @@ def probe(x, records: list[ImageRecord], parts, left_out: tuple[str, ...], c: fl
     train = (parts == "train") & ~np.isin(kinds, left_out)
     train_records = [records[index] for index in np.flatnonzero(train)]
     weight = kind_weights(train_records, 0.5)
-    scaler = StandardScaler().fit(x[train])
-    model = LogisticRegression(C=c, max_iter=3000)
-    model.fit(scaler.transform(x[train]), fake[train], sample_weight=[weight[record.kind] for record in train_records])
-    p_fake = model.predict_proba(scaler.transform(x))[:, 1]
+    kernel, bias = fit_probe(x[train], fake[train], np.array([weight[record.kind] for record in train_records]), c=c)
+    p_fake = expit(x @ kernel + bias)
     test = parts == "test"
     seen = test & ~np.isin(kinds, left_out)
     result = {"seen_auc": roc_auc_score(fake[seen], p_fake[seen])}

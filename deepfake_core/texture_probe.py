@@ -33,6 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import layers
+from scipy.special import logit
 
 from deepfake_core.card import ModelCard, card_path_for, file_sha256, save_card
 from deepfake_core.data import SplitManifest
@@ -164,7 +165,7 @@ def add_texture_probe(
     power = float(card.training.get("config", {}).get("kind_balance", 0.0))
     per_kind = kind_weights(faces.train, power)
     kernel, bias = fit_probe(train_texture, fake, np.array([per_kind[r.kind] for r in faces.train]), c=c)
-    main_logits = _logit(val_softmax[:, card.fake_index])
+    main_logits = logit(np.clip(val_softmax[:, card.fake_index].astype(np.float64), 1e-7, 1 - 1e-7))
     probe_logits = val_texture @ kernel + bias
     fit = ProbeFit(kernel, bias, float(np.std(main_logits)), float(np.std(probe_logits)))
 
@@ -223,8 +224,3 @@ def _pass(detector: Detector, extractor: keras.Model, dataset) -> tuple[np.ndarr
         softmax.append(probabilities)
         pooled.append(features)
     return np.concatenate(texture), None if pooled[0] is None else np.concatenate(pooled), np.concatenate(softmax)
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
