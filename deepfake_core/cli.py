@@ -355,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="standard",
         default=None,
-        choices=("standard", "strong", "no_grey"),
-        help="flips, crops, JPEG re-compression, blur, noise, greyscale; 'strong' (Wang et al. 2020) adds more "
-        "blur, JPEG and resampling; 'no_grey' is the standard preset without greyscale (the recipe before it)",
+        choices=("standard", "strong", "grey", "no_grey"),
+        help="flips, crops, JPEG re-compression, blur, noise, greyscale, colour grading, skin retouching, "
+        "sharpening; 'strong' (Wang et al. 2020) adds more blur, JPEG and resampling; 'grey' is the standard "
+        "preset without grading, retouching and sharpening, 'no_grey' without greyscale too (earlier recipes)",
     )
     train.add_argument(
         "--kind-balance", type=float, default=0.0, help="per-kind sample weight power (0 = off, 1 = equal kinds)"

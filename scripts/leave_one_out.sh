@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Leave-one-generator-out study: train the shipped recipe with some kinds left out, then score
-# their test images as unseen. Each fold writes runs/loo/lite0_grey_<fold>.keras (+ card, familiarity
-# statistics) and model/evaluation/generalisation/lite0_grey_<fold>.json, which the Evaluation page
+# their test images as unseen. Each fold writes runs/loo/lite0_variety_<fold>.keras (+ card, familiarity
+# statistics) and model/evaluation/generalisation/lite0_variety_<fold>.json, which the Evaluation page
 # shows under "Seen vs unseen generators".
 #
 #   scripts/leave_one_out.sh                       # every fold, one after another
 #   scripts/leave_one_out.sh loo_stylegan loo_swaps
 #   BACKBONE=small_cnn LEARNING_RATE=1e-3 NAME_PREFIX= scripts/leave_one_out.sh   # the small CNN's recipe
-# (The stored lite0_<fold> runs trained the shipped recipe before --augment included greyscale.)
+# (The stored lite0_<fold> runs trained the shipped recipe before --augment included greyscale, the
+# lite0_grey_<fold> runs before it included colour grading, retouching and sharpening:)
+#   AUGMENT=no_grey NAME_PREFIX=lite0_ scripts/leave_one_out.sh loo_stylegan
+#   AUGMENT=grey NAME_PREFIX=lite0_grey_ scripts/leave_one_out.sh loo_stylegan
 #   AUGMENT=strong scripts/leave_one_out.sh loo_diffusion
 #   SELF_BLEND=0.5 RUNS=runs/loo_sbi OUT=runs/loo_sbi_eval scripts/leave_one_out.sh   # with pseudo-fakes
 #   BACKBONE=local_cnn LEARNING_RATE=1e-3 RUNS=runs/loo_local OUT=runs/loo_local_eval scripts/leave_one_out.sh
@@ -26,7 +29,7 @@ EPOCHS=${EPOCHS:-12}
 SELF_BLEND=${SELF_BLEND:-0}
 BACKBONE=${BACKBONE:-efficientnet_lite0}
 LEARNING_RATE=${LEARNING_RATE:-1e-4}
-NAME_PREFIX=${NAME_PREFIX-lite0_grey_}   # names the runs (and their rows on the Evaluation page) by recipe
+NAME_PREFIX=${NAME_PREFIX-lite0_variety_}   # names the runs (and their rows on the Evaluation page) by recipe
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"

@@ -230,6 +230,10 @@ def test_train_takes_an_augmentation_preset_and_a_per_kind_cap():
     assert (args.augment, args.max_per_kind) == ("strong", 5)
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--augment", "extreme"])
+    from deepfake_core.perturb import AUGMENT_PRESETS
+
+    for preset in AUGMENT_PRESETS:  # every preset can be asked for by name
+        assert parser.parse_args([*base, "--augment", preset]).augment == preset
 
 
 def test_evaluate_summary_prints_a_perturbation_that_lost_every_face(capsys):

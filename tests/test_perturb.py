@@ -19,6 +19,9 @@ from deepfake_core.perturb import (
     jpeg_recompress,
     random_crop,
     resample,
+    retouch,
+    sharpen,
+    tone,
 )
 
 IMAGE = face_like_image(64, 48)
@@ -42,11 +45,11 @@ def test_downscale_blur_noise_and_crop():
 
 
 def test_augment_is_seeded_and_keeps_intake_format():
-    config = AugmentConfig(flip=1.0, crop=1.0, jpeg=1.0, blur=1.0, noise=1.0)
+    config = AugmentConfig(flip=1.0, crop=1.0, jpeg=1.0, blur=1.0, noise=1.0, tone=1.0, retouch=1.0, sharpen=1.0)
     first = augment(IMAGE, config, np.random.default_rng(7))
     second = augment(IMAGE, config, np.random.default_rng(7))
     assert np.array_equal(first, second) and first.dtype == np.uint8 and first.flags.c_contiguous
-    all_off = AugmentConfig(0, 0, jpeg=0, blur=0, noise=0, grey=0)
+    all_off = AugmentConfig(0, 0, jpeg=0, blur=0, noise=0, grey=0, tone=0, retouch=0, sharpen=0)
     assert np.array_equal(augment(IMAGE, all_off, np.random.default_rng(0)), IMAGE)
 
 
@@ -56,7 +59,7 @@ def test_greyscale_leaves_no_colour_for_a_label_to_hide_in():
     assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
     expected = IMAGE.astype(float) @ [0.299, 0.587, 0.114]
     assert np.abs(grey[..., 0] - expected).max() <= 1.0
-    only_grey = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, grey=1.0)
+    only_grey = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, grey=1.0, tone=0, retouch=0, sharpen=0)
     assert np.array_equal(augment(IMAGE, only_grey, np.random.default_rng(0)), grey)
     assert AUGMENT_PRESETS["standard"].grey == AUGMENT_PRESETS["strong"].grey > 0
 
@@ -99,6 +102,51 @@ def test_resample_keeps_the_size_and_removes_detail_finer_than_the_small_copy():
 def test_the_strong_preset_blurs_recompresses_and_resamples_more_often():
     standard, strong = AUGMENT_PRESETS["standard"], AUGMENT_PRESETS["strong"]
     assert strong.blur > standard.blur and strong.jpeg > standard.jpeg and strong.resize > standard.resize == 0
-    only_resample = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, resize=1.0)
+    only_resample = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, resize=1.0, tone=0, retouch=0, sharpen=0)
     out = augment(IMAGE, only_resample, np.random.default_rng(0))
     assert out.shape == IMAGE.shape and not np.array_equal(out, IMAGE)
+
+
+def _colourfulness(image: np.ndarray) -> float:
+    return float(np.abs(image.astype(float) - image.astype(float).mean(axis=2, keepdims=True)).mean())
+
+
+def _horizontal_detail(image: np.ndarray) -> float:
+    return float(np.abs(np.diff(image.astype(float), axis=1)).mean())
+
+
+def _step_at_column_32(image: np.ndarray) -> float:
+    return float(image[:, 33:36].astype(float).mean() - image[:, 28:31].astype(float).mean())
+
+
+def test_tone_grades_saturation_contrast_and_brightness_and_leaves_the_neutral_setting_alone():
+    assert np.abs(tone(IMAGE).astype(int) - IMAGE).max() <= 1
+    assert _colourfulness(tone(IMAGE, saturation=1.5)) > _colourfulness(IMAGE) > _colourfulness(tone(IMAGE, 0.5))
+    assert tone(IMAGE, contrast=1.3).std() > IMAGE.std() > tone(IMAGE, contrast=0.7).std()
+    assert tone(IMAGE, gamma=0.8).mean() > IMAGE.mean() > tone(IMAGE, gamma=1.25).mean()
+    assert tone(IMAGE, 1.5, 1.3, 0.8).dtype == np.uint8
+
+
+def test_retouch_smooths_texture_but_keeps_edges_where_a_blur_would_not():
+    rng = np.random.default_rng(0)
+    edge = np.zeros((64, 64, 3), np.float32)
+    edge[:, 32:] = 200.0
+    textured = np.clip(edge + 20 + rng.normal(0, 6, edge.shape), 0, 255).astype(np.uint8)
+    smoothed, blurred = retouch(textured, 0.8), gaussian_blur(textured, 3.0)
+    assert retouch(textured, 0) is textured
+    flat = (slice(None), slice(4, 26))
+    assert smoothed[flat].std() < 0.6 * textured[flat].std()  # skin texture goes
+    assert _step_at_column_32(smoothed) > 0.9 * _step_at_column_32(textured) > _step_at_column_32(blurred)
+
+
+def test_sharpen_adds_fine_detail_and_zero_leaves_the_image():
+    assert sharpen(IMAGE, 0) is IMAGE
+    assert _horizontal_detail(sharpen(IMAGE, 1.0)) > 1.3 * _horizontal_detail(IMAGE)
+
+
+def test_the_earlier_presets_drop_real_source_variety_then_greyscale_and_keep_the_rest():
+    standard, grey, no_grey = (AUGMENT_PRESETS[name] for name in ("standard", "grey", "no_grey"))
+    assert standard.tone > 0 and standard.retouch > 0 and standard.sharpen > 0
+    assert grey.tone == grey.retouch == grey.sharpen == 0 and grey.grey == standard.grey > 0
+    assert no_grey.grey == 0 and no_grey.tone == no_grey.retouch == no_grey.sharpen == 0
+    assert standard.jpeg == grey.jpeg == no_grey.jpeg and standard.blur == grey.blur == no_grey.blur
