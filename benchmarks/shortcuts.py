@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/shortcuts.py [--models model/default.keras model/small_cnn_faces.keras] [--fakes 240]
+                                   [--real-kind ffhq]
 
 A detector can learn properties that merely happen to differ between the sources in
 ``../shared/data``: half of the ``sd1x_class_man`` fakes are black and white and almost no real
@@ -15,8 +16,9 @@ are, and the colour ones after each single change of :mod:`deepfake_core.perturb
 or vivid colour, a beauty retouch, sharpened). It prints the share of faces called Fake for each.
 A change that only moves a property should not move the verdict. The same changes applied to a
 seeded sample of the test split's fakes (``--fakes``) show whether a change simply makes
-everything look real: the share of those fakes still caught. Needs ``../shared/data``; a check,
-not a test.
+everything look real: the share of those fakes still caught. ``--real-kind`` adds the same table
+for the test split's faces of one real kind (FFHQ: the sharp portraits the hard pair is made of).
+Needs ``../shared/data``; a check, not a test.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces")
     parser.add_argument("--manifest", type=Path, default=ROOT / "model" / "split_manifest.json")
     parser.add_argument("--fakes", type=int, default=240, help="test-split fakes to sample (0: skip that table)")
+    parser.add_argument("--real-kind", help="also judge the test split's faces of this real kind after each change")
     args = parser.parse_args()
     models = [load_detector(path) for path in args.models]
 
@@ -93,8 +96,13 @@ def main() -> None:
     real_groups |= {name: [change(photo) for photo in colour] for name, change in CHANGES.items()}
     print_table("Real people-photo faces called Fake (a change should not move it)", models, real_groups)
 
+    test_split = load_manifest(args.manifest).splits["test"]
+    if args.real_kind:
+        faces = [load_image(record.path(args.data)) for record in test_split if record.kind == args.real_kind]
+        kind_groups = {name: [change(image) for image in faces] for name, change in CHANGES.items()}
+        print_table(f"Test-split {args.real_kind} faces called Fake (a change should not move it)", models, kind_groups)
     if args.fakes:
-        fakes = [record for record in load_manifest(args.manifest).splits["test"] if record.label == "Fake"]
+        fakes = [record for record in test_split if record.label == "Fake"]
         chosen = np.random.default_rng(0).choice(len(fakes), size=min(args.fakes, len(fakes)), replace=False)
         images = [load_image(fakes[index].path(args.data)) for index in sorted(chosen)]
         fake_groups = {name: [change(image) for image in images] for name, change in CHANGES.items()}
