@@ -31,8 +31,8 @@ import numpy as np
 
 from deepfake_core.data import load_manifest, scan_dataset
 from deepfake_core.detector import Detector
+from deepfake_core.evaluation.pipeline import face_p_fake
 from deepfake_core.intake import load_image
-from deepfake_core.judge import judge_photos
 from deepfake_core.loading import load_detector
 from deepfake_core.perturb import greyscale, retouch, sharpen, tone
 
@@ -59,11 +59,13 @@ def is_grey(image: np.ndarray) -> bool:
 
 def share_called_fake(detector: Detector, photos: list[np.ndarray]) -> str:
     """"x % of n": the share of every face judged in ``photos`` that gets the Fake verdict."""
-    scores = []
-    for start in range(0, len(photos), 32):
-        for photo in judge_photos(detector, photos[start : start + 32], faces="all"):
-            scores += [face.prediction.p_fake for face in photo.faces if face.prediction is not None]
-    return f"{np.mean(np.array(scores) >= detector.card.threshold):.1%} of {len(scores)}"
+    scores, _, _ = face_p_fake(detector, photos, faces="all")
+    return f"{np.mean(scores >= detector.card.threshold):.1%} of {len(scores)}"
+
+
+def every_change(images: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """Column name -> ``images`` after that column's change."""
+    return {name: [change(image) for image in images] for name, change in CHANGES.items()}
 
 
 def print_table(title: str, models: list[Detector], groups: dict[str, list[np.ndarray]]) -> None:
@@ -90,23 +92,23 @@ def main() -> None:
     models = [load_detector(path) for path in args.models]
 
     photos = [load_image(record.path(args.photos)) for record in scan_dataset(args.photos) if record.label == "Real"]
+    black_and_white = [photo for photo in photos if is_grey(photo)]
     colour = [photo for photo in photos if not is_grey(photo)]
-    print(f"{len(photos)} people photos: {len(photos) - len(colour)} black and white, {len(colour)} in colour")
-    real_groups = {"black and white": [photo for photo in photos if is_grey(photo)]}
-    real_groups |= {name: [change(photo) for photo in colour] for name, change in CHANGES.items()}
-    print_table("Real people-photo faces called Fake (a change should not move it)", models, real_groups)
+    print(f"{len(photos)} people photos: {len(black_and_white)} black and white, {len(colour)} in colour")
+    groups = {"black and white": black_and_white} | every_change(colour)
+    print_table("Real people-photo faces called Fake (a change should not move it)", models, groups)
 
     test_split = load_manifest(args.manifest).splits["test"]
     if args.real_kind:
         faces = [load_image(record.path(args.data)) for record in test_split if record.kind == args.real_kind]
-        kind_groups = {name: [change(image) for image in faces] for name, change in CHANGES.items()}
-        print_table(f"Test-split {args.real_kind} faces called Fake (a change should not move it)", models, kind_groups)
+        title = f"Test-split {args.real_kind} faces called Fake (a change should not move it)"
+        print_table(title, models, every_change(faces))
     if args.fakes:
         fakes = [record for record in test_split if record.label == "Fake"]
         chosen = np.random.default_rng(0).choice(len(fakes), size=min(args.fakes, len(fakes)), replace=False)
         images = [load_image(fakes[index].path(args.data)) for index in sorted(chosen)]
-        fake_groups = {name: [change(image) for image in images] for name, change in CHANGES.items()}
-        print_table("Test-split fakes caught (a change that lowers it makes everything look real)", models, fake_groups)
+        title = "Test-split fakes caught (a change that lowers it makes everything look real)"
+        print_table(title, models, every_change(images))
 
 
 if __name__ == "__main__":

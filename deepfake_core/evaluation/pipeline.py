@@ -35,7 +35,7 @@ from deepfake_core.intake import load_image
 from deepfake_core.judge import judge_photos
 from deepfake_core.perturb import ROBUSTNESS_SUITE
 
-__all__ = ["evaluate_detector", "load_history"]
+__all__ = ["evaluate_detector", "face_p_fake", "load_history"]
 
 LogFn = Callable[[str], None]
 _FACE_CHUNK = 64
@@ -61,7 +61,7 @@ def seen_kind_names(card: ModelCard) -> list[str] | None:
     return sorted(set(trained) - left_out)
 
 
-def _face_p_fake(
+def face_p_fake(
     detector: Detector, images: Sequence[np.ndarray], *, faces: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """P(fake) of the faces the face step finds in ``images`` (``largest``: one per image with a face).
@@ -141,7 +141,7 @@ def evaluate_detector(
             if spec is None:
                 p, kept, lost = _p_fake(detector, changed)[0], np.ones(len(records), dtype=bool), None
             else:
-                p, first, _ = _face_p_fake(detector, changed, faces="largest")
+                p, first, _ = face_p_fake(detector, changed, faces="largest")
                 kept = first >= 0
                 lost = kinds[~kept].tolist()
             entry = robustness_entry(
@@ -166,7 +166,7 @@ def evaluate_detector(
             flags = None if photo_distances is None else detector.familiarity.flags(photo_distances)
             name = Path(false_alarm_root).name
         else:
-            p, _, flags = _face_p_fake(detector, photos, faces="all")
+            p, _, flags = face_p_fake(detector, photos, faces="all")
             name = f"{Path(false_alarm_root).name} ({len(p)} faces in {len(photos)} photos)"
         false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name, flags=flags)
         log(f"false alarms on {false_alarm.n} real {'faces' if spec else 'photos'}: {false_alarm.n_fake_verdicts}")
