@@ -247,6 +247,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
         patience=args.patience,
         augment=args.augment is not None,
         augment_config=AUGMENT_PRESETS[args.augment or "standard"],
@@ -349,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument(
+        "--lr-schedule",
+        default="plateau",
+        choices=("plateau", "cosine"),
+        help="plateau: halve the rate when validation loss stalls (thesis); cosine: decay it to 0 by the last epoch",
+    )
     train.add_argument("--patience", type=int, default=5, help="EarlyStopping patience on validation loss")
     train.add_argument(
         "--augment",

@@ -12,6 +12,7 @@
 #   AUGMENT=no_grey NAME_PREFIX=lite0_ scripts/leave_one_out.sh loo_stylegan
 #   AUGMENT=grey NAME_PREFIX=lite0_grey_ scripts/leave_one_out.sh loo_stylegan
 #   AUGMENT=strong scripts/leave_one_out.sh loo_diffusion
+#   LR_SCHEDULE=cosine EPOCHS=10 PATIENCE=10 NAME_PREFIX=lite0_cosine_ scripts/leave_one_out.sh loo_stylegan
 #   SELF_BLEND=0.5 RUNS=runs/loo_sbi OUT=runs/loo_sbi_eval scripts/leave_one_out.sh   # with pseudo-fakes
 #   BACKBONE=local_cnn LEARNING_RATE=1e-3 RUNS=runs/loo_local OUT=runs/loo_local_eval scripts/leave_one_out.sh
 #
@@ -26,9 +27,11 @@ RUNS=${RUNS:-runs/loo}
 OUT=${OUT:-model/evaluation/generalisation}
 AUGMENT=${AUGMENT:-standard}
 EPOCHS=${EPOCHS:-12}
+PATIENCE=${PATIENCE:-4}
 SELF_BLEND=${SELF_BLEND:-0}
 BACKBONE=${BACKBONE:-efficientnet_lite0}
 LEARNING_RATE=${LEARNING_RATE:-1e-4}
+LR_SCHEDULE=${LR_SCHEDULE:-plateau}
 NAME_PREFIX=${NAME_PREFIX-lite0_variety_}   # names the runs (and their rows on the Evaluation page) by recipe
 
 declare -A FOLDS=(
@@ -46,7 +49,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   name=$NAME_PREFIX$fold
   # shellcheck disable=SC2086  # the kinds are separate arguments
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
-    --backbone "$BACKBONE" --learning-rate "$LEARNING_RATE" --face-crop --epochs "$EPOCHS" --patience 4 --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
+    --backbone "$BACKBONE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds
   deepfake-core evaluate --model "$RUNS/$name.keras" --data "$DATA" --manifest "$MANIFEST" \
     --out "$OUT/$name.json" --no-robustness --false-alarm-data "$PHOTOS"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -18,7 +19,7 @@ from deepfake_core.evaluation.results import load_results, save_results
 from deepfake_core.intake import load_image
 from deepfake_core.loading import load_detector
 from deepfake_core.perturb import CLEAN, ROBUSTNESS_SUITE
-from deepfake_core.training import TrainConfig, cap_per_kind, kind_weights, train
+from deepfake_core.training import TrainConfig, cap_per_kind, kind_weights, learning_rate_for, train
 
 
 def test_training_writes_a_loadable_model_with_card_and_history(trained):
@@ -189,6 +190,21 @@ def test_init_from_starts_from_a_models_weights_and_refuses_another_network(trai
     other = TrainConfig(input_size=32, epochs=1, attention=False, init_from=str(first.model_path))
     with pytest.raises(DataSetError, match="network differs"):
         train(other, manifest, root, tmp_path / "other.keras", log=lambda line: None)
+
+
+def test_a_cosine_schedule_falls_to_zero_by_the_last_planned_epoch(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=2, batch_size=8, learning_rate=1e-3, lr_schedule="cosine", patience=5)
+    result = train(config, manifest, root, tmp_path / "cosine.keras", log=lambda line: None)
+    rates = result.history["learning_rate"]
+    # half-way through the planned steps the cosine is at half the peak rate, at the end at 0
+    assert rates == pytest.approx([5e-4, 0.0], abs=1e-6)
+    assert result.card.training["config"]["lr_schedule"] == "cosine"
+    schedule = learning_rate_for(config, steps_per_epoch=10)
+    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(20)) == pytest.approx(0.0, abs=1e-9)
+    assert learning_rate_for(replace(config, lr_schedule="plateau"), steps_per_epoch=10) == 1e-3
+    with pytest.raises(ValueError, match="lr_schedule"):
+        learning_rate_for(replace(config, lr_schedule="step"), steps_per_epoch=10)
 
 
 def test_cap_per_kind_keeps_at_most_the_limit_of_each_kind_in_order():
