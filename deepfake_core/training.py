@@ -356,7 +356,9 @@ def train(
         seed=config.seed,
         crops=crops,
     )
-    val_data = make_dataset(val_records, data_root, draft, batch_size=64, shuffle=False, crops=crops)
+    # un-augmented, un-shuffled faces: validation during training, then the familiarity statistics
+    plain = TrainingFaces(draft, Path(data_root), train_records, val_records, crops)
+    val_data = plain.dataset("validation")
 
     model = build_model(
         backbone=config.backbone,
@@ -402,8 +404,9 @@ def train(
     log(f"fitted temperature {temperature:.3f} on {len(val_records)} validation images")
 
     without_optimizer(model).save(output)
-    plain_train = make_dataset(train_records, data_root, draft, batch_size=64, shuffle=False, crops=crops)
-    familiarity = fit_familiarity_beside(detector, _pooled_features(detector, plain_train), val_features, output, log)
+    familiarity = fit_familiarity_beside(
+        detector, _pooled_features(detector, plain.dataset("train")), val_features, output, log
+    )
     card = _card(
         config,
         train_records,
