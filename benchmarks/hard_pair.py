@@ -23,10 +23,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from deepfake_core.data import ImageRecord, load_manifest
 from deepfake_core.detector import Detector
+from deepfake_core.evaluation.metrics import pair_metrics
 from deepfake_core.face_data import build_face_crops
 from deepfake_core.loading import load_detector
 
@@ -41,16 +41,16 @@ def crop_scores(detector: Detector, records: list[ImageRecord], data: Path) -> t
         records, data, detector.card.face_crop, size=detector.card.input_size, log=lambda line: None
     )
     kept = [record for record in records if record.id in crops.crops]
-    raw, _ = detector.forward(detector.prepare([crops.load(record.id) for record in kept]))
-    return detector.calibrate(raw)[:, detector.card.fake_index], np.array([record.kind for record in kept])
+    return detector.p_fake([crops.load(record.id) for record in kept]), np.array([record.kind for record in kept])
 
 
 def pair_figures(scores: np.ndarray, kinds: np.ndarray, fake_kind: str, threshold: float) -> str:
-    """ "AUC a / bal. b (n real + n fake)" for REAL_KIND against ``fake_kind``."""
-    real, fake = scores[kinds == REAL_KIND], scores[kinds == fake_kind]
-    targets = np.r_[np.zeros(len(real)), np.ones(len(fake))]
-    balanced = 0.5 * (np.mean(real < threshold) + np.mean(fake >= threshold))
-    return f"AUC {roc_auc_score(targets, np.r_[real, fake]):.3f} / bal. {balanced:.3f} ({len(real)}+{len(fake)})"
+    """AUC, balanced accuracy and counts of REAL_KIND against ``fake_kind``, as the stored evaluation's pairs."""
+    figures = pair_metrics(
+        kinds == fake_kind, scores, kinds, real_kind=REAL_KIND, fake_kind=fake_kind, threshold=threshold
+    )
+    n_fake = figures["n_fake"]
+    return f"AUC {figures['auc']:.3f} / bal. {figures['balanced_accuracy']:.3f} ({figures['n'] - n_fake}+{n_fake})"
 
 
 def main() -> None:
