@@ -30,9 +30,11 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from sklearn.covariance import LedoitWolf
 
 from deepfake_core.data import load_manifest
+from deepfake_core.detector import mirror_mean
 from deepfake_core.face_data import build_face_crops
 from deepfake_core.familiarity import fit_familiarity
 from deepfake_core.loading import load_detector
@@ -90,12 +92,20 @@ def main() -> None:
     parts = {name: [r for r in records if r.id in crops.crops] for name, records in parts.items()}
     layers = ("rescale_gap", "head_dense")
     extractor = keras.Model(detector.model.inputs, [detector.model.get_layer(n).output for n in layers])
+
+    def outputs_of(batch: tf.Tensor) -> list[tf.Tensor]:
+        return list(extractor(batch, training=False))
+
+    def extract(batch: np.ndarray) -> list[tf.Tensor]:
+        """Both layers' outputs; for a mirror-averaging card the mean over face and mirror, as the flag reads them."""
+        return mirror_mean(outputs_of, tf.constant(batch)) if card.mirror_average else outputs_of(tf.constant(batch))
+
     features: dict[str, dict[str, np.ndarray]] = {}
     for name, records in parts.items():
         outputs = [[] for _ in layers]
         for start in range(0, len(records), 256):
             batch = prepare_batch([crops.load(r.id) for r in records[start : start + 256]], card)
-            for store, value in zip(outputs, extractor(batch, training=False), strict=True):
+            for store, value in zip(outputs, extract(batch), strict=True):
                 store.append(np.asarray(value))
         features[name] = {layer: np.concatenate(store) for layer, store in zip(layers, outputs, strict=True)}
     test = parts["test"]

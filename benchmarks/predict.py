@@ -14,6 +14,10 @@ preprocessing contract's ``detector.prepare``, so only the model call differs):
   batched ``model.predict(x, batch_size=...)`` (not per-image calls);
 * peak RSS of the child process (VmHWM).
 
+A card with ``mirror_average`` makes every path run the image and its mirror
+(the Detector in one doubled batch, the baselines as two calls); ``default_one_view``
+is the shipped default with its card's mirror averaging turned off, to price it.
+
 The variants take turns (interleaved repeats), so a changing load on a shared
 machine affects them alike. Run: ``python benchmarks/predict.py`` (``--repeats``,
 ``--images``, ``--models``). Not a test: the figures depend on the machine; the
@@ -29,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +69,13 @@ def _detector(which: str):
     from deepfake_core.loading import load_detector
 
     default = ROOT / "model" / "default.keras"
-    if which == "default" and default.is_file():
-        return load_detector(default), f"trained model {default.relative_to(ROOT)}"
+    if which in ("default", "default_one_view") and default.is_file():
+        detector = load_detector(default)
+        if which == "default":
+            return detector, f"trained model {default.relative_to(ROOT)}"
+        card = replace(detector.card, mirror_average=False)
+        one_view = Detector(detector.model, card, batch_size=detector.batch_size, familiarity=detector.familiarity)
+        return one_view, f"trained model {default.relative_to(ROOT)}, its card without mirror averaging"
     backbone = _RANDOM_WEIGHT_BACKBONES.get(which, "small_cnn")
     card = architecture_card(
         name=backbone,
@@ -86,14 +96,24 @@ def measure(which: str, repeats: int, n_images: int) -> dict:
     images = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(n_images)]
     model, batch = detector.model, detector.batch_size
 
-    def eager(pictures: list) -> np.ndarray:
+    def views(pictures: list) -> list[np.ndarray]:
+        """The prepared batch, and its mirror when the card averages over it: the same work as the Detector."""
         prepared = detector.prepare(pictures)
-        return np.concatenate(
-            [model(prepared[start : start + batch], training=False).numpy() for start in range(0, len(prepared), batch)]
+        return [prepared, prepared[:, :, ::-1]] if detector.card.mirror_average else [prepared]
+
+    def eager(pictures: list) -> np.ndarray:
+        return np.mean(
+            [
+                np.concatenate(
+                    [model(view[start : start + batch], training=False).numpy() for start in range(0, len(view), batch)]
+                )
+                for view in views(pictures)
+            ],
+            axis=0,
         )
 
     def predict(pictures: list) -> np.ndarray:
-        return model.predict(detector.prepare(pictures), batch_size=batch, verbose=0)
+        return np.mean([model.predict(view, batch_size=batch, verbose=0) for view in views(pictures)], axis=0)
 
     # Same outputs first (uncalibrated softmax): otherwise the timings would compare different work.
     reference = detector.raw_probabilities(detector.prepare(images))
@@ -133,7 +153,7 @@ def main() -> None:
         "--models",
         nargs="+",
         default=["default", "small_cnn", "thesis_b7"],
-        choices=["default", *_RANDOM_WEIGHT_BACKBONES],
+        choices=["default", "default_one_view", *_RANDOM_WEIGHT_BACKBONES],
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

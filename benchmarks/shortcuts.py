@@ -58,7 +58,7 @@ def is_grey(image: np.ndarray) -> bool:
 
 
 def share_called_fake(detector: Detector, photos: list[np.ndarray]) -> str:
-    """"x % of n": the share of every face judged in ``photos`` that gets the Fake verdict."""
+    """ "x % of n": the share of every face judged in ``photos`` that gets the Fake verdict."""
     scores, _, _ = face_p_fake(detector, photos, faces="all")
     return f"{np.mean(scores >= detector.card.threshold):.1%} of {len(scores)}"
 

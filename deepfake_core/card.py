@@ -24,16 +24,20 @@ from deepfake_core.familiarity import FamiliaritySpec
 __all__ = [
     "CARD_SUFFIX",
     "CARD_VERSION",
+    "MIRROR_ID_SUFFIX",
     "ModelCard",
     "architecture_card",
     "card_path_for",
     "file_sha256",
+    "history_path_for",
     "load_card",
     "save_card",
 ]
 
 CARD_VERSION = 1
 CARD_SUFFIX = ".card.json"
+MIRROR_ID_SUFFIX = "-mirror"
+"""Ends the model id of a card with ``mirror_average``: same weights, other verdicts, another id."""
 
 ChannelOrder = Literal["RGB", "BGR"]
 ValueScale = Literal["0..1", "0..255"]
@@ -52,7 +56,11 @@ class ModelCard:
     ``face_crop`` set, the model judges aligned face crops (one per face) made as
     that section says, not whole images; without it, the whole image. With
     ``familiarity`` set, every verdict carries the "unlike the training faces"
-    flag of :mod:`deepfake_core.familiarity`.
+    flag of :mod:`deepfake_core.familiarity`. With ``mirror_average`` set, the
+    model sees each prepared input and its left-right mirror and the verdict is
+    the mean of the two passes' probabilities (and pooled features): a face and
+    its mirror image then always get the same verdict, and the temperature and
+    familiarity statistics are fitted on those means.
     """
 
     model_id: str
@@ -77,6 +85,7 @@ class ModelCard:
     legacy: bool = False
     face_crop: FaceCropSpec | None = None
     familiarity: FamiliaritySpec | None = None
+    mirror_average: bool = False
     card_version: int = CARD_VERSION
 
     def __post_init__(self) -> None:
@@ -195,6 +204,8 @@ def _validate(card: ModelCard) -> list[str]:
         problems.append(f"face_crop must be a FaceCropSpec or absent, got {type(card.face_crop).__name__}")
     if card.familiarity is not None and not isinstance(card.familiarity, FamiliaritySpec):
         problems.append(f"familiarity must be a FamiliaritySpec or absent, got {type(card.familiarity).__name__}")
+    if not isinstance(card.mirror_average, bool):
+        problems.append(f"mirror_average must be true or false, got {card.mirror_average!r}")
     return problems
 
 
@@ -202,6 +213,12 @@ def card_path_for(model_path: str | os.PathLike[str]) -> Path:
     """``model/default.keras`` -> ``model/default.card.json``."""
     path = Path(model_path)
     return path.with_name(path.name.split(".")[0] + CARD_SUFFIX)
+
+
+def history_path_for(model_path: str | os.PathLike[str]) -> Path:
+    """``NAME.keras`` -> ``NAME.history.json``: the per-epoch training figures written beside a trained model."""
+    path = Path(model_path)
+    return path.with_name(path.name.removesuffix(".keras") + ".history.json")
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -2,7 +2,7 @@
 
 Sub-commands: ``predict`` (files, folders, globs; in this process or on Ray), ``explain``, ``serve``
 (the thesis app's HTTP endpoint, back as a service), ``split``, ``train``, ``familiarity``, ``add-probe``,
-``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the commands so ``--help``
+``mirror``, ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the commands so ``--help``
 is instant.
 """
 
@@ -259,6 +259,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         max_per_kind=args.max_per_kind,
         self_blend=args.self_blend,
+        mirror_average=args.mirror_average,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -291,6 +292,17 @@ def _cmd_add_probe(args: argparse.Namespace) -> int:
         c=args.c,
         name=args.name,
         cache_dir=args.cache_dir,
+    )
+    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    return 0
+
+
+def _cmd_mirror(args: argparse.Namespace) -> int:
+    from deepfake_core.data import load_manifest
+    from deepfake_core.mirroring import mirror_averaged
+
+    card = mirror_averaged(
+        args.model, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir
     )
     print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
     return 0
@@ -399,6 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="add SHARE x (real faces) self-blended pseudo-fakes, redrawn every epoch (needs --face-crop)",
     )
+    train.add_argument(
+        "--mirror-average",
+        action="store_true",
+        help="judge each face and its mirror image and average the two (the card's mirror_average)",
+    )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")
     predict.add_argument("paths", nargs="*", help="image files, folders (searched recursively) or glob patterns")
@@ -464,6 +481,14 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--weight", type=_unit_interval, default=0.5, help="the probe's share of the verdict")
     probe.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the probe's regression")
     probe.set_defaults(run=_cmd_add_probe)
+
+    mirror = commands.add_parser(
+        "mirror", help="average a trained model's verdicts over each face and its mirror image (refits its card)"
+    )
+    _add_training_faces_arguments(mirror)
+    mirror.add_argument("--out", required=True, help="model file to write (.keras; may be --model itself)")
+    mirror.add_argument("--name", default=None, help="model name (default: the output file's stem)")
+    mirror.set_defaults(run=_cmd_mirror)
 
     reported = commands.add_parser("reported", help="write the thesis' reported figures as a results entry")
     reported.add_argument("--out", required=True, help="e.g. model/evaluation/thesis_reported.json")

@@ -23,7 +23,7 @@ from deepfake_core.evaluation.calibration import apply_temperature
 from deepfake_core.familiarity import FEATURE_LAYERS, FamiliarityModel
 from deepfake_core.preprocess import prepare_batch
 
-__all__ = ["Detector", "Prediction"]
+__all__ = ["Detector", "Prediction", "mirror_mean"]
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -60,6 +60,18 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "is_fake": self.is_fake, "confidence": self.confidence}
+
+
+def mirror_mean(function: Callable[[tf.Tensor], list[tf.Tensor]], batch: tf.Tensor) -> list[tf.Tensor]:
+    """The mean of ``function``'s outputs for ``batch`` and for its left-right mirror (the card's ``mirror_average``).
+
+    The two are run as one batch of twice the size, which costs far less than two calls on a CPU.
+    Only for outputs without a spatial layout (probabilities, pooled features); a map must be
+    mirrored back before it is averaged.
+    """
+    count = tf.shape(batch)[0]
+    doubled = function(tf.concat([batch, tf.reverse(batch, axis=[2])], axis=0))
+    return [(output[:count] + output[count:]) / 2 for output in doubled]
 
 
 def feature_layer_name(model: keras.Model) -> str | None:
@@ -99,7 +111,13 @@ class Detector:
         self.feature_size = int(model.get_layer(layer).output.shape[-1]) if layer else 0
         both = keras.Model(model.inputs, [model.outputs[0], model.get_layer(layer).output]) if layer else model
         spec = tf.TensorSpec((None, *expected), tf.float32)
-        self._forward = tf.function(lambda batch: both(batch, training=False), input_signature=[spec])
+
+        def outputs(batch: tf.Tensor) -> list[tf.Tensor]:
+            result = both(batch, training=False)
+            return list(result) if layer else [result]
+
+        run = (lambda batch: mirror_mean(outputs, batch)) if card.mirror_average else outputs
+        self._forward = tf.function(run, input_signature=[spec])
         self._warm_lock = threading.Lock()
         self._warm = False
         self.warm_up()
@@ -129,9 +147,9 @@ class Detector:
         for start in range(0, len(batch), self.batch_size):
             chunk = batch[start : start + self.batch_size]
             result = self._forward(tf.constant(chunk))
+            outputs[start : start + len(chunk)] = result[0].numpy()
             if features is not None:
-                result, features[start : start + len(chunk)] = result[0], result[1].numpy()
-            outputs[start : start + len(chunk)] = result.numpy()
+                features[start : start + len(chunk)] = result[1].numpy()
             if progress is not None:
                 progress(start + len(chunk), len(batch))
         return outputs, features

@@ -314,6 +314,7 @@ def _model_card(card: ModelCard) -> str:
         ("Input", f"{card.input_size} x {card.input_size} {card.channel_order}, values {card.value_scale}"),
         ("Face step", face_step),
         ("Threshold and temperature", f"{card.threshold:.2f}, {card.temperature:.2f}"),
+        ("Mirror averaging", "yes: each verdict averages the face and its mirror" if card.mirror_average else "no"),
         ("Unlike-the-training-faces flag", "yes" if card.familiarity is not None else "no"),
         ("Kinds seen in training", seen),
         ("Description", card.description),

@@ -40,10 +40,9 @@ from deepfake_core.data import SplitManifest
 from deepfake_core.detector import Detector
 from deepfake_core.efficientnet_lite import WEIGHTS_LICENCE, build_efficientnet_lite0
 from deepfake_core.errors import DataSetError
-from deepfake_core.evaluation.calibration import fit_temperature
 from deepfake_core.layers import LogitBlend
 from deepfake_core.training import (
-    fit_familiarity_beside,
+    calibrate_beside,
     kind_weights,
     training_faces,
     without_optimizer,
@@ -159,8 +158,8 @@ def add_texture_probe(
     faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
     extractor = texture_features_model(card.input_size)
     log(f"texture probe: features of {len(faces.train)} training and {len(faces.validation)} validation faces")
-    train_texture, train_pooled, _ = _pass(detector, extractor, faces.dataset("train"))
-    val_texture, _, val_softmax = _pass(detector, extractor, faces.dataset("validation"))
+    train_texture, val_texture = (_texture(extractor, faces.dataset(part)) for part in ("train", "validation"))
+    val_softmax = detector.raw_probabilities(np.concatenate([batch for batch, _ in faces.dataset("validation")]))
     fake = np.array([record.label == card.fake_label for record in faces.train])
     power = float(card.training.get("config", {}).get("kind_balance", 0.0))
     per_kind = kind_weights(faces.train, power)
@@ -170,20 +169,16 @@ def add_texture_probe(
     fit = ProbeFit(kernel, bias, float(np.std(main_logits)), float(np.std(probe_logits)))
 
     blended = blend_with_probe(detector.model, card, fit, weight=weight)
-    draft = replace(card, temperature=1.0)
-    blended_detector = Detector(blended, draft, batch_size=64)
-    val_images = np.concatenate([batch for batch, _ in faces.dataset("validation")])
-    val_probabilities, val_pooled = blended_detector.forward(val_images)
-    targets = np.array([card.labels.index(record.label) for record in faces.validation])
-    temperature = fit_temperature(val_probabilities, targets)
-    log(f"texture probe: weight {weight}, C {c}; fitted temperature {temperature:.3f}")
-
     without_optimizer(blended).save(output)
-    familiarity = (
-        fit_familiarity_beside(blended_detector, train_pooled, val_pooled, output, log)
-        if card.familiarity is not None
-        else None
+    # the familiarity statistics read the detector's own pooled features, which the blend leaves unchanged
+    temperature, familiarity = calibrate_beside(
+        Detector(blended, replace(card, temperature=1.0), batch_size=64),
+        faces,
+        output,
+        log,
+        familiarity=card.familiarity is not None,
     )
+    log(f"texture probe: weight {weight}, C {c}")
     name = name or output.name.removesuffix(".keras")
     sha256 = file_sha256(output)
     new_card = replace(
@@ -215,12 +210,6 @@ def add_texture_probe(
     return new_card
 
 
-def _pass(detector: Detector, extractor: keras.Model, dataset) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Texture features, the detector's pooled features (``None`` without) and raw softmax of ``dataset``'s images."""
-    texture, pooled, softmax = [], [], []
-    for batch, _ in dataset:
-        texture.append(np.asarray(extractor(batch, training=False)))
-        probabilities, features = detector.forward(np.asarray(batch))
-        softmax.append(probabilities)
-        pooled.append(features)
-    return np.concatenate(texture), None if pooled[0] is None else np.concatenate(pooled), np.concatenate(softmax)
+def _texture(extractor: keras.Model, dataset) -> np.ndarray:
+    """The frozen texture features of ``dataset``'s images."""
+    return np.concatenate([np.asarray(extractor(batch, training=False)) for batch, _ in dataset])

@@ -32,7 +32,15 @@ import numpy as np
 import tensorflow as tf
 
 from deepfake_core.architecture import PRETRAINED_BACKBONES, build_model
-from deepfake_core.card import ModelCard, architecture_card, card_path_for, file_sha256, load_card, save_card
+from deepfake_core.card import (
+    ModelCard,
+    architecture_card,
+    card_path_for,
+    file_sha256,
+    history_path_for,
+    load_card,
+    save_card,
+)
 from deepfake_core.data import LABELS, ImageRecord, SplitManifest
 from deepfake_core.detector import Detector, feature_layer_name
 from deepfake_core.efficientnet_lite import WEIGHTS_LICENCE
@@ -178,6 +186,8 @@ class TrainConfig:
     """At most this many training images per kind (seeded draw): a cheaper run for leave-one-out studies."""
     self_blend: float = 0.0
     """Self-blended pseudo-fakes (:mod:`deepfake_core.pseudo_fakes`) per real training face, redrawn every epoch."""
+    mirror_average: bool = False
+    """The card's ``mirror_average``: verdicts (and so the temperature and familiarity fits) average over the mirror."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -394,19 +404,8 @@ def train(
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     seconds = time.perf_counter() - started
 
-    # one pass over the validation images gives the temperature's probabilities and the familiarity features
-    detector = Detector(model, draft, batch_size=64)
-    val_probabilities, val_features = detector.forward(
-        np.concatenate([batch for batch, _ in val_data.as_numpy_iterator()])
-    )
-    val_targets = np.array([draft.labels.index(r.label) for r in val_records])
-    temperature = fit_temperature(val_probabilities, val_targets)
-    log(f"fitted temperature {temperature:.3f} on {len(val_records)} validation images")
-
+    temperature, familiarity = calibrate_beside(Detector(model, draft, batch_size=64), plain, output, log)
     without_optimizer(model).save(output)
-    familiarity = fit_familiarity_beside(
-        detector, _pooled_features(detector, plain.dataset("train")), val_features, output, log
-    )
     card = _card(
         config,
         train_records,
@@ -428,12 +427,11 @@ def train(
             "seconds": round(seconds, 1),
             "parameters": int(model.count_params()),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "history_file": output.name.removesuffix(".keras") + ".history.json",
+            "history_file": history_path_for(output).name,
         },
     )
     save_card(card, card_path_for(output))
-    history_path = output.with_name(output.name.removesuffix(".keras") + ".history.json")
-    history_path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
+    history_path_for(output).write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     return TrainResult(model_path=output, card=card, history=history)
 
 
@@ -458,6 +456,26 @@ def _pooled_features(detector: Detector, dataset: tf.data.Dataset) -> np.ndarray
     """The pooled features ``(N, D)`` of every image of an un-shuffled dataset (``None`` without a feature layer)."""
     batches = [detector.forward(batch)[1] for batch, *_ in dataset.as_numpy_iterator()]
     return None if batches[0] is None else np.concatenate(batches)
+
+
+def calibrate_beside(
+    detector: Detector, faces: TrainingFaces, model_path: Path, log: LogFn, *, familiarity: bool = True
+) -> tuple[float, FamiliaritySpec | None]:
+    """Fit the temperature on ``faces``' validation faces and (``familiarity``) the statistics beside ``model_path``.
+
+    Both come from ``detector``'s own outputs, so they follow everything its card says
+    (mirror averaging included); one pass over the validation faces serves both.
+    """
+    val_probabilities, val_features = detector.forward(
+        np.concatenate([batch for batch, _ in faces.dataset("validation").as_numpy_iterator()])
+    )
+    targets = np.array([detector.card.labels.index(record.label) for record in faces.validation])
+    temperature = fit_temperature(val_probabilities, targets)
+    log(f"fitted temperature {temperature:.3f} on {len(targets)} validation images")
+    if not familiarity:
+        return temperature, None
+    train_features = _pooled_features(detector, faces.dataset("train"))
+    return temperature, fit_familiarity_beside(detector, train_features, val_features, model_path, log)
 
 
 def fit_familiarity_beside(
@@ -617,6 +635,7 @@ def _card(
         description=f"{config.backbone}{attention} {_start(config)} on{faces} face crops (real vs generated).",
         face_crop=FaceCropSpec() if config.face_crop else None,
         familiarity=familiarity,
+        mirror_average=config.mirror_average,
         training=training or {},
         limitations=limitations(train_records, face_crop=config.face_crop),
         licences=(

@@ -98,7 +98,14 @@ st.markdown(
     "transparency on white).\n"
     + resize
     + f"3. **Channel order** {card.channel_order}, **values** `float32` in **{card.value_scale}**.\n"
-    f"4. **Outputs**, in order: {', '.join(f'`{label}`' for label in card.labels)}, calibrated by temperature "
+    f"4. **Outputs**, in order: {', '.join(f'`{label}`' for label in card.labels)}"
+    + (
+        ", each the mean of the model's outputs for the input and its left-right mirror image (so a face and "
+        "its mirror get the same verdict)"
+        if card.mirror_average
+        else ""
+    )
+    + ", calibrated by temperature "
     f"scaling: the logits are divided by the temperature **T = {format_temperature(card.temperature)}** before "
     "the softmax (T above 1 softens over-confident probabilities; the ranking and the most likely class stay "
     "the same).\n"

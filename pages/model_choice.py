@@ -198,6 +198,7 @@ def render_sidebar() -> None:
                 f"Input {card.input_size}x{card.input_size} {card.channel_order}, float32 in {card.value_scale} · "
                 f"threshold {card.threshold:.2f} · temperature {format_temperature(card.temperature)} · "
                 + ("judges each face" if card.face_crop is not None else "judges the whole image")
+                + (" and its mirror image" if card.mirror_average else "")
             )
 
 

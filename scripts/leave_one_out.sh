@@ -15,6 +15,9 @@
 #   LR_SCHEDULE=cosine EPOCHS=10 PATIENCE=10 NAME_PREFIX=lite0_cosine_ scripts/leave_one_out.sh loo_stylegan
 #   SELF_BLEND=0.5 RUNS=runs/loo_sbi OUT=runs/loo_sbi_eval scripts/leave_one_out.sh   # with pseudo-fakes
 #   BACKBONE=local_cnn LEARNING_RATE=1e-3 RUNS=runs/loo_local OUT=runs/loo_local_eval scripts/leave_one_out.sh
+# MIRROR=1 (the default) then also averages the fold's verdicts over the mirror image (deepfake-core mirror:
+# same weights, temperature and familiarity refitted) and evaluates that as <name>_mirror, so each fold
+# compares the two on the same weights; MIRROR=0 skips it.
 #
 # To keep a fold within ~25 minutes on a 2-core CPU, training draws at most 1200 images per
 # kind (celeba, gan256 and utkface have more) and runs at most 12 epochs.
@@ -33,6 +36,7 @@ BACKBONE=${BACKBONE:-efficientnet_lite0}
 LEARNING_RATE=${LEARNING_RATE:-1e-4}
 LR_SCHEDULE=${LR_SCHEDULE:-plateau}
 NAME_PREFIX=${NAME_PREFIX-lite0_variety_}   # names the runs (and their rows on the Evaluation page) by recipe
+MIRROR=${MIRROR:-1}
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"
@@ -51,6 +55,13 @@ for fold in "${@:-${ORDER[@]}}"; do
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
     --backbone "$BACKBONE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds
-  deepfake-core evaluate --model "$RUNS/$name.keras" --data "$DATA" --manifest "$MANIFEST" \
-    --out "$OUT/$name.json" --no-robustness --false-alarm-data "$PHOTOS"
+  runs=("$name")
+  if [[ $MIRROR == 1 ]]; then
+    deepfake-core mirror --model "$RUNS/$name.keras" --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/${name}_mirror.keras"
+    runs+=("${name}_mirror")
+  fi
+  for run in "${runs[@]}"; do
+    deepfake-core evaluate --model "$RUNS/$run.keras" --data "$DATA" --manifest "$MANIFEST" \
+      --out "$OUT/$run.json" --no-robustness --false-alarm-data "$PHOTOS"
+  done
 done

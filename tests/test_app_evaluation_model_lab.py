@@ -242,6 +242,18 @@ def test_the_model_page_shows_readable_numbers(tmp_path: Path, monkeypatch) -> N
     assert any("temperature 1.23 ·" in item.value for item in app.sidebar.caption)  # the same rounding
 
 
+def test_the_model_page_says_when_verdicts_average_over_the_mirror(tmp_path: Path, monkeypatch) -> None:
+    path = save_tiny_model(tmp_path)
+    for mirror_average in (False, True):
+        save_card(replace(load_card(card_path_for(path)), mirror_average=mirror_average), card_path_for(path))
+        monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
+        app = open_page("pages/model.py")
+        assert not app.exception
+        contract = next(item.value for item in app.markdown if item.value.startswith("1. **Input**"))
+        assert ("left-right mirror image" in contract) is mirror_average
+        assert any("and its mirror image" in item.value for item in app.sidebar.caption) is mirror_average
+
+
 def test_the_model_page_marks_the_sidebars_model_in_the_comparison(two_models: Path) -> None:
     app = open_page("pages/model.py")
     app.sidebar.selectbox[0].set_value("other").run()

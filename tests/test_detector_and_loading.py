@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 import pytest
-from conftest import face_like_image, save_tiny_model, tiny_card
+from conftest import face_like_image, save_tiny_model, sensitive_model, tiny_card
 
 from deepfake_core.architecture import build_model
 from deepfake_core.card import card_path_for, load_card, save_card
@@ -52,6 +52,20 @@ def test_matches_plain_keras_and_applies_temperature(tiny_detector):
     hot = Detector(tiny_detector.model, tiny_card(temperature=4.0))
     spread = np.abs(hot.probabilities(batch)[:, 0] - 0.5)
     assert np.all(spread <= np.abs(expected[:, 0] - 0.5) + 1e-6)
+
+
+def test_mirror_average_is_the_mean_of_the_image_and_its_mirror():
+    model = sensitive_model()
+    detector, mirrored = Detector(model, tiny_card()), Detector(model, tiny_card(mirror_average=True), batch_size=4)
+    batch = detector.prepare(IMAGES)
+    plain, plain_features = detector.forward(batch)
+    flipped, flipped_features = detector.forward(batch[:, :, ::-1])
+    assert not np.allclose(plain, flipped, atol=1e-4)  # the tiny model is not symmetric on its own
+    averaged, averaged_features = mirrored.forward(batch)  # 6 images in batches of 4: the split must not mix them
+    np.testing.assert_allclose(averaged, (plain + flipped) / 2, atol=1e-5)
+    np.testing.assert_allclose(averaged_features, (plain_features + flipped_features) / 2, atol=1e-4)
+    for image in IMAGES[:3]:  # so a face and its mirror image get the same verdict
+        assert mirrored.predict(image).p_fake == pytest.approx(mirrored.predict(image[:, ::-1]).p_fake, abs=1e-5)
 
 
 def test_shared_detector_is_thread_safe(tiny_detector):

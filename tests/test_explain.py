@@ -57,6 +57,12 @@ def detector() -> Detector:
 
 
 @pytest.fixture(scope="module")
+def mirror_detector() -> Detector:
+    """The same weights as ``detector``, under a card that averages each verdict over the mirror image."""
+    return Detector(sensitive_model(), _card(mirror_average=True))
+
+
+@pytest.fixture(scope="module")
 def thesis_detector() -> Detector:
     """The thesis contract: the Flask app's head and BGR input."""
     return Detector(sensitive_model(head="flask"), _card(channel_order="BGR"))
@@ -255,6 +261,16 @@ def test_attention_on_a_model_without_attention_says_what_to_do(image):
     assert explain(plain, image, method="gradcam").heatmap.shape == image.shape[:2]
 
 
+@pytest.mark.parametrize("method", ["attention", "gradcam", "gradcam++"])
+def test_mirror_averaged_maps_mirror_with_the_image(detector, mirror_detector, image, method):
+    """A card that gives a face and its mirror one verdict explains them with mirrored maps; without it, not so."""
+    flipped = np.ascontiguousarray(image[:, ::-1])
+    own, of_mirror = (_explain(mirror_detector, view, method, target_class="Fake") for view in (image, flipped))
+    np.testing.assert_allclose(of_mirror.heatmap, own.heatmap[:, ::-1], atol=1e-4)
+    plain, plain_of_mirror = (_explain(detector, view, method, target_class="Fake") for view in (image, flipped))
+    assert not np.allclose(plain_of_mirror.heatmap, plain.heatmap[:, ::-1], atol=1e-3)
+
+
 # --- Grad-CAM ---------------------------------------------------------------------------------------------------
 
 
@@ -269,7 +285,15 @@ def test_gradcam_depends_on_the_target_class(detector, image, method):
 def test_gradcam_logits_reproduce_the_models_softmax(detector, image):
     _, _, logits = feature_gradients(detector, image, 0)
     expected = detector.raw_probabilities(detector.prepare([image]))[0]
-    np.testing.assert_allclose(softmax(logits), expected, rtol=1e-4, atol=1e-6)
+    assert logits.shape == (1, 2)
+    np.testing.assert_allclose(softmax(logits[0]), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_gradcam_of_a_mirror_averaged_card_explains_both_views(mirror_detector, image):
+    features, gradients, logits = feature_gradients(mirror_detector, image, 0)
+    assert features.shape[0] == gradients.shape[0] == logits.shape[0] == 2  # the image, then its mirror
+    expected = mirror_detector.raw_probabilities(mirror_detector.prepare([image]))[0]
+    np.testing.assert_allclose(softmax(logits, axis=1).mean(axis=0), expected, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++"])

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_core.card import ModelCard
+from deepfake_core.card import ModelCard, history_path_for
 from deepfake_core.data import SplitManifest, scan_dataset
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.results import build_evaluation_results, false_alarm_entry, robustness_entry
@@ -82,8 +82,7 @@ def face_p_fake(
 
 def load_history(model_path: str | Path) -> dict[str, list[float]] | None:
     """The training history JSON written beside a model, if there is one."""
-    path = Path(model_path)
-    history = path.with_name(path.name.removesuffix(".keras") + ".history.json")
+    history = history_path_for(model_path)
     return json.loads(history.read_text(encoding="utf-8")) if history.is_file() else None
 
 

@@ -5,7 +5,9 @@ The thesis architecture multiplies its features by a 1-channel sigmoid mask
 model looks: no gradients or sampling needed. The mask does not depend on the
 explained class. It is read through a sub-model ``image -> attention_mask``
 built and traced once per model (shared safely by all sessions), then upsampled
-bicubically to the image's size and clipped to ``0..1``.
+bicubically to the image's size and clipped to ``0..1``. For a card with
+``mirror_average`` it is the mean of the image's mask and its mirror's mask
+mirrored back, as the verdict is the mean of the two passes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import tensorflow as tf
 from deepfake_core.architecture import ATTENTION_MASK_LAYER
 from deepfake_core.detector import Detector
 from deepfake_core.errors import ExplanationError
-from deepfake_core.explain.base import ExplainContext, MapResult, ModelCache, upsample_unit_map
+from deepfake_core.explain.base import (
+    ExplainContext,
+    MapResult,
+    ModelCache,
+    mirror_folded,
+    prepared_views,
+    upsample_unit_map,
+)
 
 __all__ = ["attention_map", "attention_results"]
 
@@ -73,11 +82,11 @@ def attention_map(context: ExplainContext) -> MapResult:
 
 
 def _coarse_masks(detector: Detector, images: Sequence[np.ndarray]) -> np.ndarray:
-    """``float32 (N, h, w)`` masks at the layer's own resolution."""
+    """``float32 (N, h, w)`` masks at the layer's own resolution (mirror-averaged when the card says so)."""
     mask_function = _MASK_FUNCTIONS.get(detector.model)
-    batch = detector.prepare(images)
+    batch = prepared_views(detector, images)
     chunks = [
         mask_function(tf.constant(batch[start : start + detector.batch_size])).numpy()[..., 0]
         for start in range(0, len(batch), detector.batch_size)
     ]
-    return np.concatenate(chunks) if chunks else np.empty((0, 1, 1), dtype=np.float32)
+    return mirror_folded(np.concatenate(chunks), detector) if chunks else np.empty((0, 1, 1), dtype=np.float32)

@@ -45,7 +45,9 @@ __all__ = [
     "ProgressCallback",
     "at_threshold",
     "blurred",
+    "mirror_folded",
     "pixels_sha256",
+    "prepared_views",
     "resolve_target",
     "saturation_caveat",
     "top_fraction_mask",
@@ -303,6 +305,26 @@ def top_fraction_mask(heatmap: np.ndarray, fraction: float = 0.2) -> np.ndarray:
     count = max(1, round(fraction * values.size))
     cutoff = np.partition(values, values.size - count)[values.size - count]
     return (heatmap >= cutoff) & (heatmap > 0)
+
+
+def prepared_views(detector: Detector, images: Sequence[np.ndarray]) -> np.ndarray:
+    """The prepared batch of ``images`` ``(N, S, S, 3)``, followed by its left-right mirror
+    when the card averages over the mirror (``(2N, S, S, 3)``): the views the verdict averages."""
+    batch = detector.prepare(images)
+    return np.concatenate([batch, batch[:, :, ::-1]]) if detector.card.mirror_average else batch
+
+
+def mirror_folded(maps: np.ndarray, detector: Detector) -> np.ndarray:
+    """Maps ``(V*N, h, w)`` of :func:`prepared_views` -> ``(N, h, w)``.
+
+    With the card's ``mirror_average``, each image's map is the mean of its own map and
+    its mirror's map mirrored back, as its verdict is the mean of the two passes.
+    """
+    maps = np.asarray(maps)
+    if not detector.card.mirror_average:
+        return maps
+    count = len(maps) // 2
+    return (maps[:count] + maps[count:, :, ::-1]) / 2
 
 
 def upsample_unit_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

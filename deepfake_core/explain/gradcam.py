@@ -12,7 +12,9 @@ The explained score is the class's **pre-softmax logit**, recomputed from the
 Dense ``"predictions"`` layer's kernel and bias on the head's output (one small
 matmul): softmax gradients vanish when the model is confident, logits' do not.
 The card's temperature divides all logits by one constant, which the final
-normalisation removes, so it is ignored.
+normalisation removes, so it is ignored. For a card with ``mirror_average`` the
+image and its mirror are explained in one batch and the mirror's map is mirrored
+back and averaged in, as the verdict averages the two passes.
 
 The maths is a chain of small pure steps on ``(h, w, k)`` arrays (tested against
 hand-computed cases): :func:`channel_weights` (Grad-CAM) or
@@ -31,7 +33,14 @@ import tensorflow as tf
 from deepfake_core.architecture import BACKBONE_LAYER, FEATURES_LAYER, PREDICTIONS_LAYER
 from deepfake_core.detector import Detector
 from deepfake_core.errors import ExplanationError
-from deepfake_core.explain.base import ExplainContext, MapResult, ModelCache, upsample_unit_map
+from deepfake_core.explain.base import (
+    ExplainContext,
+    MapResult,
+    ModelCache,
+    mirror_folded,
+    prepared_views,
+    upsample_unit_map,
+)
 
 __all__ = [
     "channel_weights",
@@ -123,17 +132,25 @@ _GRADIENT_FUNCTIONS: ModelCache[GradientFunction] = ModelCache(_build_gradient_f
 def feature_gradients(
     detector: Detector, image: np.ndarray, target_index: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backbone features ``(h, w, k)``, the target logit's gradient w.r.t. them ``(h, w, k)``, all logits ``(C,)``."""
+    """Backbone features ``(V, h, w, k)``, the target logit's gradients w.r.t. them and all logits ``(V, C)``.
+
+    One view (``V = 1``), or two when the card averages over the mirror: the image, then its mirror.
+    """
     function = _GRADIENT_FUNCTIONS.get(detector.model)
-    batch = tf.constant(detector.prepare([image]))
+    batch = tf.constant(prepared_views(detector, [image]))
     features, gradients, logits = function(batch, tf.constant(target_index, dtype=tf.int32))
-    return features.numpy()[0], gradients.numpy()[0], logits.numpy()[0]
+    return features.numpy(), gradients.numpy(), logits.numpy()
 
 
 def gradcam_map(context: ExplainContext, *, plus_plus: bool = False) -> MapResult:
-    """Grad-CAM (``plus_plus=False``) or Grad-CAM++ map for ``context.target_index``, upsampled to ``map_shape``."""
+    """Grad-CAM (``plus_plus=False``) or Grad-CAM++ map for ``context.target_index``, upsampled to ``map_shape``.
+
+    With the card's ``mirror_average``, the mean of the image's map and its mirror's map mirrored back.
+    """
     features, gradients, logits = feature_gradients(context.detector, context.image, context.target_index)
-    coarse = class_activation_map(features, gradients, plus_plus=plus_plus)
+    pairs = zip(features, gradients, strict=True)
+    views = np.stack([class_activation_map(view, gradient, plus_plus=plus_plus) for view, gradient in pairs])
+    coarse = normalise(mirror_folded(views, context.detector)[0]).astype(np.float32)
     name = "Grad-CAM++" if plus_plus else "Grad-CAM"
     return MapResult(
         heatmap=upsample_unit_map(coarse, context.map_shape),
@@ -141,9 +158,9 @@ def gradcam_map(context: ExplainContext, *, plus_plus: bool = False) -> MapResul
         meaning=f"0..1 {name} relevance for '{context.target_class}' (1 = most relevant; 0 = no evidence for it)",
         details={
             "layer": BACKBONE_LAYER,
-            "feature_map_shape": list(features.shape),
+            "feature_map_shape": list(features.shape[1:]),
             "score": "logit",
-            "target_logit": float(logits[context.target_index]),
+            "target_logit": float(logits[:, context.target_index].mean()),
             "empty": bool(coarse.max() == 0),
         },
     )
