@@ -161,12 +161,14 @@ def architecture_card(
 
     Such a network takes 0..255 input and names its fake class "Fake"; training,
     the benchmarks and the tests all card the models they build through this one
-    function, so ``model_id`` ("NAME-" + 12 hex digits of the weights' sha256)
-    and ``architecture`` read the same everywhere. ``details`` are the card's
-    optional fields (temperature, training, ...).
+    function, so ``model_id`` ("NAME-" + 12 hex digits of the weights' sha256,
+    then :data:`MIRROR_ID_SUFFIX` for a card with ``mirror_average``, whose verdicts
+    differ from the same weights' without it) and ``architecture`` read the same
+    everywhere. ``details`` are the card's optional fields (temperature, training, ...).
     """
     if model_id is None:
         model_id = f"{name}-{weights_sha256[:12]}" if weights_sha256 else name
+        model_id += MIRROR_ID_SUFFIX if details.get("mirror_average") else ""
     return ModelCard(
         model_id=model_id,
         name=name,

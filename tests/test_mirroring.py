@@ -13,7 +13,7 @@ from deepfake_core.errors import DataSetError
 from deepfake_core.evaluation.calibration import fit_temperature
 from deepfake_core.loading import load_detector
 from deepfake_core.mirroring import mirror_averaged
-from deepfake_core.training import training_faces
+from deepfake_core.training import TrainConfig, train, training_faces
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +67,17 @@ def test_the_mirror_command_can_rewrite_a_model_in_place(trained, tmp_path, caps
     assert card.mirror_average and card.model_id == f"tiny-{result.card.weights_sha256[:12]}-mirror"
     assert card.model_id in capsys.readouterr().out
     assert load_detector(model).card == card  # the refitted familiarity statistics match the card
+
+
+def test_training_with_mirror_averaging_cards_and_calibrates_the_averaged_model(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=1, batch_size=8, mirror_average=True)
+    result = train(config, manifest, root, tmp_path / "both.keras", log=lambda line: None)
+    card = result.card
+    assert card.mirror_average and card.model_id == f"both-{card.weights_sha256[:12]}-mirror"
+    assert card.training["config"]["mirror_average"] is True
+    detector = load_detector(result.model_path)
+    faces = training_faces(card, manifest, root, log=lambda line: None)
+    validation = np.concatenate([batch for batch, _ in faces.dataset("validation")])
+    targets = np.array([card.labels.index(record.label) for record in faces.validation])
+    assert card.temperature == pytest.approx(fit_temperature(detector.raw_probabilities(validation), targets), rel=1e-4)
