@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,9 +28,11 @@ __all__ = [
     "ModelCard",
     "architecture_card",
     "card_path_for",
+    "derived_card",
     "file_sha256",
     "history_path_for",
     "load_card",
+    "model_id_for",
     "save_card",
 ]
 
@@ -143,6 +145,38 @@ class ModelCard:
             raise ModelCardError(f"{source} is malformed: {exc}.") from exc
 
 
+def model_id_for(name: str, weights_sha256: str | None, *, mirror_average: bool = False) -> str:
+    """The model id: "NAME-" and 12 hex digits of the weights' sha256 (NAME alone without a hash).
+
+    A card that averages over the mirror adds :data:`MIRROR_ID_SUFFIX`: same weights, other verdicts.
+    """
+    model_id = f"{name}-{weights_sha256[:12]}" if weights_sha256 else name
+    return model_id + (MIRROR_ID_SUFFIX if mirror_average else "")
+
+
+def derived_card(
+    card: ModelCard, weights: str | os.PathLike[str], *, name: str | None = None, **changes: Any
+) -> ModelCard:
+    """The card of a model made from ``card``'s and saved as ``weights``.
+
+    It is named (by default after the file), identified and hashed by that file, has ``changes``
+    applied, and has no metrics until it is evaluated.
+    """
+    weights = Path(weights)
+    name = name or weights.name.removesuffix(".keras")
+    sha256 = file_sha256(weights)
+    mirror_average = bool(changes.get("mirror_average", card.mirror_average))
+    return replace(
+        card,
+        model_id=model_id_for(name, sha256, mirror_average=mirror_average),
+        name=name,
+        weights_file=weights.name,
+        weights_sha256=sha256,
+        metrics={},
+        **changes,
+    )
+
+
 def architecture_card(
     *,
     name: str,
@@ -161,14 +195,11 @@ def architecture_card(
 
     Such a network takes 0..255 input and names its fake class "Fake"; training,
     the benchmarks and the tests all card the models they build through this one
-    function, so ``model_id`` ("NAME-" + 12 hex digits of the weights' sha256,
-    then :data:`MIRROR_ID_SUFFIX` for a card with ``mirror_average``, whose verdicts
-    differ from the same weights' without it) and ``architecture`` read the same
+    function, so ``model_id`` (:func:`model_id_for`) and ``architecture`` read the same
     everywhere. ``details`` are the card's optional fields (temperature, training, ...).
     """
     if model_id is None:
-        model_id = f"{name}-{weights_sha256[:12]}" if weights_sha256 else name
-        model_id += MIRROR_ID_SUFFIX if details.get("mirror_average") else ""
+        model_id = model_id_for(name, weights_sha256, mirror_average=bool(details.get("mirror_average")))
     return ModelCard(
         model_id=model_id,
         name=name,

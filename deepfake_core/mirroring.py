@@ -19,7 +19,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from deepfake_core.card import MIRROR_ID_SUFFIX, ModelCard, card_path_for, file_sha256, history_path_for, save_card
+from deepfake_core.card import ModelCard, card_path_for, derived_card, history_path_for, save_card
 from deepfake_core.data import SplitManifest
 from deepfake_core.detector import Detector
 from deepfake_core.errors import DataSetError
@@ -58,19 +58,14 @@ def mirror_averaged(
     log(f"mirror averaging: refitting on {len(faces.validation)} validation and {len(faces.train)} training faces")
     mirrored = Detector(detector.model, replace(card, mirror_average=True, temperature=1.0), batch_size=64)
     temperature, familiarity = calibrate_beside(mirrored, faces, output, log, familiarity=card.familiarity is not None)
-    name = name or output.name.removesuffix(".keras")
-    sha256 = file_sha256(output)
-    new_card = replace(
+    new_card = derived_card(
         card,
-        model_id=f"{name}-{sha256[:12]}{MIRROR_ID_SUFFIX}",
+        output,
         name=name,
-        weights_file=output.name,
-        weights_sha256=sha256,
         temperature=temperature,
         familiarity=familiarity,
         mirror_average=True,
         description=f"{card.description.rstrip('.')}; each verdict averaged over the face and its mirror image.",
-        metrics={},
         training={**card.training, "mirror_average": {"from_model": card.model_id, "temperature": card.temperature}},
     )
     save_card(new_card, card_path_for(output))

@@ -35,7 +35,7 @@ import numpy as np
 from keras import layers
 from scipy.special import logit
 
-from deepfake_core.card import ModelCard, card_path_for, file_sha256, save_card
+from deepfake_core.card import ModelCard, card_path_for, derived_card, save_card
 from deepfake_core.data import SplitManifest
 from deepfake_core.detector import Detector
 from deepfake_core.efficientnet_lite import WEIGHTS_LICENCE, build_efficientnet_lite0
@@ -179,19 +179,14 @@ def add_texture_probe(
         familiarity=card.familiarity is not None,
     )
     log(f"texture probe: weight {weight}, C {c}")
-    name = name or output.name.removesuffix(".keras")
-    sha256 = file_sha256(output)
-    new_card = replace(
+    new_card = derived_card(
         card,
-        model_id=f"{name}-{sha256[:12]}",
+        output,
         name=name,
         architecture=f"{card.architecture} + texture probe",
-        weights_file=output.name,
-        weights_sha256=sha256,
         temperature=temperature,
         description=f"{card.description.rstrip('.')}, blended with a frozen ImageNet texture probe.",
         familiarity=familiarity,
-        metrics={},
         licences=tuple(dict.fromkeys((*card.licences, WEIGHTS_LICENCE))),
         training={
             **card.training,
