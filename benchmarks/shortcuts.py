@@ -63,9 +63,11 @@ def share_called_fake(detector: Detector, photos: list[np.ndarray]) -> str:
     return f"{np.mean(scores >= detector.card.threshold):.1%} of {len(scores)}"
 
 
-def every_change(images: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+def every_change(
+    images: list[np.ndarray], changes: dict[str, Callable[[np.ndarray], np.ndarray]] = CHANGES
+) -> dict[str, list[np.ndarray]]:
     """Column name -> ``images`` after that column's change."""
-    return {name: [change(image) for image in images] for name, change in CHANGES.items()}
+    return {name: [change(image) for image in images] for name, change in changes.items()}
 
 
 def print_table(title: str, models: list[Detector], groups: dict[str, list[np.ndarray]]) -> None:

@@ -62,7 +62,10 @@ class ModelCard:
     model sees each prepared input and its left-right mirror and the verdict is
     the mean of the two passes' probabilities (and pooled features): a face and
     its mirror image then always get the same verdict, and the temperature and
-    familiarity statistics are fitted on those means.
+    familiarity statistics are fitted on those means. With ``jpeg_quality`` set,
+    every resized input is re-encoded as a JPEG of that quality before the model
+    sees it (:func:`deepfake_core.preprocess.prepare_image`), in training and at
+    prediction alike: how compressed a file already was then says little.
     """
 
     model_id: str
@@ -88,6 +91,7 @@ class ModelCard:
     face_crop: FaceCropSpec | None = None
     familiarity: FamiliaritySpec | None = None
     mirror_average: bool = False
+    jpeg_quality: int | None = None
     card_version: int = CARD_VERSION
 
     def __post_init__(self) -> None:
@@ -239,6 +243,9 @@ def _validate(card: ModelCard) -> list[str]:
         problems.append(f"familiarity must be a FamiliaritySpec or absent, got {type(card.familiarity).__name__}")
     if not isinstance(card.mirror_average, bool):
         problems.append(f"mirror_average must be true or false, got {card.mirror_average!r}")
+    quality = card.jpeg_quality
+    if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool) or not 1 <= quality <= 100):
+        problems.append(f"jpeg_quality must be an integer from 1 to 100 or absent, got {quality!r}")
     return problems
 
 

@@ -260,6 +260,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         max_per_kind=args.max_per_kind,
         self_blend=args.self_blend,
         mirror_average=args.mirror_average,
+        average_from=args.average_from,
+        jpeg_quality=args.jpeg_quality,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -415,6 +417,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--mirror-average",
         action="store_true",
         help="judge each face and its mirror image and average the two (the card's mirror_average)",
+    )
+    train.add_argument(
+        "--average-from",
+        type=_positive_int,
+        default=None,
+        metavar="EPOCH",
+        help="write the mean of the weights over every training step from this epoch (1-based) on (SWA); "
+        "the best epoch's weights go beside it as NAME_best_epoch.keras",
+    )
+    train.add_argument(
+        "--jpeg-quality",
+        type=int,
+        default=None,
+        metavar="Q",
+        help="re-encode every input as a JPEG of quality Q before the model sees it, in training and at "
+        "prediction (the card's jpeg_quality), so a file's earlier compression says little",
     )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")

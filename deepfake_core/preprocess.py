@@ -19,6 +19,11 @@ Contract (also written in every model card):
 * resize to ``(S, S)`` with ``S = card.input_size`` (the whole image is
   stretched to a square, as in the thesis; no crop), OpenCV ``INTER_AREA`` when
   shrinking and ``INTER_LINEAR`` when enlarging;
+* only for a card with ``jpeg_quality``: re-encode the resized image as a JPEG of
+  that quality (:func:`deepfake_core.perturb.jpeg_recompress`) and decode it again. The data's real
+  faces had been JPEG-compressed before, most generated ones had not, so a model
+  learns "compression artefacts mean Real"; one fixed compression of every input,
+  in training and at prediction, drowns what a file went through before;
 * reorder channels to ``card.channel_order`` (``RGB`` or ``BGR``);
 * ``float32`` in ``card.value_scale``: ``0..255`` (no division) or ``0..1``.
 """
@@ -31,6 +36,7 @@ import cv2
 import numpy as np
 
 from deepfake_core.card import ModelCard
+from deepfake_core.perturb import jpeg_recompress
 
 __all__ = ["prepare_batch", "prepare_image", "resize_square"]
 
@@ -52,6 +58,8 @@ def prepare_image(image: np.ndarray, card: ModelCard) -> np.ndarray:
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image (as load_image returns), got dtype {image.dtype}")
     resized = resize_square(image, card.input_size)
+    if card.jpeg_quality is not None:
+        resized = jpeg_recompress(resized, card.jpeg_quality)
     if card.channel_order == "BGR":
         resized = resized[:, :, ::-1]
     array = resized.astype(np.float32)

@@ -315,6 +315,10 @@ def _model_card(card: ModelCard) -> str:
         ("Face step", face_step),
         ("Threshold and temperature", f"{card.threshold:.2f}, {card.temperature:.2f}"),
         ("Mirror averaging", "yes: each verdict averages the face and its mirror" if card.mirror_average else "no"),
+        (
+            "Compression",
+            f"every input re-encoded as a JPEG of quality {card.jpeg_quality}" if card.jpeg_quality else "none",
+        ),
         ("Unlike-the-training-faces flag", "yes" if card.familiarity is not None else "no"),
         ("Kinds seen in training", seen),
         ("Description", card.description),

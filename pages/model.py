@@ -97,7 +97,13 @@ st.markdown(
     "1. **Input**: an RGB `uint8` image `(H, W, 3)`, decoded from the file's content (EXIF rotation applied, "
     "transparency on white).\n"
     + resize
-    + f"3. **Channel order** {card.channel_order}, **values** `float32` in **{card.value_scale}**.\n"
+    + (
+        f"3. **Compression**: the resized image is re-encoded as a JPEG of quality **{card.jpeg_quality}** and "
+        "decoded again, in training as at prediction, so how compressed the file already was says little. "
+        if card.jpeg_quality is not None
+        else "3. "
+    )
+    + f"**Channel order** {card.channel_order}, **values** `float32` in **{card.value_scale}**.\n"
     f"4. **Outputs**, in order: {', '.join(f'`{label}`' for label in card.labels)}"
     + (
         ", each the mean of the model's outputs for the input and its left-right mirror image (so a face and "

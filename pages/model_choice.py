@@ -199,6 +199,7 @@ def render_sidebar() -> None:
                 f"threshold {card.threshold:.2f} · temperature {format_temperature(card.temperature)} · "
                 + ("judges each face" if card.face_crop is not None else "judges the whole image")
                 + (" and its mirror image" if card.mirror_average else "")
+                + (f" · re-compressed as JPEG quality {card.jpeg_quality}" if card.jpeg_quality else "")
             )
 
 

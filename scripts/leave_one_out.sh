@@ -18,6 +18,11 @@
 # MIRROR=1 (the default) then also averages the fold's verdicts over the mirror image (deepfake-core mirror:
 # same weights, temperature and familiarity refitted) and evaluates that as <name>_mirror, so each fold
 # compares the two on the same weights; MIRROR=0 skips it.
+# AVERAGE_FROM=EPOCH trains with weight averaging (train --average-from): the fold's model is the mean of the
+# weights from that epoch on, and its best epoch is evaluated beside it as <name>_best_epoch (same run, so the
+# comparison is free of run-to-run noise). ONE_VIEW=0 evaluates only the mirror-averaged models.
+#   AVERAGE_FROM=4 ONE_VIEW=0 NAME_PREFIX=lite0_swa_ scripts/leave_one_out.sh loo_diffusion
+# JPEG_QUALITY=Q trains with the card's jpeg_quality (train --jpeg-quality): every input re-encoded at quality Q.
 #
 # To keep a fold within ~25 minutes on a 2-core CPU, training draws at most 1200 images per
 # kind (celeba, gan256 and utkface have more) and runs at most 12 epochs.
@@ -37,6 +42,9 @@ LEARNING_RATE=${LEARNING_RATE:-1e-4}
 LR_SCHEDULE=${LR_SCHEDULE:-plateau}
 NAME_PREFIX=${NAME_PREFIX-lite0_variety_}   # names the runs (and their rows on the Evaluation page) by recipe
 MIRROR=${MIRROR:-1}
+AVERAGE_FROM=${AVERAGE_FROM:-}
+ONE_VIEW=${ONE_VIEW:-1}
+JPEG_QUALITY=${JPEG_QUALITY:-}
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"
@@ -54,12 +62,18 @@ for fold in "${@:-${ORDER[@]}}"; do
   # shellcheck disable=SC2086  # the kinds are separate arguments
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
     --backbone "$BACKBONE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
-    --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds
-  runs=("$name")
-  if [[ $MIRROR == 1 ]]; then
-    deepfake-core mirror --model "$RUNS/$name.keras" --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/${name}_mirror.keras"
-    runs+=("${name}_mirror")
-  fi
+    --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
+    ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"}
+  trained=("$name")
+  [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
+  runs=()
+  for model in "${trained[@]}"; do
+    [[ $ONE_VIEW == 1 || $MIRROR != 1 ]] && runs+=("$model")
+    if [[ $MIRROR == 1 ]]; then
+      deepfake-core mirror --model "$RUNS/$model.keras" --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/${model}_mirror.keras"
+      runs+=("${model}_mirror")
+    fi
+  done
   for run in "${runs[@]}"; do
     deepfake-core evaluate --model "$RUNS/$run.keras" --data "$DATA" --manifest "$MANIFEST" \
       --out "$OUT/$run.json" --no-robustness --false-alarm-data "$PHOTOS"

@@ -242,16 +242,21 @@ def test_the_model_page_shows_readable_numbers(tmp_path: Path, monkeypatch) -> N
     assert any("temperature 1.23 ·" in item.value for item in app.sidebar.caption)  # the same rounding
 
 
-def test_the_model_page_says_when_verdicts_average_over_the_mirror(tmp_path: Path, monkeypatch) -> None:
+def test_the_model_page_says_when_verdicts_average_over_the_mirror_and_inputs_are_recompressed(
+    tmp_path: Path, monkeypatch
+) -> None:
     path = save_tiny_model(tmp_path)
-    for mirror_average in (False, True):
-        save_card(replace(load_card(card_path_for(path)), mirror_average=mirror_average), card_path_for(path))
+    for mirror_average, jpeg_quality in ((False, None), (True, 75)):
+        card = replace(load_card(card_path_for(path)), mirror_average=mirror_average, jpeg_quality=jpeg_quality)
+        save_card(card, card_path_for(path))
         monkeypatch.setenv("DEEPFAKE_LENS_MODEL_DIR", str(tmp_path))
         app = open_page("pages/model.py")
         assert not app.exception
         contract = next(item.value for item in app.markdown if item.value.startswith("1. **Input**"))
         assert ("left-right mirror image" in contract) is mirror_average
+        assert ("re-encoded as a JPEG of quality **75**" in contract) is bool(jpeg_quality)
         assert any("and its mirror image" in item.value for item in app.sidebar.caption) is mirror_average
+        assert any("JPEG quality 75" in item.value for item in app.sidebar.caption) is bool(jpeg_quality)
 
 
 def test_the_model_page_marks_the_sidebars_model_in_the_comparison(two_models: Path) -> None:

@@ -123,7 +123,7 @@ def test_an_analysts_visit_in_chromium(server, tmp_path_factory: pytest.TempPath
             screenshot(page, shots / "3-evaluation.png")
 
             harness.open_from_sidebar(page, "Model", timeout_ms=TIMEOUT_MS)
-            expect(page.get_by_text("Preprocessing contract")).to_be_visible()
+            expect(page.get_by_text("Preprocessing contract", exact=True)).to_be_visible()
             screenshot(page, shots / "4-model.png")
 
             harness.open_from_sidebar(page, "Explain", timeout_ms=TIMEOUT_MS)

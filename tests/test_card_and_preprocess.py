@@ -10,6 +10,7 @@ from conftest import tiny_card
 
 from deepfake_core.card import ModelCard, architecture_card, card_path_for, load_card, save_card
 from deepfake_core.errors import ModelCardError
+from deepfake_core.perturb import jpeg_recompress
 from deepfake_core.preprocess import prepare_batch, prepare_image, resize_square
 
 
@@ -52,6 +53,9 @@ def test_architecture_card_names_the_model_after_its_weights():
         ({"threshold": 1.5}, "threshold"),
         ({"temperature": 0.0}, "temperature"),
         ({"input_size": 4}, "input_size"),
+        ({"jpeg_quality": 0}, "jpeg_quality"),
+        ({"jpeg_quality": 75.0}, "jpeg_quality"),
+        ({"jpeg_quality": True}, "jpeg_quality"),
     ],
 )
 def test_card_rejects_bad_contract(overrides, message):
@@ -112,6 +116,21 @@ def test_prepare_follows_card(order, scale, red_channel, value):
     np.testing.assert_allclose(batch[..., red_channel], value, rtol=1e-6)
     others = [c for c in range(3) if c != red_channel]
     assert np.all(batch[..., others] == 0)
+
+
+def test_a_card_with_jpeg_quality_compresses_every_resized_input_once(tmp_path):
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    plain, compressed = tiny_card(), tiny_card(jpeg_quality=60)
+    expected = jpeg_recompress(resize_square(photo, 32), 60).astype(np.float32)
+    np.testing.assert_array_equal(prepare_image(photo, compressed), expected)
+    assert np.abs(prepare_image(photo, plain) - expected).mean() > 5  # random pixels: the round trip changes them
+    # a file saved at quality 60 before (at the model's size) is no longer told apart from a clean one
+    saved_before = jpeg_recompress(resize_square(photo, 32), 60)
+    clean_gap = np.abs(prepare_image(saved_before, plain) - prepare_image(resize_square(photo, 32), plain)).mean()
+    normalised_gap = np.abs(prepare_image(saved_before, compressed) - expected).mean()
+    assert normalised_gap < clean_gap / 4
+    assert load_card(save_card(compressed, tmp_path / "q.card.json")).jpeg_quality == 60
 
 
 def test_resize_uses_area_when_shrinking_and_keeps_exact_size():

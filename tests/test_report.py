@@ -234,6 +234,7 @@ def test_the_report_names_the_explanations_the_model_and_the_date(report: str) -
     assert "default-test" in report and "2026-05-04T12:30:00+00:00" in report
     assert "threshold 0.50 (the model card's: 0.50)" in report
     assert "<dt>Mirror averaging</dt><dd>no</dd>" in report  # the card's contract, this card without it
+    assert "<dt>Compression</dt><dd>none</dd>" in report
     assert all(
         f"<dt>{html.escape(term)}</dt><dd>{html.escape(meaning)}</dd>" in report for term, meaning in TERMS.items()
     )

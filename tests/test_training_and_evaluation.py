@@ -8,6 +8,7 @@ import zipfile
 from dataclasses import replace
 
 import h5py
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -19,7 +20,17 @@ from deepfake_core.evaluation.results import load_results, save_results
 from deepfake_core.intake import load_image
 from deepfake_core.loading import load_detector
 from deepfake_core.perturb import CLEAN, ROBUSTNESS_SUITE
-from deepfake_core.training import TrainConfig, cap_per_kind, kind_weights, learning_rate_for, train
+from deepfake_core.preprocess import prepare_batch
+from deepfake_core.training import (
+    BEST_EPOCH_SUFFIX,
+    TrainConfig,
+    WeightAverage,
+    cap_per_kind,
+    kind_weights,
+    learning_rate_for,
+    make_dataset,
+    train,
+)
 
 
 def test_training_writes_a_loadable_model_with_card_and_history(trained):
@@ -205,6 +216,69 @@ def test_a_cosine_schedule_falls_to_zero_by_the_last_planned_epoch(trained, tmp_
     assert learning_rate_for(replace(config, lr_schedule="plateau"), steps_per_epoch=10) == 1e-3
     with pytest.raises(ValueError, match="lr_schedule"):
         learning_rate_for(replace(config, lr_schedule="step"), steps_per_epoch=10)
+
+
+class _StepWeights(keras.callbacks.Callback):
+    """Every training step's weights, recorded after the step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[list[np.ndarray]] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(self.model.get_weights())
+
+
+def test_weight_averaging_is_the_mean_of_every_step_from_its_epoch_on():
+    inputs = keras.Input((3,))
+    normalised = keras.layers.BatchNormalization()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(normalised))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)).astype("float32"), rng.integers(0, 2, 12)
+    averaging, recorded = WeightAverage(start_epoch=2), _StepWeights()
+    model.fit(x, y, batch_size=4, epochs=3, callbacks=[averaging, recorded], verbose=0, shuffle=False)
+    assert averaging.steps == 6  # epochs 2 and 3, three steps each
+    averaged = averaging.averaged_weights(model.get_weights())
+    expected = [np.mean(step, axis=0) for step in zip(*recorded.steps[3:], strict=True)]
+    assert all(np.allclose(a, e, atol=1e-6) for a, e in zip(averaged, expected, strict=True))
+    # BatchNorm's moving statistics are averaged too, and the mean differs from the last step
+    assert not np.allclose(averaged[2], recorded.steps[-1][2])
+    with pytest.raises(ValueError, match="epoch 1 or later"):
+        WeightAverage(start_epoch=0)
+
+
+def test_an_averaging_run_writes_the_mean_and_its_best_epoch_beside_it(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=2, batch_size=8, average_from=2, patience=5)
+    result = train(config, manifest, root, tmp_path / "swa.keras", log=lambda line: None)
+    best_path = tmp_path / f"swa{BEST_EPOCH_SUFFIX}.keras"
+    averaged, best = load_detector(result.model_path), load_detector(best_path)
+    assert (
+        result.card.training["weight_average"]["from_epoch"] == 2
+        and result.card.training["weight_average"]["steps"] > 0
+    )
+    assert "averaged over the training steps from epoch 2" in result.card.description
+    assert best.card.training["config"]["average_from"] is None and "weight_average" not in best.card.training
+    assert best.card.name == f"swa{BEST_EPOCH_SUFFIX}" and best.card.model_id != averaged.card.model_id
+    assert not all(
+        np.allclose(a, b) for a, b in zip(averaged.model.get_weights(), best.model.get_weights(), strict=True)
+    )
+    with pytest.raises(DataSetError, match="before weight averaging"):
+        train(replace(config, average_from=5), manifest, root, tmp_path / "late.keras", log=lambda line: None)
+
+
+def test_a_compressing_card_is_trained_on_the_inputs_prediction_will_see(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=1, batch_size=8, jpeg_quality=70)
+    result = train(config, manifest, root, tmp_path / "jpeg.keras", log=lambda line: None)
+    detector = load_detector(result.model_path)
+    assert detector.card.jpeg_quality == 70 and result.card.training["config"]["jpeg_quality"] == 70
+    records = manifest.splits["validation"][:4]
+    streamed = next(make_dataset(records, root, detector.card, batch_size=4, shuffle=False).as_numpy_iterator())[0]
+    images = [load_image(record.path(root)) for record in records]
+    np.testing.assert_array_equal(streamed, detector.prepare(images))
+    assert not np.array_equal(streamed, prepare_batch(images, replace(detector.card, jpeg_quality=None)))
 
 
 def test_cap_per_kind_keeps_at_most_the_limit_of_each_kind_in_order():
