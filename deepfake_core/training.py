@@ -474,7 +474,7 @@ def train(
         return save(model, output, name)
     # the best epoch (what the run would have written without averaging) goes beside, for comparison
     best_output = output.with_name(f"{output.name.removesuffix('.keras')}{BEST_EPOCH_SUFFIX}.keras")
-    best_loss = model.evaluate(val_data, verbose=0)[0]
+    best_loss = min(history["val_loss"])  # EarlyStopping restored the weights of that epoch
     save(model, best_output, f"{name}{BEST_EPOCH_SUFFIX}", config=replace(config, average_from=None))
     if averaging.steps == 0:
         raise DataSetError(
@@ -486,23 +486,20 @@ def train(
     log(
         f"weights averaged over {averaging.steps} steps: validation loss {average_loss:.4f}, best epoch {best_loss:.4f}"
     )
-    save.training = {
-        **training,
-        "weight_average": {
-            "from_epoch": config.average_from,
-            "steps": averaging.steps,
-            "val_loss": float(average_loss),
-            "best_epoch_val_loss": float(best_loss),
-        },
+    averaged = {
+        "from_epoch": config.average_from,
+        "steps": averaging.steps,
+        "val_loss": float(average_loss),
+        "best_epoch_val_loss": float(best_loss),
     }
-    return save(model, output, name)
+    return save(model, output, name, details={"weight_average": averaged})
 
 
 BEST_EPOCH_SUFFIX = "_best_epoch"
 """A run that averages its weights also writes its best epoch's weights as ``NAME_best_epoch.keras``."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class _TrainedModelWriter:
     """Calibrate a trained network on its validation faces, fit its familiarity statistics, save it with its card."""
 
@@ -514,8 +511,15 @@ class _TrainedModelWriter:
     log: LogFn
 
     def __call__(
-        self, model: keras.Model, output: Path, name: str, *, config: TrainConfig | None = None
+        self,
+        model: keras.Model,
+        output: Path,
+        name: str,
+        *,
+        config: TrainConfig | None = None,
+        details: dict[str, Any] | None = None,
     ) -> TrainResult:
+        """Write ``model`` as ``output``; ``details`` join the card's training section (beside the run's own)."""
         config = config or self.config
         draft = replace(self.faces.card, name=name, weights_file=output.name)
         temperature, familiarity = calibrate_beside(Detector(model, draft, batch_size=64), self.faces, output, self.log)
@@ -528,7 +532,12 @@ class _TrainedModelWriter:
             sha256=file_sha256(output),
             temperature=temperature,
             familiarity=familiarity,
-            training={**self.training, "config": config.to_dict(), "history_file": history_path_for(output).name},
+            training={
+                **self.training,
+                **(details or {}),
+                "config": config.to_dict(),
+                "history_file": history_path_for(output).name,
+            },
         )
         save_card(card, card_path_for(output))
         history_path_for(output).write_text(json.dumps(self.history, indent=1) + "\n", encoding="utf-8")
