@@ -73,8 +73,9 @@ def every_change(
 def print_table(title: str, models: list[Detector], groups: dict[str, list[np.ndarray]]) -> None:
     print(f"\n{title}")
     print(f"{'model':<24}" + "".join(f"{name:>16}" for name in groups))
-    for detector in models:
-        print(f"{detector.card.name:<24}" + "".join(f"{share_called_fake(detector, g):>16}" for g in groups.values()))
+    for detector in models:  # named by file: a candidate trained as "default" sits beside the shipped one
+        shares = "".join(f"{share_called_fake(detector, group):>16}" for group in groups.values())
+        print(f"{Path(detector.card.weights_file).stem:<24}{shares}")
 
 
 def main() -> None:

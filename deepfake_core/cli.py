@@ -2,7 +2,7 @@
 
 Sub-commands: ``predict`` (files, folders, globs; in this process or on Ray), ``explain``, ``serve``
 (the thesis app's HTTP endpoint, back as a service), ``split``, ``train``, ``familiarity``, ``add-probe``,
-``mirror``, ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the commands so ``--help``
+``mirror``, ``copy``, ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the commands so ``--help``
 is instant.
 """
 
@@ -310,6 +310,14 @@ def _cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_copy(args: argparse.Namespace) -> int:
+    from deepfake_core.model_copy import copy_model
+
+    card = copy_model(args.model, args.out, name=args.name)
+    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it with --update-card for its metrics")
+    return 0
+
+
 def _unit_interval(text: str) -> float:
     """argparse type for a share strictly between 0 and 1."""
     value = float(text)
@@ -376,9 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="standard",
         default=None,
-        choices=("standard", "strong", "grey", "no_grey"),
+        choices=("standard", "strong", "past", "grey", "no_grey"),
         help="flips, crops, JPEG re-compression, blur, noise, greyscale, colour grading, skin retouching, "
-        "sharpening; 'strong' (Wang et al. 2020) adds more blur, JPEG and resampling; 'grey' is the standard "
+        "sharpening; 'strong' (Wang et al. 2020) adds more blur, JPEG and resampling; 'past' gives 30 %% of "
+        "the faces a compressed past (shrunk, saved as a JPEG, enlarged again); 'grey' is the standard "
         "preset without grading, retouching and sharpening, 'no_grey' without greyscale too (earlier recipes)",
     )
     train.add_argument(
@@ -507,6 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
     mirror.add_argument("--out", required=True, help="model file to write (.keras; may be --model itself)")
     mirror.add_argument("--name", default=None, help="model name (default: the output file's stem)")
     mirror.set_defaults(run=_cmd_mirror)
+
+    copy = commands.add_parser(
+        "copy", help="copy a trained model with its card, history and familiarity statistics (promote a candidate)"
+    )
+    copy.add_argument("--model", required=True, help="trained model file (.keras with its card)")
+    copy.add_argument("--out", required=True, help="model file to write (.keras)")
+    copy.add_argument("--name", default=None, help="model name (default: the output file's stem)")
+    copy.set_defaults(run=_cmd_copy)
 
     reported = commands.add_parser("reported", help="write the thesis' reported figures as a results entry")
     reported.add_argument("--out", required=True, help="e.g. model/evaluation/thesis_reported.json")

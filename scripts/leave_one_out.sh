@@ -12,6 +12,7 @@
 #   AUGMENT=no_grey NAME_PREFIX=lite0_ scripts/leave_one_out.sh loo_stylegan
 #   AUGMENT=grey NAME_PREFIX=lite0_grey_ scripts/leave_one_out.sh loo_stylegan
 #   AUGMENT=strong scripts/leave_one_out.sh loo_diffusion
+#   AUGMENT=past ONE_VIEW=0 NAME_PREFIX=lite0_past_ scripts/leave_one_out.sh loo_diffusion   # a compressed past
 #   LR_SCHEDULE=cosine EPOCHS=10 PATIENCE=10 NAME_PREFIX=lite0_cosine_ scripts/leave_one_out.sh loo_stylegan
 #   SELF_BLEND=0.5 RUNS=runs/loo_sbi OUT=runs/loo_sbi_eval scripts/leave_one_out.sh   # with pseudo-fakes
 #   BACKBONE=local_cnn LEARNING_RATE=1e-3 RUNS=runs/loo_local OUT=runs/loo_local_eval scripts/leave_one_out.sh

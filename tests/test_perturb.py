@@ -12,6 +12,7 @@ from deepfake_core.perturb import (
     ROBUSTNESS_SUITE,
     AugmentConfig,
     augment,
+    compressed_past,
     downscale,
     gaussian_blur,
     gaussian_noise,
@@ -104,6 +105,24 @@ def test_the_strong_preset_blurs_recompresses_and_resamples_more_often():
     assert strong.blur > standard.blur and strong.jpeg > standard.jpeg and strong.resize > standard.resize == 0
     only_resample = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, resize=1.0, tone=0, retouch=0, sharpen=0)
     out = augment(IMAGE, only_resample, np.random.default_rng(0))
+    assert out.shape == IMAGE.shape and not np.array_equal(out, IMAGE)
+
+
+def test_a_compressed_past_loses_more_than_the_resampling_alone_and_more_at_lower_quality():
+    def error(image: np.ndarray) -> float:
+        return float(np.abs(image.astype(int) - IMAGE).mean())
+
+    past = {quality: compressed_past(IMAGE, 0.5, quality) for quality in (95, 75, 40)}
+    assert all(out.shape == IMAGE.shape and out.dtype == np.uint8 for out in past.values())
+    assert error(resample(IMAGE, 0.5)) < error(past[95]) < error(past[75]) < error(past[40])
+    assert error(compressed_past(IMAGE, 0.8, 75)) < error(past[75])  # a larger copy keeps more
+
+
+def test_the_past_preset_is_the_standard_one_with_a_compressed_past_for_some_faces():
+    standard, past = AUGMENT_PRESETS["standard"], AUGMENT_PRESETS["past"]
+    assert past.past > standard.past == 0 and {**past.to_dict(), "past": 0.0} == standard.to_dict()
+    only_past = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, grey=0, tone=0, retouch=0, sharpen=0, past=1.0)
+    out = augment(IMAGE, only_past, np.random.default_rng(0))
     assert out.shape == IMAGE.shape and not np.array_equal(out, IMAGE)
 
 
