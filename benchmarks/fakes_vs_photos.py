@@ -15,34 +15,32 @@ their scores' tail reaches past the threshold.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+
+from deepfake_core.evaluation.metrics import auc_score
+from deepfake_core.evaluation.results import load_results
+from deepfake_core.evaluation.schema import EvaluationResults
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fake_ranking(results: dict) -> dict[str, float]:
-    """AUC of test fakes vs photo faces and vs test reals, false-alarm share and photo P(fake) quantiles."""
-    photos = np.array([p for p in results["false_alarm"]["p_fake"] if p is not None], dtype=float)
-    scored = [row for row in results["predictions"] if row.get("p_fake") is not None]
-    fakes = np.array([row["p_fake"] for row in scored if row["label"] == "Fake"], dtype=float)
-    reals = np.array([row["p_fake"] for row in scored if row["label"] == "Real"], dtype=float)
+def fake_ranking(results: EvaluationResults, photos: np.ndarray) -> dict[str, float]:
+    """AUC of test fakes vs the photo faces and vs test reals, false-alarm share and photo P(fake) quantiles."""
+    scored = results.arrays
+    fakes, reals = scored.p_fake[scored.y_fake == 1], scored.p_fake[scored.y_fake == 0]
 
-    def auc(negatives: np.ndarray) -> float:
-        labels = np.r_[np.ones(len(fakes)), np.zeros(len(negatives))]
-        return float(roc_auc_score(labels, np.r_[fakes, negatives]))
+    def auc(negatives: np.ndarray) -> float | None:
+        return auc_score(np.r_[np.ones(len(fakes)), np.zeros(len(negatives))], np.r_[fakes, negatives])
 
     return {
         "auc_vs_photos": auc(photos),
         "auc_vs_test_reals": auc(reals),
-        "photos_called_fake": float(np.mean(photos >= results["threshold"])),
+        "photos_called_fake": float(np.mean(photos >= results.threshold)),
         "photo_median": float(np.median(photos)),
         "photo_p90": float(np.quantile(photos, 0.9)),
         "n_photos": len(photos),
-        "n_fakes": len(fakes),
     }
 
 
@@ -58,13 +56,14 @@ def main() -> None:
     columns = ("AUC vs photos", 15), ("AUC vs test reals", 19), ("photos called Fake", 20), ("photo median", 14)
     print(f"{'model':<24}" + "".join(f"{name:>{width}}" for name, width in columns) + f"{'p90':>7}")
     for path in args.results:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        if not (results.get("false_alarm") or {}).get("p_fake"):
-            print(f"{results['model_name']:<24}  (no false-alarm photos in {path.name})")
+        results = load_results(path)
+        false_alarm = getattr(results, "false_alarm", None)
+        if false_alarm is None or not false_alarm.p_fake:
+            print(f"{results.model_name:<24}  (no false-alarm photos' P(fake) in {path.name})")
             continue
-        r = fake_ranking(results)
+        r = fake_ranking(results, np.asarray(false_alarm.p_fake, dtype=float))
         print(
-            f"{results['model_name']:<24}{r['auc_vs_photos']:>15.3f}{r['auc_vs_test_reals']:>19.3f}"
+            f"{results.model_name:<24}{r['auc_vs_photos']:>15.3f}{r['auc_vs_test_reals']:>19.3f}"
             f"{r['photos_called_fake']:>13.1%} of {r['n_photos']:<3}{r['photo_median']:>14.3f}{r['photo_p90']:>7.3f}"
         )
 

@@ -22,7 +22,6 @@ __all__ = [
     "AugmentConfig",
     "Perturbation",
     "augment",
-    "compressed_past",
     "downscale",
     "gaussian_blur",
     "gaussian_noise",
@@ -51,28 +50,24 @@ def downscale(image: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def resample(image: np.ndarray, factor: float) -> np.ndarray:
+def resample(image: np.ndarray, factor: float, *, jpeg_quality: int | None = None) -> np.ndarray:
     """Shrink by ``factor`` and enlarge back to the original size: detail finer than the small copy is lost.
 
     Sources differ in sharpness (original resolution, how far they were
     downscaled); resampled training images keep a model from treating
     sharpness itself as a sign of realness.
+
+    With ``jpeg_quality`` the small copy is saved as a JPEG of that quality before it is enlarged:
+    a compressed past, as of a face that was once a web copy, a thumbnail or a video frame.
+    ``benchmarks/compression.py`` showed the default catching 88 % of halved test fakes but 32 %
+    once the halved copy was also saved at JPEG 75, while JPEG 50 or halving alone left its test
+    accuracy at 0.91 (the evaluation's robustness rows): it read "the fine detail survived" as
+    Fake, and only the two together remove that detail.
     """
     height, width = image.shape[:2]
-    return cv2.resize(downscale(image, factor), (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def compressed_past(image: np.ndarray, factor: float, quality: int) -> np.ndarray:
-    """Shrink by ``factor``, save as a JPEG of ``quality`` at that size, enlarge back to the original size.
-
-    A face that was once a smaller, compressed picture (a web copy, a thumbnail, a video frame)
-    and is judged enlarged: ``benchmarks/compression.py`` showed the default catching 88 % of
-    halved test fakes but 32 % once the halved copy was also saved at JPEG 75, while JPEG 50 or
-    halving alone left its test accuracy at 0.91 (the evaluation's robustness rows): it read
-    "the fine detail survived" as Fake, and only the two together remove that detail.
-    """
-    height, width = image.shape[:2]
-    small = jpeg_recompress(np.ascontiguousarray(downscale(image, factor)), quality)
+    small = downscale(image, factor)
+    if jpeg_quality is not None:
+        small = jpeg_recompress(np.ascontiguousarray(small), jpeg_quality)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -157,8 +152,8 @@ class AugmentConfig:
     past: float = 0.0
     past_factor: tuple[float, float] = (0.35, 0.8)
     past_quality: tuple[int, int] = (50, 95)
-    """A compressed past (:func:`compressed_past`) for either label, so a face whose fine detail a small JPEG
-    copy removed is not read as Real."""
+    """A compressed past (:func:`resample` with ``jpeg_quality``) for either label, so a face whose fine detail
+    a small JPEG copy removed is not read as Real."""
     grey: float = 0.2
     """Greyscale, so colour says nothing about the label: half the sd1x fakes are black and white, the reals
     almost never, and a model trained without it called 61 % of greyed real photos Fake."""
@@ -188,7 +183,7 @@ def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
         image = resample(np.ascontiguousarray(image), rng.uniform(*config.resize_factor))
     if rng.random() < config.past:
         quality = int(rng.integers(*config.past_quality, endpoint=True))
-        image = compressed_past(image, rng.uniform(*config.past_factor), quality)
+        image = resample(np.ascontiguousarray(image), rng.uniform(*config.past_factor), jpeg_quality=quality)
     if rng.random() < config.tone:
         image = tone(image, rng.uniform(*config.saturation), rng.uniform(*config.contrast), rng.uniform(*config.gamma))
     if rng.random() < config.grey:

@@ -12,7 +12,6 @@ from deepfake_core.perturb import (
     ROBUSTNESS_SUITE,
     AugmentConfig,
     augment,
-    compressed_past,
     downscale,
     gaussian_blur,
     gaussian_noise,
@@ -112,10 +111,10 @@ def test_a_compressed_past_loses_more_than_the_resampling_alone_and_more_at_lowe
     def error(image: np.ndarray) -> float:
         return float(np.abs(image.astype(int) - IMAGE).mean())
 
-    past = {quality: compressed_past(IMAGE, 0.5, quality) for quality in (95, 75, 40)}
+    past = {quality: resample(IMAGE, 0.5, jpeg_quality=quality) for quality in (95, 75, 40)}
     assert all(out.shape == IMAGE.shape and out.dtype == np.uint8 for out in past.values())
     assert error(resample(IMAGE, 0.5)) < error(past[95]) < error(past[75]) < error(past[40])
-    assert error(compressed_past(IMAGE, 0.8, 75)) < error(past[75])  # a larger copy keeps more
+    assert error(resample(IMAGE, 0.8, jpeg_quality=75)) < error(past[75])  # a larger copy keeps more
 
 
 def test_the_past_preset_is_the_standard_one_with_a_compressed_past_for_some_faces():
