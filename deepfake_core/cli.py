@@ -310,6 +310,17 @@ def _cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_soup(args: argparse.Namespace) -> int:
+    from deepfake_core.data import load_manifest
+    from deepfake_core.model_soup import model_soup
+
+    card = model_soup(
+        args.models, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir
+    )
+    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    return 0
+
+
 def _cmd_copy(args: argparse.Namespace) -> int:
     from deepfake_core.model_copy import copy_model
 
@@ -326,9 +337,12 @@ def _unit_interval(text: str) -> float:
     return value
 
 
-def _add_training_faces_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of a step fitted after training on the model's own training faces."""
-    parser.add_argument("--model", required=True, help="trained model file (.keras with its card)")
+def _add_training_faces_arguments(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """The arguments of a step fitted after training on the model's own training faces (``several``: --models)."""
+    if several:
+        parser.add_argument("--models", required=True, nargs="+", help="trained model files (.keras with cards)")
+    else:
+        parser.add_argument("--model", required=True, help="trained model file (.keras with its card)")
     parser.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
     parser.add_argument("--manifest", required=True, help="the split manifest the model was trained on")
     parser.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
@@ -516,6 +530,14 @@ def build_parser() -> argparse.ArgumentParser:
     mirror.add_argument("--out", required=True, help="model file to write (.keras; may be --model itself)")
     mirror.add_argument("--name", default=None, help="model name (default: the output file's stem)")
     mirror.set_defaults(run=_cmd_mirror)
+
+    soup = commands.add_parser(
+        "soup", help="average the weights of several runs of one network into one model (refits its card)"
+    )
+    _add_training_faces_arguments(soup, several=True)
+    soup.add_argument("--out", required=True, help="model file to write (.keras)")
+    soup.add_argument("--name", default=None, help="model name (default: the output file's stem)")
+    soup.set_defaults(run=_cmd_soup)
 
     copy = commands.add_parser(
         "copy", help="copy a trained model with its card, history and familiarity statistics (promote a candidate)"

@@ -464,7 +464,9 @@ def training_curves_figure(history: Mapping[str, Sequence[float]] | None) -> go.
     """
     title = "Training curves"
     if not history or not any(key in history for key in ("loss", "accuracy", "val_loss", "val_accuracy")):
-        return _message_figure("No training history recorded for this model.", title=title)
+        return _message_figure(
+            "No training history recorded for this model (a soup of several runs has none of its own).", title=title
+        )
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     series = (("", "Training", "primary", "solid"), ("val_", "Validation", "validation", "dash"))
     for column, metric in enumerate(("loss", "accuracy"), start=1):

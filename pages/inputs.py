@@ -64,19 +64,19 @@ def _generated(file_name: str, what: str, *, caught: bool) -> Sample:
 SAMPLES: Final[dict[str, Sample]] = {
     "astronaut": Sample(
         _SKIMAGE_DIR / "astronaut.png",
-        "Real: NASA portrait of Eileen Collins; the shipped default model calls it Real (P(fake) 0.08)",
+        "Real: NASA portrait of Eileen Collins; the shipped default model calls it Real (P(fake) 0.05)",
     ),
-    "stylegan2_tpdne_fake_49": _generated(
-        "stylegan2_tpdne_fake_49.jpg", "StyleGAN2 face, a typical test image", caught=True
+    "stylegan2_tpdne_fake_9": _generated(
+        "stylegan2_tpdne_fake_9.jpg", "StyleGAN2 face, a typical test image", caught=True
     ),
-    "stylegan2_tpdne_fake_66": _generated(
-        "stylegan2_tpdne_fake_66.jpg", "StyleGAN2 face, the hardest test image of this generator", caught=False
+    "stylegan2_tpdne_fake_89": _generated(
+        "stylegan2_tpdne_fake_89.jpg", "StyleGAN2 face, the hardest test image of this generator", caught=False
     ),
-    "sd21_000209": _generated("sd21_000209.jpg", "Stable Diffusion 2.1 portrait, a typical test image", caught=True),
+    "sd21_000276": _generated("sd21_000276.jpg", "Stable Diffusion 2.1 portrait, a typical test image", caught=True),
     "sd21_000535": _generated(
         "sd21_000535.jpg", "Stable Diffusion 2.1 portrait, the hardest test image of this generator", caught=False
     ),
-    "gan256_002514": _generated("gan256_002514.jpg", "GAN face (256 px), a typical test image", caught=True),
+    "gan256_000536": _generated("gan256_000536.jpg", "GAN face (256 px), a typical test image", caught=True),
     "gan256_004575": _generated(
         "gan256_004575.jpg", "GAN face (256 px), the hardest test image of this generator", caught=False
     ),

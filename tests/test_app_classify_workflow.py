@@ -278,11 +278,11 @@ def test_the_report_download_holds_the_session_in_one_self_contained_file(
 
 def test_a_link_keeps_the_chosen_samples_on_classify(model_dir: Path) -> None:
     app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "streamlit_app.py"), default_timeout=120)
-    app.query_params["sample"] = ["gan256_002514", "no-such-sample", "chelsea"]
+    app.query_params["sample"] = ["gan256_000536", "no-such-sample", "chelsea"]
     app.run()
     app.switch_page("pages/classify.py").run()
     assert not app.exception
-    assert app.multiselect[0].value == ["gan256_002514", "chelsea"]  # an unknown name is dropped
+    assert app.multiselect[0].value == ["gan256_000536", "chelsea"]  # an unknown name is dropped
     assert len(verdicts(app)) == 2
     app.multiselect[0].set_value(["coffee"]).run()
     assert app.query_params["sample"] == "coffee"

@@ -303,12 +303,12 @@ def test_built_in_samples_are_classified(classify: AppTest) -> None:
     from pages.inputs import SAMPLES
 
     offered = classify.multiselect[0].options
-    assert len(offered) == len(SAMPLES) and any(option.startswith("sd21_000209: Generated: ") for option in offered)
-    classify.multiselect[0].set_value(["astronaut", "stylegan2_tpdne_fake_66", "chelsea"]).run()
+    assert len(offered) == len(SAMPLES) and any(option.startswith("sd21_000276: Generated: ") for option in offered)
+    classify.multiselect[0].set_value(["astronaut", "stylegan2_tpdne_fake_89", "chelsea"]).run()
     assert not classify.exception
     assert not classify.error
     assert len(verdicts(classify)) == 3
-    assert list(classify.dataframe[0].value["file"]) == ["astronaut.png", "stylegan2_tpdne_fake_66.jpg", "chelsea.png"]
+    assert list(classify.dataframe[0].value["file"]) == ["astronaut.png", "stylegan2_tpdne_fake_89.jpg", "chelsea.png"]
 
 
 # --------------------------------------------------------------------------- evaluation

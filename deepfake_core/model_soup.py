@@ -1,0 +1,144 @@
+"""Average the weights of several training runs into one model (a uniform "model soup").
+
+Two runs of one recipe, or of two recipes, fine-tuned from the same ImageNet
+start end up close enough in weight space that the mean of their weights is
+itself a good network (Wortsman et al. 2022, "Model soups"). Such a soup judges
+much as the ensemble of its runs would, at the cost of one network: the same
+file size and the same time per face, where an ensemble multiplies both. Its
+verdicts lose part of what is one run's chance (which faces near the threshold
+go which way) and can mix two recipes' strengths, e.g. a run that learnt to
+ignore compression with one that kept its low false-alarm rate on real photos.
+
+The runs must share the preprocessing contract and the training faces (the same
+split, the same kinds left out), since the soup's temperature and "unlike the
+training faces" statistics are refitted on the first run's training and
+validation faces, as ``mirror`` refits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_core.card import ModelCard, card_path_for, derived_card, history_path_for, save_card
+from deepfake_core.data import SplitManifest
+from deepfake_core.detector import Detector
+from deepfake_core.errors import DataSetError
+from deepfake_core.training import LogFn, calibrate_beside, training_faces, without_optimizer
+
+__all__ = ["averaged_weights", "model_soup"]
+
+_SHARED_CARD_FIELDS = (
+    "input_size",
+    "channel_order",
+    "value_scale",
+    "labels",
+    "fake_label",
+    "backbone",
+    "attention",
+    "face_crop",
+    "mirror_average",
+    "jpeg_quality",
+)
+"""What every run in a soup must agree on: the preprocessing contract and how outputs are read."""
+
+_SHARED_TRAINING = ("split_manifest_sha256", "seen_kinds")
+"""What every run's training must agree on, so that the first run's faces are every run's."""
+
+
+def averaged_weights(runs: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of each weight over ``runs`` (lists of one network's weights), in its own dtype."""
+    if len(runs) < 2:
+        raise DataSetError("a soup needs at least two models")
+    shapes = [[weight.shape for weight in run] for run in runs]
+    if any(other != shapes[0] for other in shapes[1:]):
+        raise DataSetError("the models' networks differ (other layers or weight shapes); only runs of one network mix")
+    return [
+        np.mean([run[i] for run in runs], axis=0, dtype=np.float64).astype(runs[0][i].dtype)
+        for i in range(len(runs[0]))
+    ]
+
+
+def _disagreements(cards: Sequence[ModelCard]) -> list[str]:
+    """The card fields and training facts on which the cards differ from the first one."""
+    first = cards[0]
+    problems = [
+        f"{name} ({getattr(first, name)!r} in {first.name}, {getattr(card, name)!r} in {card.name})"
+        for card in cards[1:]
+        for name in _SHARED_CARD_FIELDS
+        if getattr(card, name) != getattr(first, name)
+    ]
+    config = {key: first.training.get("config", {}).get(key) for key in ("exclude_kinds", "max_per_kind")}
+    for card in cards[1:]:
+        problems += [f"training {key}" for key in _SHARED_TRAINING if card.training.get(key) != first.training.get(key)]
+        problems += [
+            f"training {key}" for key, value in config.items() if card.training.get("config", {}).get(key) != value
+        ]
+    return problems
+
+
+def _description(cards: Sequence[ModelCard]) -> str:
+    """The soup's card description: what it is made of (each run's card says how that run was trained)."""
+    names = ", ".join(card.name for card in cards)
+    mirror = "; each verdict averaged over the face and its mirror image" if cards[0].mirror_average else ""
+    network = cards[0].architecture
+    return f"The mean of the weights of {len(cards)} training runs ({names}) of one network, {network}{mirror}."
+
+
+def model_soup(
+    model_paths: Sequence[str | Path],
+    manifest: SplitManifest,
+    data_root: str | Path,
+    output: str | Path,
+    *,
+    name: str | None = None,
+    cache_dir: str | Path | None = None,
+    log: LogFn = print,
+) -> ModelCard:
+    """Write ``output``: the mean of the models' weights, with the first model's card refitted for it.
+
+    The temperature and familiarity statistics are fitted again on the soup's own outputs; the card
+    names every run it was made from and has no metrics until ``evaluate --update-card``. No
+    training history is written: the soup was not trained.
+    """
+    from deepfake_core.loading import load_detector
+
+    paths, output = [Path(path) for path in model_paths], Path(output)
+    if output.suffix != ".keras":
+        raise DataSetError(f"the soup must be a .keras file, got {output.name}")
+    if output.resolve() in {path.resolve() for path in paths}:
+        raise DataSetError(f"{output} is one of the models; choose another file name")
+    detectors = [load_detector(path) for path in paths]
+    cards = [detector.card for detector in detectors]
+    problems = _disagreements(cards)
+    if problems:
+        raise DataSetError(
+            f"only runs with the same contract and training faces mix; they differ in {'; '.join(problems)}"
+        )
+    model = detectors[0].model
+    model.set_weights(averaged_weights([detector.model.get_weights() for detector in detectors]))
+    log(f"soup of {len(paths)} models: {', '.join(card.model_id for card in cards)}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    faces = training_faces(cards[0], manifest, data_root, cache_dir=cache_dir, log=log, name=paths[0].name)
+    draft = replace(cards[0], temperature=1.0, weights_file=output.name)
+    temperature, familiarity = calibrate_beside(
+        Detector(model, draft, batch_size=64), faces, output, log, familiarity=cards[0].familiarity is not None
+    )
+    without_optimizer(model).save(output)
+    history_path_for(output).unlink(missing_ok=True)  # a file of an earlier model there would be read as the soup's
+    training = {key: value for key, value in cards[0].training.items() if key != "history_file"}
+    ingredients = [{"model_id": card.model_id, "config": card.training.get("config", {})} for card in cards]
+    card = derived_card(
+        cards[0],
+        output,
+        name=name,
+        temperature=temperature,
+        familiarity=familiarity,
+        description=_description(cards),
+        training={**training, "soup": {"method": "uniform weight mean", "models": ingredients}},
+    )
+    save_card(card, card_path_for(output))
+    return card
