@@ -46,7 +46,8 @@ _SHARED_CARD_FIELDS = (
 """What every run in a soup must agree on: the preprocessing contract and how outputs are read."""
 
 _SHARED_TRAINING = ("split_manifest_sha256", "seen_kinds")
-"""What every run's training must agree on, so that the first run's faces are every run's."""
+"""What every run's training must agree on (with its config's kinds left out and per-kind cap), so that the
+first run's training and validation faces, on which the soup is refitted, are every run's."""
 
 
 def averaged_weights(runs: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
@@ -62,22 +63,25 @@ def averaged_weights(runs: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
     ]
 
 
+def _shared_facts(card: ModelCard) -> dict[str, object]:
+    """What every run in a soup must agree on, by name: its contract and which faces it trained on."""
+    config = card.training.get("config", {})
+    return {
+        **{name: getattr(card, name) for name in _SHARED_CARD_FIELDS},
+        **{f"training {key}": card.training.get(key) for key in _SHARED_TRAINING},
+        **{f"training {key}": config.get(key) for key in ("exclude_kinds", "max_per_kind")},
+    }
+
+
 def _disagreements(cards: Sequence[ModelCard]) -> list[str]:
-    """The card fields and training facts on which the cards differ from the first one."""
-    first = cards[0]
-    problems = [
-        f"{name} ({getattr(first, name)!r} in {first.name}, {getattr(card, name)!r} in {card.name})"
+    """Each shared fact on which a card differs from the first one, with both values."""
+    reference = _shared_facts(cards[0])
+    return [
+        f"{name} ({reference[name]!r} in {cards[0].name}, {value!r} in {card.name})"
         for card in cards[1:]
-        for name in _SHARED_CARD_FIELDS
-        if getattr(card, name) != getattr(first, name)
+        for name, value in _shared_facts(card).items()
+        if value != reference[name]
     ]
-    config = {key: first.training.get("config", {}).get(key) for key in ("exclude_kinds", "max_per_kind")}
-    for card in cards[1:]:
-        problems += [f"training {key}" for key in _SHARED_TRAINING if card.training.get(key) != first.training.get(key)]
-        problems += [
-            f"training {key}" for key, value in config.items() if card.training.get("config", {}).get(key) != value
-        ]
-    return problems
 
 
 def _description(cards: Sequence[ModelCard]) -> str:
@@ -121,6 +125,11 @@ def model_soup(
     model = detectors[0].model
     model.set_weights(averaged_weights([detector.model.get_weights() for detector in detectors]))
     log(f"soup of {len(paths)} models: {', '.join(card.model_id for card in cards)}")
+    if len({card.training.get("config", {}).get("seed") for card in cards}) > 1:
+        log(
+            "warning: the runs were trained with different seeds, so their new layers started from different weights; "
+            "such a soup usually judges worse than its runs (README: 'A soup of two recipes')"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     faces = training_faces(cards[0], manifest, data_root, cache_dir=cache_dir, log=log, name=paths[0].name)
     draft = replace(cards[0], temperature=1.0, weights_file=output.name)

@@ -88,7 +88,9 @@ def test_the_soup_command_writes_a_model_and_refuses_to_overwrite_a_run(two_runs
     out = tmp_path / "mixed.keras"
     history_path_for(out).write_text("{}")  # an earlier model's history there is not the soup's
     assert main(["soup", "--models", str(first), str(second), *common, "--out", str(out), "--name", "default"]) == 0
-    assert load_card(card_path_for(out)).name == "default" and "default-" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert load_card(card_path_for(out)).name == "default" and "default-" in printed
+    assert "different seeds" in printed  # the two runs' seeds are 0 and 1
     assert not history_path_for(out).exists()
     assert main(["soup", "--models", str(first), str(second), *common, "--out", str(second)]) != 0
     assert main(["soup", "--models", str(first), *common, "--out", str(tmp_path / "one.keras")]) != 0
