@@ -2,8 +2,8 @@
 
 Sub-commands: ``predict`` (files, folders, globs; in this process or on Ray), ``explain``, ``serve``
 (the thesis app's HTTP endpoint, back as a service), ``split``, ``train``, ``familiarity``, ``add-probe``,
-``mirror``, ``copy``, ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the commands so ``--help``
-is instant.
+``mirror``, ``soup``, ``copy``, ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the
+commands so ``--help`` is instant.
 """
 
 from __future__ import annotations
