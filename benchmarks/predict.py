@@ -2,8 +2,9 @@
 
 For each model (the shipped default — or a random-weight small CNN when none is
 trained yet —, the small CNN the previous defaults used, EfficientNet-Lite0, and
-the thesis' EfficientNetB7 + attention, all at 128 px; the others with random or
-ImageNet weights, which cost the same) a fresh child process measures, from
+the thesis' EfficientNetB7 + attention; the shipped default at its card's size, the
+others at ``--input-size`` (128 px unless told) with random or ImageNet weights, which
+cost the same as trained ones) a fresh child process measures, from
 the same RGB ``uint8`` images to class probabilities (every path includes the
 preprocessing contract's ``detector.prepare``, so only the model call differs):
 
@@ -61,7 +62,7 @@ _RANDOM_WEIGHT_BACKBONES = {"small_cnn": "small_cnn", "lite0": "efficientnet_lit
 """Networks measured with random (or ImageNet) weights: only the architecture decides the cost."""
 
 
-def _detector(which: str):
+def _detector(which: str, input_size: int):
     """The detector to measure and a description of where its weights came from."""
     from deepfake_core.architecture import PRETRAINED_BACKBONES, build_model
     from deepfake_core.card import architecture_card
@@ -80,18 +81,20 @@ def _detector(which: str):
     card = architecture_card(
         name=backbone,
         backbone=backbone,
-        input_size=128,
+        input_size=input_size,
         channel_order="BGR" if which == "thesis_b7" else "RGB",
         model_id=f"{backbone}-random",
     )
     weights = "ImageNet backbone, random head" if backbone in PRETRAINED_BACKBONES else "random weights"
-    return Detector(build_model(backbone=backbone, input_size=128), card), f"{backbone} + attention, {weights}"
+    return Detector(
+        build_model(backbone=backbone, input_size=input_size), card
+    ), f"{backbone} + attention at {input_size} px, {weights}"
 
 
-def measure(which: str, repeats: int, n_images: int) -> dict:
+def measure(which: str, repeats: int, n_images: int, input_size: int) -> dict:
     import numpy as np
 
-    detector, source = _detector(which)
+    detector, source = _detector(which, input_size)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(n_images)]
     model, batch = detector.model, detector.batch_size
@@ -155,10 +158,16 @@ def main() -> None:
         default=["default", "small_cnn", "thesis_b7"],
         choices=["default", "default_one_view", *_RANDOM_WEIGHT_BACKBONES],
     )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=128,
+        help="input size of the random-weight networks (the default's is its card's)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.repeats, args.images)))
+        print(json.dumps(measure(args.child, args.repeats, args.images, args.input_size)))
         return
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -175,6 +184,8 @@ def main() -> None:
             str(args.repeats),
             "--images",
             str(args.images),
+            "--input-size",
+            str(args.input_size),
         ]
         output = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
         row = json.loads(output.strip().splitlines()[-1])

@@ -24,6 +24,8 @@
 # comparison is free of run-to-run noise). ONE_VIEW=0 evaluates only the mirror-averaged models.
 #   AVERAGE_FROM=4 ONE_VIEW=0 NAME_PREFIX=lite0_swa_ scripts/leave_one_out.sh loo_diffusion
 # JPEG_QUALITY=Q trains with the card's jpeg_quality (train --jpeg-quality): every input re-encoded at quality Q.
+# INPUT_SIZE=N trains on N-pixel face crops (default 128; the crops are cut from the cached detections):
+#   INPUT_SIZE=160 NAME_PREFIX=lite0_160_ RUNS=runs/loo_160 OUT=runs/loo_160_eval scripts/leave_one_out.sh loo_diffusion
 #
 # To keep a fold within ~25 minutes on a 2-core CPU, training draws at most 1200 images per
 # kind (celeba, gan256 and utkface have more) and runs at most 12 epochs.
@@ -46,6 +48,7 @@ MIRROR=${MIRROR:-1}
 AVERAGE_FROM=${AVERAGE_FROM:-}
 ONE_VIEW=${ONE_VIEW:-1}
 JPEG_QUALITY=${JPEG_QUALITY:-}
+INPUT_SIZE=${INPUT_SIZE:-128}
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"
@@ -62,7 +65,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   name=$NAME_PREFIX$fold
   # shellcheck disable=SC2086  # the kinds are separate arguments
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
-    --backbone "$BACKBONE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
+    --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"}
   trained=("$name")
