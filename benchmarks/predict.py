@@ -86,9 +86,8 @@ def _detector(which: str, input_size: int):
         model_id=f"{backbone}-random",
     )
     weights = "ImageNet backbone, random head" if backbone in PRETRAINED_BACKBONES else "random weights"
-    return Detector(
-        build_model(backbone=backbone, input_size=input_size), card
-    ), f"{backbone} + attention at {input_size} px, {weights}"
+    detector = Detector(build_model(backbone=backbone, input_size=input_size), card)
+    return detector, f"{backbone} + attention at {input_size} px, {weights}"
 
 
 def measure(which: str, repeats: int, n_images: int, input_size: int) -> dict:
