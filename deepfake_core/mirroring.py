@@ -16,14 +16,12 @@ the verdicts do.
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
-from deepfake_core.card import ModelCard, card_path_for, derived_card, history_path_for, save_card
+from deepfake_core.card import ModelCard, history_path_for
 from deepfake_core.data import SplitManifest
-from deepfake_core.detector import Detector
 from deepfake_core.errors import DataSetError
-from deepfake_core.training import LogFn, calibrate_beside, training_faces
+from deepfake_core.training import LogFn, refitted_card, training_faces
 
 __all__ = ["mirror_averaged"]
 
@@ -56,17 +54,14 @@ def mirror_averaged(
         if history_path_for(model_path).is_file():
             shutil.copyfile(history_path_for(model_path), history_path_for(output))
     log(f"mirror averaging: refitting on {len(faces.validation)} validation and {len(faces.train)} training faces")
-    mirrored = Detector(detector.model, replace(card, mirror_average=True, temperature=1.0), batch_size=64)
-    temperature, familiarity = calibrate_beside(mirrored, faces, output, log, familiarity=card.familiarity is not None)
-    new_card = derived_card(
+    return refitted_card(
+        detector.model,
         card,
+        faces,
         output,
+        log,
         name=name,
-        temperature=temperature,
-        familiarity=familiarity,
         mirror_average=True,
         description=f"{card.description.rstrip('.')}; each verdict averaged over the face and its mirror image.",
         training={**card.training, "mirror_average": {"from_model": card.model_id, "temperature": card.temperature}},
     )
-    save_card(new_card, card_path_for(output))
-    return new_card

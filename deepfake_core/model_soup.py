@@ -18,16 +18,14 @@ validation faces, as ``mirror`` refits them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from deepfake_core.card import ModelCard, card_path_for, derived_card, history_path_for, save_card
+from deepfake_core.card import ModelCard, history_path_for
 from deepfake_core.data import SplitManifest
-from deepfake_core.detector import Detector
 from deepfake_core.errors import DataSetError
-from deepfake_core.training import LogFn, calibrate_beside, training_faces, without_optimizer
+from deepfake_core.training import LogFn, refitted_card, training_faces, without_optimizer
 
 __all__ = ["averaged_weights", "model_soup"]
 
@@ -132,22 +130,17 @@ def model_soup(
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     faces = training_faces(cards[0], manifest, data_root, cache_dir=cache_dir, log=log, name=paths[0].name)
-    draft = replace(cards[0], temperature=1.0, weights_file=output.name)
-    temperature, familiarity = calibrate_beside(
-        Detector(model, draft, batch_size=64), faces, output, log, familiarity=cards[0].familiarity is not None
-    )
     without_optimizer(model).save(output)
     history_path_for(output).unlink(missing_ok=True)  # a file of an earlier model there would be read as the soup's
     training = {key: value for key, value in cards[0].training.items() if key != "history_file"}
     ingredients = [{"model_id": card.model_id, "config": card.training.get("config", {})} for card in cards]
-    card = derived_card(
+    return refitted_card(
+        model,
         cards[0],
+        faces,
         output,
+        log,
         name=name,
-        temperature=temperature,
-        familiarity=familiarity,
         description=_description(cards),
         training={**training, "soup": {"method": "uniform weight mean", "models": ingredients}},
     )
-    save_card(card, card_path_for(output))
-    return card

@@ -27,7 +27,7 @@ two logits' scales; the card's temperature is then refitted on the blend.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -35,15 +35,14 @@ import numpy as np
 from keras import layers
 from scipy.special import logit
 
-from deepfake_core.card import ModelCard, card_path_for, derived_card, save_card
+from deepfake_core.card import ModelCard
 from deepfake_core.data import SplitManifest
-from deepfake_core.detector import Detector
 from deepfake_core.efficientnet_lite import WEIGHTS_LICENCE, build_efficientnet_lite0
 from deepfake_core.errors import DataSetError
 from deepfake_core.layers import LogitBlend
 from deepfake_core.training import (
-    calibrate_beside,
     kind_weights,
+    refitted_card,
     training_faces,
     without_optimizer,
 )
@@ -170,23 +169,17 @@ def add_texture_probe(
 
     blended = blend_with_probe(detector.model, card, fit, weight=weight)
     without_optimizer(blended).save(output)
+    log(f"texture probe: weight {weight}, C {c}")
     # the familiarity statistics read the detector's own pooled features, which the blend leaves unchanged
-    temperature, familiarity = calibrate_beside(
-        Detector(blended, replace(card, temperature=1.0), batch_size=64),
+    return refitted_card(
+        blended,
+        card,
         faces,
         output,
         log,
-        familiarity=card.familiarity is not None,
-    )
-    log(f"texture probe: weight {weight}, C {c}")
-    new_card = derived_card(
-        card,
-        output,
         name=name,
         architecture=f"{card.architecture} + texture probe",
-        temperature=temperature,
         description=f"{card.description.rstrip('.')}, blended with a frozen ImageNet texture probe.",
-        familiarity=familiarity,
         licences=tuple(dict.fromkeys((*card.licences, WEIGHTS_LICENCE))),
         training={
             **card.training,
@@ -201,8 +194,6 @@ def add_texture_probe(
             },
         },
     )
-    save_card(new_card, card_path_for(output))
-    return new_card
 
 
 def _texture(extractor: keras.Model, dataset) -> np.ndarray:

@@ -36,6 +36,7 @@ from deepfake_core.card import (
     ModelCard,
     architecture_card,
     card_path_for,
+    derived_card,
     file_sha256,
     history_path_for,
     load_card,
@@ -585,6 +586,24 @@ def calibrate_beside(
         return temperature, None
     train_features = _pooled_features(detector, faces.dataset("train"))
     return temperature, fit_familiarity_beside(detector, train_features, val_features, model_path, log)
+
+
+def refitted_card(
+    model: Any, card: ModelCard, faces: TrainingFaces, output: Path, log: LogFn, *, name: str | None, **changes: Any
+) -> ModelCard:
+    """Refit the temperature (and familiarity, when ``card`` had it) for ``model``, saved as ``output``; save its card.
+
+    The shared last step of every command that makes a model from a trained one (mirror, soup, texture probe).
+    ``changes`` apply to the refit's draft card too, so one that shapes the outputs (mirror averaging) is
+    fitted on the outputs it will give.
+    """
+    draft = replace(card, **changes, temperature=1.0)
+    temperature, familiarity = calibrate_beside(
+        Detector(model, draft, batch_size=64), faces, output, log, familiarity=card.familiarity is not None
+    )
+    new_card = derived_card(card, output, name=name, temperature=temperature, familiarity=familiarity, **changes)
+    save_card(new_card, card_path_for(output))
+    return new_card
 
 
 def fit_familiarity_beside(
