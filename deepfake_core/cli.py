@@ -262,6 +262,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         mirror_average=args.mirror_average,
         average_from=args.average_from,
         jpeg_quality=args.jpeg_quality,
+        probe_epochs=args.probe_epochs,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -456,6 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="Q",
         help="re-encode every input as a JPEG of quality Q before the model sees it, in training and at "
         "prediction (the card's jpeg_quality), so a file's earlier compression says little",
+    )
+    train.add_argument(
+        "--probe-epochs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first train the new head alone for N epochs on the frozen backbone, then fine-tune everything "
+        "for --epochs (LP-FT)",
     )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")

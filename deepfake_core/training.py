@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deepfake_core.architecture import PRETRAINED_BACKBONES, build_model
+from deepfake_core.architecture import BACKBONE_LAYER, PRETRAINED_BACKBONES, build_model
 from deepfake_core.card import (
     ModelCard,
     architecture_card,
@@ -195,6 +195,8 @@ class TrainConfig:
     """Write the mean of the weights over every training step from this epoch (1-based) on (:class:`WeightAverage`)."""
     jpeg_quality: int | None = None
     """The card's ``jpeg_quality``: every input, after any augmentation, re-encoded as a JPEG of this quality."""
+    probe_epochs: int = 0
+    """Epochs of training the new head alone on the frozen backbone before fine-tuning all (:func:`probe_head`)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -298,9 +300,9 @@ def learning_rate_for(
 class _EpochLog(keras.callbacks.Callback):
     """One line per epoch: the progress report for long CPU runs."""
 
-    def __init__(self, log: LogFn, epochs: int) -> None:
+    def __init__(self, log: LogFn, epochs: int, phase: str = "epoch") -> None:
         super().__init__()
-        self._log, self._epochs, self._start = log, epochs, 0.0
+        self._log, self._epochs, self._phase, self._start = log, epochs, phase, 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -314,7 +316,7 @@ class _EpochLog(keras.callbacks.Callback):
             f"{key} {value:.3g}" if key == "learning_rate" else f"{key} {value:.4f}"
             for key, value in sorted((logs or {}).items())
         )
-        self._log(f"epoch {epoch + 1}/{self._epochs}  {time.perf_counter() - self._start:.0f}s  {figures}")
+        self._log(f"{self._phase} {epoch + 1}/{self._epochs}  {time.perf_counter() - self._start:.0f}s  {figures}")
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -358,6 +360,48 @@ class WeightAverage(keras.callbacks.Callback):
             mean.astype(weight.dtype) if np.issubdtype(weight.dtype, np.floating) else weight
             for mean, weight in zip(self.mean, like, strict=True)
         ]
+
+
+PROBE_LEARNING_RATE = 1e-3
+"""Adam's rate while the head alone trains (:func:`probe_head`): a new head's rate, as the from-scratch recipe's."""
+
+
+def _compile(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def probe_head(
+    model: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset, epochs: int, log: LogFn
+) -> dict[str, list[float]]:
+    """Train everything but the backbone for ``epochs``, then make the backbone trainable again.
+
+    Why: fine-tuning a pretrained network under a randomly started head sends the head's large
+    early errors back into the backbone, which bends the pretrained features to fit the training
+    generators and loses what they knew of images unlike them; training the head first on the
+    frozen features and only then fine-tuning everything (LP-FT, Kumar et al. 2022) keeps more of
+    them and carries over better to data unlike the training data. A frozen backbone's BatchNorm
+    layers keep their ImageNet statistics (Keras runs a non-trainable BatchNorm in inference mode).
+    Returns the probe's history; the caller compiles the model again for fine-tuning.
+    """
+    backbone = model.get_layer(BACKBONE_LAYER)
+    backbone.trainable = False
+    try:
+        _compile(model, PROBE_LEARNING_RATE)
+        fit = model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=epochs,
+            callbacks=[_EpochLog(log, epochs, "head-only epoch")],
+            verbose=0,
+            shuffle=False,
+        )
+    finally:
+        backbone.trainable = True
+    return {key: [float(v) for v in values] for key, values in fit.history.items()}
 
 
 def train(
@@ -431,12 +475,10 @@ def train(
     )
     if config.init_from:
         _start_from(model, config.init_from, log)
+    started = time.perf_counter()
+    probe = probe_head(model, train_data, val_data, config.probe_epochs, log) if config.probe_epochs else None
     steps_per_epoch = -(-len(fitted_records) // config.batch_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate_for(config, steps_per_epoch)),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    _compile(model, learning_rate_for(config, steps_per_epoch))
     averaging = WeightAverage(config.average_from) if config.average_from else None
     callbacks = [
         *([averaging] if averaging else []),
@@ -448,7 +490,6 @@ def train(
         ),
         _EpochLog(log, config.epochs),
     ]
-    started = time.perf_counter()
     # the tf.data pipeline shuffles itself (seeded); Keras must not try to
     fit = model.fit(
         train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False
@@ -466,6 +507,7 @@ def train(
         "kind_weights": weights,
         "face_coverage": face_coverage,
         "epochs_run": len(history.get("loss", [])),
+        **({"head_only": {"learning_rate": PROBE_LEARNING_RATE, "history": probe}} if probe else {}),
         "seconds": round(seconds, 1),
         "parameters": int(model.count_params()),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -752,6 +794,8 @@ def _card(
     averaged = (
         f"; weights averaged over the training steps from epoch {config.average_from} on" if config.average_from else ""
     )
+    epochs = f"{config.probe_epochs} epoch{'s' if config.probe_epochs != 1 else ''}"
+    probed = f" after {epochs} of training the head alone" if config.probe_epochs else ""
     return architecture_card(
         name=name,
         backbone=config.backbone,
@@ -763,7 +807,7 @@ def _card(
         weights_file=weights_file,
         weights_sha256=sha256,
         temperature=temperature,
-        description=f"{config.backbone}{attention} {_start(config)} on{faces} face crops (real vs generated)"
+        description=f"{config.backbone}{attention} {_start(config)}{probed} on{faces} face crops (real vs generated)"
         f"{averaged}.",
         face_crop=FaceCropSpec() if config.face_crop else None,
         familiarity=familiarity,

@@ -26,6 +26,8 @@
 # JPEG_QUALITY=Q trains with the card's jpeg_quality (train --jpeg-quality): every input re-encoded at quality Q.
 # INPUT_SIZE=N trains on N-pixel face crops (default 128; the crops are cut from the cached detections):
 #   INPUT_SIZE=160 NAME_PREFIX=lite0_160_ RUNS=runs/loo_160 OUT=runs/loo_160_eval scripts/leave_one_out.sh loo_diffusion
+# PROBE_EPOCHS=N first trains the head alone on the frozen backbone for N epochs (train --probe-epochs, LP-FT):
+#   PROBE_EPOCHS=2 ONE_VIEW=0 NAME_PREFIX=lite0_lpft_ RUNS=runs/loo_lpft OUT=runs/loo_lpft_eval scripts/leave_one_out.sh loo_diffusion
 #
 # To keep a fold within ~25 minutes on a 2-core CPU, training draws at most 1200 images per
 # kind (celeba, gan256 and utkface have more) and runs at most 12 epochs.
@@ -49,6 +51,7 @@ AVERAGE_FROM=${AVERAGE_FROM:-}
 ONE_VIEW=${ONE_VIEW:-1}
 JPEG_QUALITY=${JPEG_QUALITY:-}
 INPUT_SIZE=${INPUT_SIZE:-128}
+PROBE_EPOCHS=${PROBE_EPOCHS:-0}
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"
@@ -67,7 +70,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
     --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
-    ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"}
+    ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} --probe-epochs "$PROBE_EPOCHS"
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
   runs=()

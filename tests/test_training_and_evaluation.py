@@ -11,6 +11,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from deepfake_core.data import ImageRecord, make_split, scan_dataset, write_manifest
@@ -29,6 +30,7 @@ from deepfake_core.training import (
     kind_weights,
     learning_rate_for,
     make_dataset,
+    probe_head,
     train,
 )
 
@@ -216,6 +218,36 @@ def test_a_cosine_schedule_falls_to_zero_by_the_last_planned_epoch(trained, tmp_
     assert learning_rate_for(replace(config, lr_schedule="plateau"), steps_per_epoch=10) == 1e-3
     with pytest.raises(ValueError, match="lr_schedule"):
         learning_rate_for(replace(config, lr_schedule="step"), steps_per_epoch=10)
+
+
+def test_the_head_trains_alone_on_the_frozen_backbone_before_fine_tuning(trained, tmp_path):
+    from deepfake_core.architecture import BACKBONE_LAYER, build_model
+
+    model = build_model(backbone="small_cnn", input_size=32, num_classes=2)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (16, 32, 32, 3)).astype("float32")
+    labels = np.tile([0, 1], 8)
+    data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    backbone = model.get_layer(BACKBONE_LAYER)
+    before = [keras.ops.convert_to_numpy(weight) for weight in backbone.weights]  # moving BatchNorm statistics included
+    head_before = [keras.ops.convert_to_numpy(weight) for weight in model.get_layer("predictions").weights]
+    history = probe_head(model, data, data, epochs=2, log=lambda line: None)
+    assert len(history["loss"]) == 2 and len(history["val_loss"]) == 2
+    for old, new in zip(before, backbone.weights, strict=True):
+        np.testing.assert_array_equal(old, keras.ops.convert_to_numpy(new))
+    assert not all(
+        np.array_equal(old, keras.ops.convert_to_numpy(new))
+        for old, new in zip(head_before, model.get_layer("predictions").weights, strict=True)
+    )
+    assert backbone.trainable  # fine-tuning trains everything again
+
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=1, batch_size=8, probe_epochs=1)
+    result = train(config, manifest, root, tmp_path / "lpft.keras", log=lambda line: None)
+    head_only = result.card.training["head_only"]
+    assert len(head_only["history"]["loss"]) == 1 and head_only["learning_rate"] == 1e-3
+    assert result.card.training["epochs_run"] == 1 and result.card.training["config"]["probe_epochs"] == 1
+    assert "after 1 epoch of training the head alone" in result.card.description
 
 
 class _StepWeights(keras.callbacks.Callback):
