@@ -508,7 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
     evaluate.add_argument("--manifest", required=True, help="split manifest")
     evaluate.add_argument("--out", required=True, help="results JSON to write (e.g. model/evaluation/default.json)")
-    evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "validation", "test", "test+unseen"),
+        help="test+unseen: a leave-one-out run's test split plus every other image of the kinds it left out",
+    )
     evaluate.add_argument("--false-alarm-data", default=None, help="folder of real full-frame photos (Real/)")
     evaluate.add_argument("--no-robustness", action="store_true", help="skip the perturbation suite")
     evaluate.add_argument("--seed", type=int, default=0)

@@ -325,7 +325,9 @@ rows = generalisation_table(studies.results)
 if rows:
     st.caption(
         "Each run below trained a recipe with some kinds left out, then scored their test fakes against "
-        "every real test face (or, for left-out real faces, how many are called Fake): the best estimate here of "
+        "every real test face (or, for left-out real faces, how many are called Fake); runs evaluated on the "
+        "test+unseen split score every image of the left-out kinds, about ten times as many (the 'unseen images "
+        "scored' column), so their unseen figures are steadier: the best estimate here of "
         "what happens on a generator or a source of photos that appears after training. The real test faces "
         "come from sources every run trained on; the 'vs people photos' columns score the same unseen fakes "
         "against the faces of the false-alarm photos, a real source no run trained on. Runs named lite0_… "
@@ -348,6 +350,10 @@ if rows:
         column_config={
             "model_name": "run",
             "unseen_kinds": "left out (unseen)",
+            "unseen_images": st.column_config.NumberColumn(
+                "unseen images scored",
+                help="Their test images, or every image of the left-out kinds for runs evaluated on test+unseen.",
+            ),
             "unseen_recall": st.column_config.NumberColumn("unseen fakes caught", format="percent"),
             "unseen_auc": st.column_config.NumberColumn("unseen AUC", format="%.3f"),
             "unseen_balanced_accuracy": st.column_config.NumberColumn("unseen balanced acc.", format="percent"),

@@ -16,7 +16,8 @@ from PIL import Image
 
 from deepfake_core.data import ImageRecord, make_split, scan_dataset, write_manifest
 from deepfake_core.errors import DataSetError, ModelCardError
-from deepfake_core.evaluation.pipeline import evaluate_detector, load_history
+from deepfake_core.evaluation.generalisation import generalisation_table
+from deepfake_core.evaluation.pipeline import UNSEEN_SPLIT, evaluate_detector, load_history
 from deepfake_core.evaluation.results import load_results, save_results
 from deepfake_core.intake import load_image
 from deepfake_core.loading import load_detector
@@ -185,6 +186,14 @@ def test_a_left_out_kind_is_neither_trained_nor_validated_on(trained, tmp_path):
     results = evaluate_detector(load_detector(result.model_path), manifest, root, robustness=False, log=print)
     assert results.generalisation.unseen_kinds == ("stylegan2_tpdne",)
     assert results.generalisation.unseen_fakes.n_fake == 2
+    # every stylegan2 image is unseen: the test+unseen split scores them all, the seen kinds on the test split only
+    every = evaluate_detector(load_detector(result.model_path), manifest, root, split=UNSEEN_SPLIT, robustness=False)
+    stylegan = [r.id for part in manifest.splits.values() for r in part if r.kind == "stylegan2_tpdne"]
+    assert every.generalisation.unseen_fakes.n_fake == len(stylegan) > 2 and every.data.split == "test+unseen"
+    assert every.per_kind["gan256"].n == results.per_kind["gan256"].n
+    assert [row["unseen_images"] for row in generalisation_table([results, every])] == [2, len(stylegan)]
+    with pytest.raises(DataSetError, match="without leaving any kind out"):
+        evaluate_detector(load_detector(trained[2].model_path), manifest, root, split=UNSEEN_SPLIT, robustness=False)
     with pytest.raises(DataSetError, match="no such kind"):
         train(TrainConfig(input_size=32, epochs=1, exclude_kinds=("sd99",)), manifest, root, tmp_path / "x.keras")
 

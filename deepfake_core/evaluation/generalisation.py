@@ -134,6 +134,7 @@ def familiarity_block(
 GENERALISATION_COLUMNS = (
     "model_name",
     "unseen_kinds",
+    "unseen_images",
     "unseen_recall",
     "unseen_auc",
     "unseen_balanced_accuracy",
@@ -155,7 +156,8 @@ def generalisation_table(results_list: Iterable[Results]) -> list[dict[str, Any]
     false-alarm rate (``unseen_real_false_alarm_rate``). ``photos_auc`` and
     ``photos_balanced_accuracy`` score the unseen fakes against the false-alarm photos' faces
     instead of the real test faces. ``missed_unseen_flagged`` is the share of missed unseen fakes
-    the familiarity flag caught.
+    the familiarity flag caught. ``unseen_images`` counts the unseen images scored: their test
+    images, or every image of the left-out kinds for an evaluation of the ``test+unseen`` split.
     """
     rows = []
     for results in results_list:
@@ -168,6 +170,7 @@ def generalisation_table(results_list: Iterable[Results]) -> list[dict[str, Any]
             {
                 "model_name": results.model_name,
                 "unseen_kinds": ", ".join(block.unseen_kinds),
+                "unseen_images": fakes.n_fake if fakes is not None else None if reals is None else reals.n,
                 "unseen_recall": None if fakes is None else fakes.recall,
                 "unseen_auc": None if fakes is None else fakes.auc,
                 "unseen_balanced_accuracy": None if fakes is None else fakes.balanced_accuracy,
