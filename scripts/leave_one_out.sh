@@ -28,6 +28,9 @@
 #   INPUT_SIZE=160 NAME_PREFIX=lite0_160_ RUNS=runs/loo_160 OUT=runs/loo_160_eval scripts/leave_one_out.sh loo_diffusion
 # PROBE_EPOCHS=N first trains the head alone on the frozen backbone for N epochs (train --probe-epochs, LP-FT):
 #   PROBE_EPOCHS=2 ONE_VIEW=0 NAME_PREFIX=lite0_lpft_ RUNS=runs/loo_lpft OUT=runs/loo_lpft_eval scripts/leave_one_out.sh loo_diffusion
+# SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
+# <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
+# loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
 #
 # To keep a fold within ~25 minutes on a 2-core CPU, training draws at most 1200 images per
 # kind (celeba, gan256 and utkface have more) and runs at most 12 epochs.
@@ -52,6 +55,7 @@ ONE_VIEW=${ONE_VIEW:-1}
 JPEG_QUALITY=${JPEG_QUALITY:-}
 INPUT_SIZE=${INPUT_SIZE:-128}
 PROBE_EPOCHS=${PROBE_EPOCHS:-0}
+SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
   [loo_diffusion]="sd21 sd1x_class_man"
@@ -59,8 +63,10 @@ declare -A FOLDS=(
   [loo_swaps]="faceswap_dfdc faceswap_inswapper"
   [loo_photoshop]="ciplab_photoshop"
   [loo_utkface]="utkface"
+  [loo_sd21]="sd21"
+  [loo_sd1x]="sd1x_class_man"
 )
-ORDER=(loo_diffusion loo_stylegan loo_swaps loo_photoshop loo_utkface)
+ORDER=(loo_diffusion loo_stylegan loo_swaps loo_photoshop loo_utkface loo_sd21 loo_sd1x)
 
 mkdir -p "$RUNS" "$OUT"
 for fold in "${@:-${ORDER[@]}}"; do
@@ -81,8 +87,9 @@ for fold in "${@:-${ORDER[@]}}"; do
       runs+=("${model}_mirror")
     fi
   done
+  suffix=$([[ $SPLIT == test+unseen ]] && echo _all_unseen || true)
   for run in "${runs[@]}"; do
-    deepfake-core evaluate --model "$RUNS/$run.keras" --data "$DATA" --manifest "$MANIFEST" \
-      --out "$OUT/$run.json" --no-robustness --false-alarm-data "$PHOTOS"
+    deepfake-core evaluate --model "$RUNS/$run.keras" --data "$DATA" --manifest "$MANIFEST" --split "$SPLIT" \
+      --out "$OUT/$run$suffix.json" --no-robustness --false-alarm-data "$PHOTOS"
   done
 done
