@@ -460,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--probe-epochs",
-        type=int,
+        type=_positive_int,
         default=0,
         metavar="N",
         help="first train the new head alone for N epochs on the frozen backbone, then fine-tune everything "

@@ -54,7 +54,7 @@ AVERAGE_FROM=${AVERAGE_FROM:-}
 ONE_VIEW=${ONE_VIEW:-1}
 JPEG_QUALITY=${JPEG_QUALITY:-}
 INPUT_SIZE=${INPUT_SIZE:-128}
-PROBE_EPOCHS=${PROBE_EPOCHS:-0}
+PROBE_EPOCHS=${PROBE_EPOCHS:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -76,7 +76,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
     --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
-    ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} --probe-epochs "$PROBE_EPOCHS"
+    ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
   runs=()

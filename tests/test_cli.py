@@ -234,6 +234,19 @@ def test_train_takes_an_augmentation_preset_and_a_per_kind_cap():
 
     for preset in AUGMENT_PRESETS:  # every preset can be asked for by name
         assert parser.parse_args([*base, "--augment", preset]).augment == preset
+    # head-only epochs are off unless asked for, and a count of 0 or less is a usage error
+    assert parser.parse_args(base).probe_epochs == 0
+    assert parser.parse_args([*base, "--probe-epochs", "2"]).probe_epochs == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--probe-epochs", "0"])
+
+
+def test_evaluate_offers_the_split_of_every_unseen_image():
+    from deepfake_core.cli import build_parser
+    from deepfake_core.evaluation.pipeline import UNSEEN_SPLIT
+
+    args = ["evaluate", "--model", "x.keras", "--data", "d", "--manifest", "m.json", "--out", "r.json"]
+    assert build_parser().parse_args([*args, "--split", UNSEEN_SPLIT]).split == UNSEEN_SPLIT
 
 
 def test_evaluate_summary_prints_a_perturbation_that_lost_every_face(capsys):
