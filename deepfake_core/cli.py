@@ -157,6 +157,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from deepfake_core.evaluation.results import save_results
     from deepfake_core.loading import load_detector
 
+    if args.update_card and args.split != "test":
+        # the card's metrics are the test split's; another split's figures must not stand in for them
+        print(f"error: --update-card stores test-split metrics; drop it to evaluate on {args.split}.", file=sys.stderr)
+        return 2
     detector = load_detector(args.model)
     results = evaluate_detector(
         detector,

@@ -241,12 +241,15 @@ def test_train_takes_an_augmentation_preset_and_a_per_kind_cap():
         parser.parse_args([*base, "--probe-epochs", "0"])
 
 
-def test_evaluate_offers_the_split_of_every_unseen_image():
+def test_evaluate_offers_the_split_of_every_unseen_image(capsys):
     from deepfake_core.cli import build_parser
     from deepfake_core.evaluation.pipeline import UNSEEN_SPLIT
 
     args = ["evaluate", "--model", "x.keras", "--data", "d", "--manifest", "m.json", "--out", "r.json"]
     assert build_parser().parse_args([*args, "--split", UNSEEN_SPLIT]).split == UNSEEN_SPLIT
+    # the card's metrics are the test split's: another split cannot update them
+    assert main([*args, "--split", UNSEEN_SPLIT, "--update-card"]) == 2
+    assert "--update-card stores test-split metrics" in capsys.readouterr().err
 
 
 def test_evaluate_summary_prints_a_perturbation_that_lost_every_face(capsys):
