@@ -110,6 +110,12 @@ class ModelCard:
         seen = self.training.get("seen_kinds") or {}
         return {str(label): [str(kind) for kind in kinds] for label, kinds in seen.items()}
 
+    @property
+    def left_out_kinds(self) -> frozenset[str]:
+        """The kinds a leave-one-out run kept out of training and validation (its config's ``exclude_kinds``)."""
+        config = self.training.get("config") or {}
+        return frozenset(str(kind) for kind in config.get("exclude_kinds") or ())
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
         data = asdict(self)

@@ -736,7 +736,7 @@ def training_faces(
     if card.training.get("split_manifest_sha256") not in (None, manifest.sha256):
         raise DataSetError(f"{name} was trained on another split manifest than the one given.")
     config = card.training.get("config", {})
-    train_records, val_records = _records_without(manifest, set(config.get("exclude_kinds", [])))
+    train_records, val_records = _records_without(manifest, set(card.left_out_kinds))
     if config.get("max_per_kind") is not None:
         train_records = cap_per_kind(train_records, config["max_per_kind"], seed=config.get("seed", 0))
     crops = _face_crops(card, [*train_records, *val_records], data_root, cache_dir, log)

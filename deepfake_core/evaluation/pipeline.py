@@ -64,7 +64,7 @@ def scored_records(manifest: SplitManifest, split: str, card: ModelCard) -> list
     """The images an evaluation of ``split`` scores (:data:`UNSEEN_SPLIT` adds the left-out kinds' other images)."""
     if split != UNSEEN_SPLIT:
         return list(manifest.splits[split])
-    left_out = set((card.training.get("config") or {}).get("exclude_kinds") or [])
+    left_out = card.left_out_kinds
     if not left_out:
         raise DataSetError(
             f"{card.name} was trained without leaving any kind out, so it has no unseen images beyond the test "
@@ -82,8 +82,7 @@ def seen_kind_names(card: ModelCard) -> list[str] | None:
     trained = (card.training.get("split_counts") or {}).get("train")
     if not trained:
         return None
-    left_out = set((card.training.get("config") or {}).get("exclude_kinds") or [])
-    return sorted(set(trained) - left_out)
+    return sorted(set(trained) - card.left_out_kinds)
 
 
 def face_p_fake(
