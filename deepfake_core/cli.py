@@ -267,6 +267,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         average_from=args.average_from,
         jpeg_quality=args.jpeg_quality,
         probe_epochs=args.probe_epochs,
+        mixup=args.mixup,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -351,6 +352,14 @@ def _add_training_faces_arguments(parser: argparse.ArgumentParser, *, several: b
     parser.add_argument("--data", required=True, help="data root the manifest's ids are relative to")
     parser.add_argument("--manifest", required=True, help="the split manifest the model was trained on")
     parser.add_argument("--cache-dir", default=None, help="cached face crops (default ~/.cache/deepfake-lens)")
+
+
+def _positive_float(text: str) -> float:
+    """argparse type for a rate or concentration that must be above 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -469,6 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="first train the new head alone for N epochs on the frozen backbone, then fine-tune everything "
         "for --epochs (LP-FT)",
+    )
+    train.add_argument(
+        "--mixup",
+        type=_positive_float,
+        default=0.0,
+        metavar="ALPHA",
+        help="train on blends of two faces with the same blend of their labels, the share drawn from "
+        "Beta(ALPHA, ALPHA) (mixup; 0.2 is the paper's ImageNet value)",
     )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")

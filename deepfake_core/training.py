@@ -58,6 +58,7 @@ from deepfake_core.familiarity import (
     save_familiarity,
 )
 from deepfake_core.intake import load_image
+from deepfake_core.mixup import mix_up, one_hot_labels
 from deepfake_core.perturb import AugmentConfig, augment
 from deepfake_core.preprocess import prepare_image
 from deepfake_core.pseudo_fakes import SELF_BLENDED_KIND, self_blend
@@ -197,6 +198,8 @@ class TrainConfig:
     """The card's ``jpeg_quality``: every input, after any augmentation, re-encoded as a JPEG of this quality."""
     probe_epochs: int = 0
     """Epochs of training the new head alone on the frozen backbone before fine-tuning all (:func:`probe_head`)."""
+    mixup: float = 0.0
+    """Beta(alpha, alpha) of :func:`deepfake_core.mixup.mix_up` on the training batches; 0 trains on whole faces."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -366,16 +369,28 @@ PROBE_LEARNING_RATE = 1e-3
 """Adam's rate while the head alone trains (:func:`probe_head`): a new head's rate, as the from-scratch recipe's."""
 
 
-def _compile(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule) -> None:
+def _compile(
+    model: keras.Model,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    *,
+    one_hot: bool = False,
+) -> None:
+    """Adam on cross-entropy; ``one_hot`` when the labels are (blended) one-hot rows rather than indices (mixup)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss="categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
 
 
 def probe_head(
-    model: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset, epochs: int, log: LogFn
+    model: keras.Model,
+    train_data: tf.data.Dataset,
+    val_data: tf.data.Dataset,
+    epochs: int,
+    log: LogFn,
+    *,
+    one_hot: bool = False,
 ) -> dict[str, list[float]]:
     """Train everything but the backbone for ``epochs``, then make the backbone trainable again.
 
@@ -385,12 +400,13 @@ def probe_head(
     frozen features and only then fine-tuning everything (LP-FT, Kumar et al. 2022) keeps more of
     them and carries over better to data unlike the training data. A frozen backbone's BatchNorm
     layers keep their ImageNet statistics (Keras runs a non-trainable BatchNorm in inference mode).
-    Returns the probe's history; the caller compiles the model again for fine-tuning.
+    ``one_hot`` as for the fine-tuning that follows (mixup's labels). Returns the probe's history;
+    the caller compiles the model again for fine-tuning.
     """
     backbone = model.get_layer(BACKBONE_LAYER)
     backbone.trainable = False
     try:
-        _compile(model, PROBE_LEARNING_RATE)
+        _compile(model, PROBE_LEARNING_RATE, one_hot=one_hot)
         fit = model.fit(
             train_data,
             validation_data=val_data,
@@ -463,6 +479,10 @@ def train(
     # un-augmented, un-shuffled faces: validation during training, then the familiarity statistics
     plain = TrainingFaces(draft, Path(data_root), train_records, val_records, crops)
     val_data = plain.dataset("validation")
+    one_hot = config.mixup > 0
+    if one_hot:
+        train_data = mix_up(train_data, config.mixup, len(LABELS), seed=config.seed)
+        val_data = one_hot_labels(val_data, len(LABELS))
 
     model = build_model(
         backbone=config.backbone,
@@ -476,9 +496,13 @@ def train(
     if config.init_from:
         _start_from(model, config.init_from, log)
     started = time.perf_counter()
-    probe = probe_head(model, train_data, val_data, config.probe_epochs, log) if config.probe_epochs else None
+    probe = (
+        probe_head(model, train_data, val_data, config.probe_epochs, log, one_hot=one_hot)
+        if config.probe_epochs
+        else None
+    )
     steps_per_epoch = -(-len(fitted_records) // config.batch_size)
-    _compile(model, learning_rate_for(config, steps_per_epoch))
+    _compile(model, learning_rate_for(config, steps_per_epoch), one_hot=one_hot)
     averaging = WeightAverage(config.average_from) if config.average_from else None
     callbacks = [
         *([averaging] if averaging else []),
@@ -796,6 +820,7 @@ def _card(
     )
     epochs = f"{config.probe_epochs} epoch{'s' if config.probe_epochs != 1 else ''}"
     probed = f" after {epochs} of training the head alone" if config.probe_epochs else ""
+    mixed = f"; mixup (alpha {config.mixup:g}) of the training faces" if config.mixup else ""
     return architecture_card(
         name=name,
         backbone=config.backbone,
@@ -808,7 +833,7 @@ def _card(
         weights_sha256=sha256,
         temperature=temperature,
         description=f"{config.backbone}{attention} {_start(config)}{probed} on{faces} face crops (real vs generated)"
-        f"{averaged}.",
+        f"{mixed}{averaged}.",
         face_crop=FaceCropSpec() if config.face_crop else None,
         familiarity=familiarity,
         mirror_average=config.mirror_average,

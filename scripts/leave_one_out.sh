@@ -28,6 +28,8 @@
 #   INPUT_SIZE=160 NAME_PREFIX=lite0_160_ RUNS=runs/loo_160 OUT=runs/loo_160_eval scripts/leave_one_out.sh loo_diffusion
 # PROBE_EPOCHS=N first trains the head alone on the frozen backbone for N epochs (train --probe-epochs, LP-FT):
 #   PROBE_EPOCHS=2 ONE_VIEW=0 NAME_PREFIX=lite0_lpft_ RUNS=runs/loo_lpft OUT=runs/loo_lpft_eval scripts/leave_one_out.sh loo_diffusion
+# MIXUP=ALPHA trains on mixup blends of two faces (train --mixup):
+#   MIXUP=0.2 ONE_VIEW=0 NAME_PREFIX=lite0_mixup_ RUNS=runs/loo_mixup scripts/leave_one_out.sh loo_diffusion
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
@@ -55,6 +57,7 @@ ONE_VIEW=${ONE_VIEW:-1}
 JPEG_QUALITY=${JPEG_QUALITY:-}
 INPUT_SIZE=${INPUT_SIZE:-128}
 PROBE_EPOCHS=${PROBE_EPOCHS:-}
+MIXUP=${MIXUP:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -76,7 +79,8 @@ for fold in "${@:-${ORDER[@]}}"; do
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
     --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
-    ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"}
+    ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
+    ${MIXUP:+--mixup "$MIXUP"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
   runs=()

@@ -239,6 +239,12 @@ def test_train_takes_an_augmentation_preset_and_a_per_kind_cap():
     assert parser.parse_args([*base, "--probe-epochs", "2"]).probe_epochs == 2
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--probe-epochs", "0"])
+    # mixup is off unless asked for; its alpha must be above 0
+    assert parser.parse_args(base).mixup == 0.0
+    assert parser.parse_args([*base, "--mixup", "0.2"]).mixup == 0.2
+    for bad in ("0", "-1", "nan"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*base, "--mixup", bad])
 
 
 def test_evaluate_offers_the_split_of_every_unseen_image(capsys):

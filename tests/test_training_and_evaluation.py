@@ -259,6 +259,16 @@ def test_the_head_trains_alone_on_the_frozen_backbone_before_fine_tuning(trained
     assert "after 1 epoch of training the head alone" in result.card.description
 
 
+def test_a_mixup_run_trains_on_blended_one_hot_labels_and_says_so(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=2, batch_size=8, mixup=0.2, probe_epochs=1)
+    result = train(config, manifest, root, tmp_path / "mixup.keras", log=lambda line: None)
+    assert result.card.training["config"]["mixup"] == 0.2
+    assert "mixup (alpha 0.2)" in result.card.description
+    assert all(np.isfinite(result.history[key]).all() for key in ("loss", "val_loss", "accuracy", "val_accuracy"))
+    assert np.isfinite(result.card.temperature)
+
+
 class _StepWeights(keras.callbacks.Callback):
     """Every training step's weights, recorded after the step."""
 
