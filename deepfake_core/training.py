@@ -372,10 +372,10 @@ PROBE_LEARNING_RATE = 1e-3
 def _compile(
     model: keras.Model,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
-    *,
-    one_hot: bool = False,
+    train_data: tf.data.Dataset,
 ) -> None:
-    """Adam on cross-entropy; ``one_hot`` when the labels are (blended) one-hot rows rather than indices (mixup)."""
+    """Adam on the cross-entropy that fits ``train_data``'s labels: class indices, or one-hot rows (mixup's blends)."""
+    one_hot = train_data.element_spec[1].shape.rank == 2
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy",
@@ -384,13 +384,7 @@ def _compile(
 
 
 def probe_head(
-    model: keras.Model,
-    train_data: tf.data.Dataset,
-    val_data: tf.data.Dataset,
-    epochs: int,
-    log: LogFn,
-    *,
-    one_hot: bool = False,
+    model: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset, epochs: int, log: LogFn
 ) -> dict[str, list[float]]:
     """Train everything but the backbone for ``epochs``, then make the backbone trainable again.
 
@@ -400,13 +394,12 @@ def probe_head(
     frozen features and only then fine-tuning everything (LP-FT, Kumar et al. 2022) keeps more of
     them and carries over better to data unlike the training data. A frozen backbone's BatchNorm
     layers keep their ImageNet statistics (Keras runs a non-trainable BatchNorm in inference mode).
-    ``one_hot`` as for the fine-tuning that follows (mixup's labels). Returns the probe's history;
-    the caller compiles the model again for fine-tuning.
+    Returns the probe's history; the caller compiles the model again for fine-tuning.
     """
     backbone = model.get_layer(BACKBONE_LAYER)
     backbone.trainable = False
     try:
-        _compile(model, PROBE_LEARNING_RATE, one_hot=one_hot)
+        _compile(model, PROBE_LEARNING_RATE, train_data)
         fit = model.fit(
             train_data,
             validation_data=val_data,
@@ -479,8 +472,7 @@ def train(
     # un-augmented, un-shuffled faces: validation during training, then the familiarity statistics
     plain = TrainingFaces(draft, Path(data_root), train_records, val_records, crops)
     val_data = plain.dataset("validation")
-    one_hot = config.mixup > 0
-    if one_hot:
+    if config.mixup:
         train_data = mix_up(train_data, config.mixup, len(LABELS), seed=config.seed)
         val_data = one_hot_labels(val_data, len(LABELS))
 
@@ -496,13 +488,9 @@ def train(
     if config.init_from:
         _start_from(model, config.init_from, log)
     started = time.perf_counter()
-    probe = (
-        probe_head(model, train_data, val_data, config.probe_epochs, log, one_hot=one_hot)
-        if config.probe_epochs
-        else None
-    )
+    probe = probe_head(model, train_data, val_data, config.probe_epochs, log) if config.probe_epochs else None
     steps_per_epoch = -(-len(fitted_records) // config.batch_size)
-    _compile(model, learning_rate_for(config, steps_per_epoch), one_hot=one_hot)
+    _compile(model, learning_rate_for(config, steps_per_epoch), train_data)
     averaging = WeightAverage(config.average_from) if config.average_from else None
     callbacks = [
         *([averaging] if averaging else []),
