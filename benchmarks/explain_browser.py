@@ -8,7 +8,8 @@ app a visitor uses:
 1. a ~40 MP JPEG (``--megapixels``; 7296 x 5472 px, under the intake's 40 000 000 px limit) is
    drawn in a temporary folder: scikit-image's astronaut, upscaled, on a larger textured canvas,
    saved at quality 90 (a phone photo's few MB, under the uploader's ``server.maxUploadSize``);
-   nothing is written into the repository;
+   nothing is written into the repository. ``--turned`` stores it as a phone stores a photo taken
+   upright: a quarter turn, with EXIF orientation 6, which the intake turns back;
 2. ``streamlit run streamlit_app.py`` is started on the model folder (``--model-dir``) with the
    harness of ``benchmarks/app.py``; one headless Chromium session opens Home (**idle**), then
    Explain with nothing uploaded, which loads the model for every visitor to come
@@ -36,6 +37,7 @@ are printed against the idle server of the same run. Exit status 1 when a budget
 Usage::
 
     python benchmarks/explain_browser.py                          # model/, 40 MP
+    python benchmarks/explain_browser.py --turned                 # the same photo, stored turned (EXIF 6)
     python benchmarks/explain_browser.py --megapixels 12 --model-dir /tmp/model --timeout 300
 """
 
@@ -71,6 +73,8 @@ RELEASE_BUDGET_MB = 300
 MAX_PIXELS = 40_000_000
 """``deepfake_core.intake.DEFAULT_MAX_PIXELS``: a larger photo is refused before decoding."""
 JPEG_QUALITY = 90
+EXIF_ORIENTATION = 0x0112
+"""The EXIF tag that says how a viewer must turn the stored pixels (6: a quarter turn clockwise)."""
 SAMPLE_EVERY_S = 0.2
 METHOD_TITLES = ("Attention mask", "Grad-CAM", "Grad-CAM++", "LIME")
 """Every method the Explain page offers for the shipped model (its multiselect's options)."""
@@ -98,17 +102,25 @@ def textured_canvas(width: int, height: int, rng: np.random.Generator) -> np.nda
     return np.clip(canvas, 0, 255).astype(np.uint8)
 
 
-def phone_photo(megapixels: float, folder: Path, *, seed: int = 0) -> Path:
-    """A ~``megapixels`` MP JPEG in ``folder``: the astronaut's portrait, 47 % of the height, on a textured canvas."""
+def phone_photo(megapixels: float, folder: Path, *, seed: int = 0, turned: bool = False) -> Path:
+    """A ~``megapixels`` MP JPEG in ``folder``: the astronaut's portrait, 47 % of the height, on a textured canvas.
+
+    ``turned`` stores the pixels a quarter turn anticlockwise with EXIF orientation 6, as a phone
+    saves a photo taken upright: the intake must turn it back (another full-size array).
+    """
     width, height = photo_size(megapixels)
     canvas = textured_canvas(width, height, np.random.default_rng(seed))
     side = int(height * 0.47)
     face = Image.fromarray(skimage.data.astronaut()).resize((side, side), Image.Resampling.LANCZOS)
     top, left = (height - side) // 3, (width - side) // 2
     canvas[top : top + side, left : left + side] = np.asarray(face)
-    path = folder / f"phone-photo-{width}x{height}.jpg"
+    path = folder / f"phone-photo-{width}x{height}{'-turned' if turned else ''}.jpg"
     buffer = io.BytesIO()
-    Image.fromarray(canvas).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    exif = Image.Exif()
+    if turned:
+        canvas = np.ascontiguousarray(np.rot90(canvas))
+        exif[EXIF_ORIENTATION] = 6
+    Image.fromarray(canvas).save(buffer, format="JPEG", quality=JPEG_QUALITY, exif=exif)
     path.write_bytes(buffer.getvalue())
     return path
 
@@ -489,10 +501,10 @@ def report_release(seen: Visit, *, ttl: int) -> bool:
     return ok
 
 
-def run(model_dir: Path, *, megapixels: float, timeout_s: float, ttl: int, settle: float) -> int:
+def run(model_dir: Path, *, megapixels: float, turned: bool, timeout_s: float, ttl: int, settle: float) -> int:
     """Draw the photo, run the visit against a fresh server, print; returns the exit status."""
     with tempfile.TemporaryDirectory(prefix="deepfake-lens-explain-") as folder:
-        photo = phone_photo(megapixels, Path(folder))
+        photo = phone_photo(megapixels, Path(folder), turned=turned)
         if photo.stat().st_size > upload_limit_mb() * 2**20:
             raise SystemExit(
                 f"{photo.name} is over the uploader's {upload_limit_mb():.0f} MB: it would never be explained"
@@ -514,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model", help="folder with NAME.keras + card")
     parser.add_argument("--megapixels", type=float, default=40.0, help="photo size, at most 40 (the intake limit)")
+    parser.add_argument(
+        "--turned", action="store_true", help="store the photo turned, with EXIF orientation 6 (a phone's portrait)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for any one step")
     parser.add_argument("--session-ttl", type=int, default=10, help="server.disconnectedSessionTTL, seconds")
     parser.add_argument("--settle", type=float, default=90.0, help="seconds to watch the memory after the session")
@@ -524,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     return run(
         args.model_dir.resolve(),
         megapixels=args.megapixels,
+        turned=args.turned,
         timeout_s=args.timeout,
         ttl=args.session_ttl,
         settle=args.settle,

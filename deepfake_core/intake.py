@@ -34,8 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeAlias
 
-import cv2
 import numpy as np
+import simplejpeg
 from PIL import ExifTags, Image
 
 from deepfake_core.errors import ImageIntakeError
@@ -120,7 +120,7 @@ _FROM_THE_RIGHT: Final = frozenset({Image.Transpose.TRANSVERSE, Image.Transpose.
 _FROM_THE_BOTTOM: Final = frozenset({Image.Transpose.ROTATE_180, Image.Transpose.FLIP_TOP_BOTTOM})
 """Transposes whose first row is the source's last row."""
 _DIRECT_JPEG_PIXELS: Final = 8_000_000
-"""Colour JPEGs of at least this many pixels are decoded by OpenCV (see :func:`_large_jpeg_to_rgb_array`)."""
+"""Colour JPEGs of at least this many pixels are decoded by simplejpeg (see :func:`_large_jpeg_to_rgb_array`)."""
 _TRANSPOSE_VIEWS: Final = {
     Image.Transpose.FLIP_LEFT_RIGHT: lambda a: a[:, ::-1],
     Image.Transpose.ROTATE_180: lambda a: a[::-1, ::-1],
@@ -399,28 +399,31 @@ def _to_rgb_array(image: Image.Image, transpose: Image.Transpose | None) -> np.n
 
 
 def _large_jpeg_to_rgb_array(data: bytes, image: Image.Image, name: str | None) -> np.ndarray:
-    """A large colour JPEG decoded by OpenCV straight into the ``(H, W, 3)`` array, after Pillow has checked it.
+    """A large colour JPEG decoded by simplejpeg straight into the ``(H, W, 3)`` array, after Pillow has checked it.
 
     Pillow keeps colour pixels at 4 bytes each, so its decode of a 40 MP photo (160 MB) and the
-    array it becomes (120 MB) were the Explain page's memory peak. OpenCV decodes into 3 bytes per
-    pixel with the same libjpeg-turbo and gives the very same pixels (``tests/test_intake.py``
-    compares them), but it reports some damage only as a warning on stderr. So Pillow first
-    decodes the whole stream at an eighth of the size (JPEG's DCT scaling: every coefficient is
-    still read, for a few MB), which refuses exactly the files Pillow always refused, with its
-    message; only then does OpenCV decode the file at full size.
+    array it becomes (120 MB) were the Explain page's memory peak; OpenCV's ``imdecode`` holds a
+    second full-size copy while it decodes (230 MB in all). simplejpeg decodes into the one array
+    with libjpeg-turbo's default (accurate) DCT and smooth upsampling, Pillow's and OpenCV's
+    settings, and gives the very same pixels (``tests/test_intake.py`` compares them). It is run
+    lenient, as OpenCV was, so Pillow first decodes the whole stream at an eighth of the size
+    (JPEG's DCT scaling: every coefficient is still read, for a few MB), which refuses exactly
+    the files Pillow always refused, with its message; only then is the file decoded at full size.
     """
     transpose = _exif_transpose(image)
     width, height = image.size
     image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
     image.load()
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    try:
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False, strict=False)
+    except ValueError:
+        pixels = None
     if pixels is None or pixels.shape != (height, width, 3):
         message = (
             f"The image data is truncated or corrupt: {_subject('file', name, article='the')} starts like a JPEG "
             "image but its pixels cannot be decoded. Re-export or re-upload the image."
         )
         raise ImageIntakeError(message, reason="truncated")
-    cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)
     if transpose is None:
         return pixels
     return np.ascontiguousarray(_TRANSPOSE_VIEWS[transpose](pixels))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from deepfake_core.detector import Detector, Prediction
+from deepfake_core.faces.align import working_copy
 from deepfake_core.faces.finder import FACE_MODES, Face, FaceFinder, crop_faces, select_faces
 from deepfake_core.faces.spec import FaceCropSpec
 
@@ -27,11 +28,15 @@ __all__ = [
     "PhotoVerdicts",
     "at_threshold",
     "face_finder",
+    "judge_photo_source",
     "judge_photos",
     "warm_up_face_step",
 ]
 
 ProgressCallback = Callable[[int, int], None]
+
+_HELD_PHOTO_BYTES = 24 * 1024 * 1024
+"""Above this many decoded bytes (8 MP of RGB), :func:`judge_photo_source` drops the photo while faces are searched."""
 
 _FINDERS: dict[FaceCropSpec, FaceFinder] = {}
 _FINDERS_LOCK = threading.Lock()
@@ -172,12 +177,49 @@ def judge_photos(
         per_photo.append((kept, len(detections)))
         if progress is not None:
             progress(index + 1, len(images))
+    return _judge_faces(detector, per_photo, threshold=threshold)
+
+
+def judge_photo_source(
+    detector: Detector, decode: Callable[[], np.ndarray], *, faces: str = "all", preview_side: int
+) -> tuple[PhotoVerdicts, np.ndarray, float]:
+    """:func:`judge_photos` for one photo that ``decode`` gives, with a copy of at most ``preview_side`` px to show.
+
+    Returns the verdicts, the preview (the photo itself when it is no larger) and its pixels per
+    photo pixel. Why not decode and call :func:`judge_photos`: the face search on its 1,024 px
+    working copy needs about 100 MB for a moment, and a 40 MP photo held beside it is another
+    115 MB, which together were the public dashboard's memory peak. So a photo of more than
+    8 MP is shrunk to the working copy and the preview and dropped before the search, and
+    decoded again (about half a second for 40 MP) only to cut the aligned crops. The verdicts
+    are those :func:`judge_photos` gives for the decoded photo; ``decode`` must give the same
+    pixels every time (as :func:`deepfake_core.intake.load_image` does for the same bytes).
+    """
+    image = decode()
+    preview, scale = working_copy(image, preview_side)
+    finder = face_finder(detector) if faces != "none" else None
+    if finder is None or image.nbytes <= _HELD_PHOTO_BYTES:
+        [photo] = judge_photos(detector, [image], faces=faces)
+        return photo, preview, scale
+    copy, factor = working_copy(image, finder.spec.max_detect_side)
+    del image
+    detections = finder.detect_in_copy(copy, factor)
+    del copy
+    kept = crop_faces(decode(), select_faces(detections, faces), finder.spec, size=detector.card.input_size)
+    [photo] = _judge_faces(detector, [(kept, len(detections))])
+    return photo, preview, scale
+
+
+def _judge_faces(
+    detector: Detector, per_photo: Sequence[tuple[list[Face], int]], *, threshold: float | None = None
+) -> list[PhotoVerdicts]:
+    """Each photo's verdicts from its cut faces and how many were found; every crop in one batch of model calls."""
     crops = [face.crop for kept, _ in per_photo for face in kept if face.crop is not None]
     predictions = iter(detector.predict_batch(crops, threshold=threshold))
+    min_face_size = detector.card.face_crop.min_face_size
     results = []
     for kept, found in per_photo:
         verdicts = [
-            FaceVerdict(face, None, _too_small_reason(face, spec.min_face_size))
+            FaceVerdict(face, None, _too_small_reason(face, min_face_size))
             if face.crop is None
             else FaceVerdict(face, next(predictions))
             for face in kept

@@ -22,6 +22,11 @@ with ``TF_ENABLE_ONEDNN_OPTS=0`` that was 7 and 40 MB, and the idle server 36 MB
 faster on large batches (32 crops: 97 against 157 ms; one crop 6 against 6-9 ms; face detection
 the same), which matters to the command line's batch scoring, not to a dashboard that judges a
 few faces at a time, so only the dashboard turns them off. Probabilities move by about 1e-9.
+
+A model call's activations are freed when it returns, but they count towards the server's peak:
+with mirror averaging a batch of 32 crops runs 64 images through EfficientNet-Lite0, about 135 MB
+at once, which the dashboard spends on every LIME batch and on the deletion check. So the dashboard
+calls the model with :data:`SERVER_BATCH_SIZE` images (the command line keeps 32, for speed).
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ import ctypes
 import functools
 import os
 import sys
+from typing import Final
 
-__all__ = ["fix_malloc_thresholds", "limit_malloc_arenas", "tensorflow_without_onednn"]
+__all__ = ["SERVER_BATCH_SIZE", "fix_malloc_thresholds", "limit_malloc_arenas", "tensorflow_without_onednn"]
+
+SERVER_BATCH_SIZE: Final = 16
+"""Images per model call in the dashboard (the detector's ``batch_size`` and LIME's): half the peak of 32."""
 
 _M_ARENA_MAX = -8
 _M_MMAP_THRESHOLD = -3

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -22,13 +23,12 @@ import pandas as pd
 import streamlit as st
 
 from deepfake_core.errors import DeepfakeLensError
-from deepfake_core.faces.align import working_copy
 from deepfake_core.faces.draw import draw_face_boxes
 from deepfake_core.intake import load_image
 from deepfake_core.report import ExplainedFace, build_report, fake_first, image_data_uri, row_flags
 from pages.formatting import format_probability
 from pages.inputs import SAMPLE_PARAM, ImageInput, share_in_url
-from pages.pictures import BOXED_PICTURE_SIDE, FACE_THUMBNAIL_SIDE, TABLE_THUMBNAIL_SIDE, thumbnail
+from pages.pictures import BOXED_PICTURE_SIDE, FACE_THUMBNAIL_SIDE, TABLE_THUMBNAIL_SIDE, THUMBNAIL_SIDE, thumbnail
 
 if TYPE_CHECKING:
     from deepfake_core.card import ModelCard
@@ -278,18 +278,19 @@ def _slim(photo: PhotoVerdicts) -> PhotoVerdicts:
 
 def _outcome(item: ImageInput, detector: Detector, *, faces: str) -> Classified:
     """Decode, judge (at the card's threshold) and shrink one input; an unusable file becomes an error entry."""
-    from deepfake_core.judge import judge_photos  # imports TensorFlow: only pages that classify pay for it
+    from deepfake_core.judge import judge_photo_source  # imports TensorFlow: only pages that classify pay for it
 
+    side = THUMBNAIL_SIDE if faces == "none" else BOXED_PICTURE_SIDE
     try:
-        image = load_image(item.data)
-        [photo] = judge_photos(detector, [image], faces=faces)
+        photo, picture, scale = judge_photo_source(
+            detector, partial(load_image, item.data), faces=faces, preview_side=side
+        )
     except DeepfakeLensError as error:
         return Classified(item, detector.model_id, None, None, str(error))
     if not photo.face_step:
-        outcome = Classified(item, detector.model_id, _slim(photo), thumbnail(image), None)
+        outcome = Classified(item, detector.model_id, _slim(photo), picture, None)
     else:
-        plain, scale = working_copy(image, BOXED_PICTURE_SIDE)
-        outcome = Classified(item, detector.model_id, _slim(photo), None, None, plain=plain, plain_scale=scale)
+        outcome = Classified(item, detector.model_id, _slim(photo), None, None, plain=picture, plain_scale=scale)
     thumbnails = {
         face: image_data_uri(picture, max_side=TABLE_THUMBNAIL_SIDE) for face, picture in outcome.row_pictures().items()
     }

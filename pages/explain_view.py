@@ -32,8 +32,9 @@ from PIL import Image
 
 from deepfake_core.errors import DeepfakeLensError
 from deepfake_core.report import ExplainedFace
+from pages import pictures
 from pages.inputs import ImageInput
-from pages.pictures import REPORT_OVERLAY_SIDE, display_copy
+from pages.pictures import REPORT_OVERLAY_SIDE
 
 if TYPE_CHECKING:
     from deepfake_core.detector import Detector
@@ -111,8 +112,9 @@ class PhotoFaces:
     ``verdicts`` hold every face's aligned crop (model-input sized) and its verdict;
     :meth:`at_threshold` judges them again at the page's threshold. ``picture`` is the photo
     shrunk to at most :data:`pages.pictures.DISPLAY_SIDE` pixels on its long side and ``scale``
-    its pixels per photo pixel (:func:`pages.pictures.display_copy`): the numbered boxes and the
-    overlays pasted back are drawn on it, so the full-size photo is not needed again.
+    its pixels per photo pixel (the preview of :func:`deepfake_core.judge.judge_photo_source`):
+    the numbered boxes and the overlays pasted back are drawn on it, so the full-size photo is
+    not needed again.
     """
 
     verdicts: PhotoVerdicts
@@ -133,17 +135,20 @@ def photo_faces(detector: Detector, source: ImageInput, decode: Callable[[], np.
     ticking a box re-runs the page but must not decode the photo, run the face detector or the
     model again. ``decode`` returns the full-size photo (and raises what
     :func:`deepfake_core.intake.load_image` raises); it is called only for an image not kept
-    yet, and its pixels (~110 MB for a 40 MP photo) are dropped once the faces and the display
-    copy are made. Only the current image's faces are kept.
+    yet (twice for a photo over 8 MP, which is not held while its faces are searched: see
+    :func:`deepfake_core.judge.judge_photo_source`), and its pixels (~115 MB for a 40 MP photo)
+    are dropped once the faces and the display copy are made. Only the current image's faces
+    are kept.
     """
-    from deepfake_core.judge import judge_photos
+    from deepfake_core.judge import judge_photo_source
 
     key = (detector.model_id, source.sha256)
     stored = st.session_state.get(_FACES_KEY)
     if stored is None or stored[0] != key:
-        image = decode()
-        [verdicts] = judge_photos(detector, [image], faces="all")
-        stored = (key, PhotoFaces(verdicts, *display_copy(image)))
+        stored = (
+            key,
+            PhotoFaces(*judge_photo_source(detector, decode, faces="all", preview_side=pictures.DISPLAY_SIDE)),
+        )
         st.session_state[_FACES_KEY] = stored
     return stored[1]
 

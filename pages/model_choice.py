@@ -35,6 +35,7 @@ from deepfake_core.loading import (
     legacy_allowed_by_env,
     load_detector,
 )
+from deepfake_core.memory import SERVER_BATCH_SIZE
 from pages.files import display_folder, file_stamp
 from pages.messages import stop_with_info
 from pages.number_format import format_temperature
@@ -74,6 +75,7 @@ def _load_detector(
     from deepfake_core.judge import warm_up_face_step
 
     detector = load_detector(path, allow_legacy=allow_legacy)
+    detector.batch_size = SERVER_BATCH_SIZE  # a server's peak memory, not its speed, is the limit
     warm_up_face_step(detector)
     # TensorFlow and Keras leave ~half a million long-lived objects behind. Streamlit collects
     # garbage after every rerun (`runner.postScriptGC`), and each full collection walked them all:

@@ -26,7 +26,6 @@ __all__ = [
     "TABLE_THUMBNAIL_SIDE",
     "THUMBNAIL_SIDE",
     "boxed_photo",
-    "display_copy",
     "paste_on_copy",
     "thumbnail",
 ]
@@ -47,7 +46,11 @@ REPORT_OVERLAY_SIDE: Final = 256
 """Longest side of an explanation's overlay kept for the HTML report (the Explain page draws larger ones)."""
 
 DISPLAY_SIDE: Final = 1024
-"""Longest side of pictures drawn for display only (e.g. an overlay pasted back onto the photo)."""
+"""Longest side of pictures drawn for display only (e.g. an overlay pasted back onto the photo).
+
+A page keeps the photo's display copy (``working_copy(photo, DISPLAY_SIDE)``, or the preview
+:func:`deepfake_core.judge.judge_photo_source` makes) instead of the photo to draw on
+(:func:`boxed_photo`, :func:`paste_on_copy`)."""
 
 
 def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
@@ -60,20 +63,11 @@ def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     return image.copy() if shrunk is image else shrunk
 
 
-def display_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """``image`` shrunk to at most :data:`DISPLAY_SIDE` pixels on its long side, and its pixels per image pixel.
-
-    A page keeps this instead of the photo to draw on (:func:`boxed_photo`, :func:`paste_on_copy`);
-    an image already small enough comes back as it is (scale 1).
-    """
-    return working_copy(image, DISPLAY_SIDE)
-
-
 def boxed_photo(image: np.ndarray, photo: PhotoVerdicts, *, scale: float = 1.0) -> np.ndarray:
     """A display copy of ``image`` with a numbered box per face of ``photo`` (see :func:`draw_face_boxes`).
 
     ``image`` may be a shrunk copy of the photo the faces were found in (``scale``: its pixels
-    per photo pixel, as :func:`display_copy` gives it).
+    per photo pixel, as :func:`~deepfake_core.faces.align.working_copy` gives it).
     """
     return draw_face_boxes(image, photo, max_side=BOXED_PICTURE_SIDE, box_scale=scale)
 
@@ -81,7 +75,7 @@ def boxed_photo(image: np.ndarray, photo: PhotoVerdicts, *, scale: float = 1.0) 
 def paste_on_copy(
     picture: np.ndarray, scale: float, crop_image: np.ndarray, matrix: np.ndarray, *, crop_size: int
 ) -> np.ndarray:
-    """``crop_image`` (a drawing on a face's aligned crop) drawn onto ``picture``, the photo's :func:`display_copy`.
+    """``crop_image`` (a drawing on a face's aligned crop) drawn onto ``picture``, the photo's display copy.
 
     ``matrix`` maps photo pixels to the pixels of a ``crop_size`` crop; it is carried over to
     ``picture``'s pixels (``scale`` per photo pixel) as :func:`deepfake_core.faces.align.paste_back`

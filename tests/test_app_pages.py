@@ -586,12 +586,15 @@ def test_explain_lime_and_agreement_and_opacity_redraws_without_recomputing(
     explain_sample: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from deepfake_core.explain import faithfulness, registry
+    from deepfake_core.memory import SERVER_BATCH_SIZE
 
     calls: list[str] = []
+    batches: list[tuple[int, int | None]] = []  # (the detector's batch size, LIME's)
 
-    def counting_explain(*args, **kwargs):
+    def counting_explain(detector, *args, **kwargs):
         calls.append(kwargs["method"])
-        return original(*args, **kwargs)
+        batches.append((detector.batch_size, kwargs.get("batch_size")))
+        return original(detector, *args, **kwargs)
 
     def counting_check(*args, **kwargs):
         calls.append("deletion check")
@@ -606,6 +609,7 @@ def test_explain_lime_and_agreement_and_opacity_redraws_without_recomputing(
     app.button[0].click().run()
     assert not app.exception
     assert sorted(calls) == ["attention", "deletion check", "lime"]
+    assert sorted(batches, key=str) == [(SERVER_BATCH_SIZE, SERVER_BATCH_SIZE), (SERVER_BATCH_SIZE, None)]
     assert [item.value for item in app.subheader][:3] == [
         "Do the methods agree?",
         "Do the maps point at the evidence?",
@@ -625,6 +629,7 @@ def test_explain_lime_and_agreement_and_opacity_redraws_without_recomputing(
 
 
 def test_display_copies_are_shrunk_from_the_array_without_a_full_size_pil_image(monkeypatch) -> None:
+    from deepfake_core.faces.align import working_copy
     from pages import pictures
 
     def refused(*args, **kwargs):
@@ -632,25 +637,25 @@ def test_display_copies_are_shrunk_from_the_array_without_a_full_size_pil_image(
 
     monkeypatch.setattr(Image, "fromarray", refused)
     photo = np.random.default_rng(0).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
-    picture, scale = pictures.display_copy(photo)
+    picture, scale = working_copy(photo, pictures.DISPLAY_SIDE)
     assert picture.shape == (683, 1024, 3) and picture.dtype == np.uint8 and scale == 1024 / 3000
     assert pictures.thumbnail(photo).shape == (128, 192, 3)
     small = photo[:40, :30].copy()
-    unchanged, scale = pictures.display_copy(small)
+    unchanged, scale = working_copy(small, pictures.DISPLAY_SIDE)
     assert unchanged is small and scale == 1.0  # small enough: kept as it is
     kept = pictures.thumbnail(small)
     assert np.array_equal(kept, small) and kept is not small  # a thumbnail is always a copy
 
 
 def test_an_overlay_pasted_on_the_display_copy_is_the_one_pasted_on_the_photo() -> None:
-    from deepfake_core.faces.align import paste_back
+    from deepfake_core.faces.align import paste_back, working_copy
     from pages import pictures
 
     rng = np.random.default_rng(1)
     photo = rng.integers(0, 256, (1500, 2200, 3), dtype=np.uint8)
     crop = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     matrix = np.array([[0.08, 0.01, -90.0], [-0.01, 0.08, -60.0]])  # a ~400 px face at (1100, 750)
-    picture, scale = pictures.display_copy(photo)
+    picture, scale = working_copy(photo, pictures.DISPLAY_SIDE)
     pasted = pictures.paste_on_copy(picture, scale, crop, matrix, crop_size=32)
     expected = paste_back(photo, crop, matrix, crop_size=32, max_side=pictures.DISPLAY_SIDE)
     np.testing.assert_array_equal(pasted, expected)

@@ -9,6 +9,7 @@ and pictures without a face.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from conftest import astronaut, four_faces, no_face_pictures, tiny_card
 from PIL import Image
 
-from deepfake_core import face_data
+from deepfake_core import face_data, judge
 from deepfake_core.card import ModelCard, load_card
 from deepfake_core.data import scan_dataset
 from deepfake_core.detector import Detector
@@ -36,7 +37,7 @@ from deepfake_core.faces.align import (
 from deepfake_core.faces.finder import FaceDetection, crop_faces, select_faces
 from deepfake_core.faces.spec import FaceCropSpec
 from deepfake_core.intake import load_image
-from deepfake_core.judge import face_finder, judge_photos
+from deepfake_core.judge import face_finder, judge_photo_source, judge_photos
 
 ASTRONAUT_EYES = np.array([[204.0, 100.0], [246.0, 102.0]])
 """The astronaut's pupils, read off the picture by hand (image-left eye first)."""
@@ -398,6 +399,64 @@ def test_judge_matches_the_detector_on_the_aligned_crop(tiny_face_detector, astr
     crop, _ = align_face(astronaut(), astronaut_face.landmarks, size=32, crop_scale=2.0)
     np.testing.assert_array_equal(photo.faces[0].image, crop)
     assert photo.faces[0].prediction.p_fake == pytest.approx(tiny_face_detector.predict(crop).p_fake, abs=1e-6)
+
+
+class _Tracked(np.ndarray):
+    """An array a test can hold a weak reference to (plain ndarrays refuse them)."""
+
+
+def _same_verdicts(one, other) -> None:
+    assert (one.face_step, one.faces_found, len(one.faces)) == (other.face_step, other.faces_found, len(other.faces))
+    for mine, theirs in zip(one.faces, other.faces, strict=True):
+        assert mine.number == theirs.number and mine.reason == theirs.reason
+        if mine.face is not None:
+            mine_found, their_found = mine.face.detection, theirs.face.detection
+            assert (mine_found.box, mine_found.score) == (their_found.box, their_found.score)
+            np.testing.assert_array_equal(mine_found.landmarks, their_found.landmarks)
+            np.testing.assert_array_equal(mine.image, theirs.image)
+        if mine.prediction is not None:
+            assert mine.prediction.p_fake == pytest.approx(theirs.prediction.p_fake, abs=1e-6)
+
+
+@pytest.mark.parametrize("faces", ["all", "largest"])
+def test_a_large_photo_is_not_held_while_its_faces_are_searched(tiny_face_detector, finder, monkeypatch, faces):
+    """judge_photo_source drops a large photo during the face search and decodes it again for the crops only."""
+    photo = cv2.resize(four_faces(), (2048, 1536), interpolation=cv2.INTER_LINEAR)  # larger than the working copy
+    monkeypatch.setattr(judge, "_HELD_PHOTO_BYTES", photo.nbytes - 1)
+    alive: list[weakref.ref] = []
+
+    def decode() -> np.ndarray:
+        image = photo.copy().view(_Tracked)
+        alive.append(weakref.ref(image))
+        return image
+
+    searched_with = []
+    original = finder.detect_in_copy
+
+    def spying(copy, factor):
+        searched_with.append([ref() is not None for ref in alive])
+        return original(copy, factor)
+
+    monkeypatch.setattr(finder, "detect_in_copy", spying)
+    verdicts, preview, scale = judge_photo_source(tiny_face_detector, decode, faces=faces, preview_side=100)
+    assert searched_with == [[False]]  # one search, with the first decode already gone
+    assert len(alive) == 2  # decoded again for the crops
+    _same_verdicts(verdicts, judge_photos(tiny_face_detector, [photo], faces=faces)[0])
+    assert max(preview.shape[:2]) == 100 and scale == pytest.approx(100 / max(photo.shape[:2]))
+
+
+@pytest.mark.parametrize("faces", ["all", "none"])
+def test_a_small_photo_or_a_whole_image_verdict_is_decoded_once(tiny_face_detector, faces):
+    decoded = []
+
+    def decode() -> np.ndarray:
+        decoded.append(1)
+        return astronaut()
+
+    verdicts, preview, scale = judge_photo_source(tiny_face_detector, decode, faces=faces, preview_side=1024)
+    assert decoded == [1]
+    _same_verdicts(verdicts, judge_photos(tiny_face_detector, [astronaut()], faces=faces)[0])
+    np.testing.assert_array_equal(preview, astronaut()) and scale == 1.0
 
 
 # --- the crop cache of a data set ---------------------------------------------------------------------------------

@@ -315,36 +315,62 @@ def test_every_exif_orientation_turns_every_pixel_upright(orientation, band_byte
     assert_fresh_rgb_array(image)
 
 
+@pytest.mark.parametrize("progressive", [False, True])
 @pytest.mark.parametrize("subsampling", [0, 2])
 @pytest.mark.parametrize("orientation", sorted(UPRIGHT))
-def test_large_colour_jpegs_decoded_by_opencv_give_pillows_pixels(monkeypatch, orientation, subsampling):
-    """The large-JPEG path (OpenCV, 3 bytes a pixel) and Pillow's give the very same upright pixels."""
-    photo = with_orientation(Image.fromarray(noise(61, 90)), "JPEG", orientation, quality=90, subsampling=subsampling)
+def test_large_colour_jpegs_decoded_by_simplejpeg_give_pillows_pixels(
+    monkeypatch, orientation, subsampling, progressive
+):
+    """The large-JPEG path (simplejpeg, 3 bytes a pixel) and Pillow's give the very same upright pixels."""
+    photo = with_orientation(
+        Image.fromarray(noise(61, 90)),
+        "JPEG",
+        orientation,
+        quality=90,
+        subsampling=subsampling,
+        progressive=progressive,
+    )
     monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 10**12)
     by_pillow = load_image(photo)
     monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 1)
     decoded_by = []
-    original = intake.cv2.imdecode
+    original = intake.simplejpeg.decode_jpeg
 
-    def spying(*args):
-        decoded_by.append("opencv")
-        return original(*args)
+    def spying(*args, **kwargs):
+        decoded_by.append("simplejpeg")
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(intake.cv2, "imdecode", spying)
-    by_opencv = load_image(photo)
-    assert decoded_by == ["opencv"]
-    np.testing.assert_array_equal(by_opencv, by_pillow)
-    assert_fresh_rgb_array(by_opencv)
+    monkeypatch.setattr(intake.simplejpeg, "decode_jpeg", spying)
+    by_simplejpeg = load_image(photo)
+    assert decoded_by == ["simplejpeg"]
+    np.testing.assert_array_equal(by_simplejpeg, by_pillow)
+    assert_fresh_rgb_array(by_simplejpeg)
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.9])
-def test_a_truncated_large_jpeg_is_refused_before_opencv_sees_it(monkeypatch, cut):
+def test_a_truncated_large_jpeg_is_refused_before_simplejpeg_sees_it(monkeypatch, cut):
     """Pillow's eighth-size pass over the whole stream refuses a cut file, with the message of the usual path."""
     data = encode(Image.fromarray(noise(120, 160)), "JPEG", quality=90)
     monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 1)
-    monkeypatch.setattr(intake.cv2, "imdecode", lambda *args: pytest.fail("OpenCV decoded a truncated file"))
+    monkeypatch.setattr(
+        intake.simplejpeg, "decode_jpeg", lambda *args, **kwargs: pytest.fail("a truncated file was decoded")
+    )
     with pytest.raises(ImageIntakeError, match=r"truncated or corrupt.*cannot be decoded") as error:
         load_image(data[: int(len(data) * cut)])
+    assert error.value.reason == "truncated"
+
+
+def test_a_large_jpeg_that_simplejpeg_cannot_decode_gets_the_truncated_message(monkeypatch):
+    """Damage that only the full-size decode finds is reported like any truncated file, not as a traceback."""
+    data = encode(Image.fromarray(noise(120, 160)), "JPEG", quality=90)
+    monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 1)
+
+    def failing(*args, **kwargs):
+        raise ValueError("Corrupt JPEG data")
+
+    monkeypatch.setattr(intake.simplejpeg, "decode_jpeg", failing)
+    with pytest.raises(ImageIntakeError, match=r"truncated or corrupt.*cannot be decoded") as error:
+        load_image(data)
     assert error.value.reason == "truncated"
 
 

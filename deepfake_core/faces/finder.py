@@ -121,7 +121,14 @@ class FaceFinder:
         then, with ``spec.retry_equalised``, once more with its contrast equalised
         inside a border that repeats its edges (see :class:`FaceCropSpec`).
         """
-        copy, factor = working_copy(image, self.spec.max_detect_side)
+        return self.detect_in_copy(*working_copy(image, self.spec.max_detect_side))
+
+    def detect_in_copy(self, copy: np.ndarray, factor: float) -> list[FaceDetection]:
+        """:meth:`detect` on the photo's working copy (``working_copy(photo, spec.max_detect_side)``), in photo pixels.
+
+        For a caller that drops a large photo while its faces are searched
+        (:func:`deepfake_core.judge.judge_photo_source`).
+        """
         found = self._detect_copy(copy, 1.0 / factor, 0)
         border = round(max(copy.shape[:2]) * self.spec.retry_border)
         if not found and self.spec.retry_border > 0:
