@@ -24,9 +24,12 @@ the same), which matters to the command line's batch scoring, not to a dashboard
 few faces at a time, so only the dashboard turns them off. Probabilities move by about 1e-9.
 
 A model call's activations are freed when it returns, but they count towards the server's peak:
-with mirror averaging a batch of 32 crops runs 64 images through EfficientNet-Lite0, about 135 MB
-at once, which the dashboard spends on every LIME batch and on the deletion check. So the dashboard
-calls the model with :data:`SERVER_BATCH_SIZE` images (the command line keeps 32, for speed).
+with mirror averaging a batch of 32 crops runs 64 images through EfficientNet-Lite0 at once, and
+the dashboard does that on every LIME batch and in the deletion check. So the dashboard calls the
+model with :data:`SERVER_BATCH_SIZE` images: in ``benchmarks/explain_browser.py`` (a 40 MP photo
+explained with every method) the peak of the Explain step fell from 1012 MB (sampled; VmHWM 1031
+MB) to 951-966 MB, and LIME takes about 1.1x as long (``benchmarks/explain.py``). The command line
+keeps 32, for speed.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Final
 __all__ = ["SERVER_BATCH_SIZE", "fix_malloc_thresholds", "limit_malloc_arenas", "tensorflow_without_onednn"]
 
 SERVER_BATCH_SIZE: Final = 16
-"""Images per model call in the dashboard (the detector's ``batch_size`` and LIME's): half the peak of 32."""
+"""Images per model call in the dashboard (the detector's ``batch_size`` and LIME's), chosen for its peak memory."""
 
 _M_ARENA_MAX = -8
 _M_MMAP_THRESHOLD = -3
