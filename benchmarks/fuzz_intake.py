@@ -9,6 +9,10 @@ exception, a bad array, an escaped ``DecompressionBombWarning``, a case slower
 than ``--slow-seconds``, the process passing ``--max-rss-mb``) is a *finding*:
 its input is saved under ``--findings-dir`` and the run goes on.
 
+With ``--compare-jpeg-paths`` every JPEG case is decoded a second time the way a colour JPEG of
+8 MP or more is (simplejpeg after Pillow's check, instead of Pillow alone); refusing, accepting or
+decoding differently from the first is a finding.
+
 A case that hangs cannot be interrupted from Python, so a watchdog thread saves
 its input and ends the process (exit status 3) after ``--hang-seconds``;
 :mod:`faulthandler` dumps the stack if even the watchdog cannot run.
@@ -16,6 +20,7 @@ its input and ends the process (exit status 3) after ``--hang-seconds``;
 Usage::
 
     python benchmarks/fuzz_intake.py --seconds 600 --seed 1
+    python benchmarks/fuzz_intake.py --seconds 600 --seed 1 --compare-jpeg-paths
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, PngImagePlugin
 
+from deepfake_core import intake
 from deepfake_core.errors import ImageIntakeError
 from deepfake_core.intake import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, load_image
 
@@ -464,8 +470,34 @@ def check_output(result: object) -> str | None:
     return None
 
 
-def run_case(data: bytes, stats: Stats) -> str | None:
-    """Run load_image on ``data``; return a finding signature, or ``None`` if it behaved."""
+def large_jpeg_disagreement(data: bytes, result: np.ndarray | None) -> str | None:
+    """How decoding ``data`` as a photo of 8 MP or more is decoded disagrees with ``result``, or ``None``.
+
+    The generated images are small, so they take Pillow's path; large colour JPEGs take another
+    decoder (see ``deepfake_core.intake._large_jpeg_to_rgb_array``), which must accept, refuse
+    and decode exactly as Pillow's path does.
+    """
+    saved = intake._DIRECT_JPEG_PIXELS
+    intake._DIRECT_JPEG_PIXELS = 1
+    try:
+        other = load_image(data)
+    except ImageIntakeError:
+        other = None
+    finally:
+        intake._DIRECT_JPEG_PIXELS = saved
+    if (result is None) != (other is None):
+        return f"large-JPEG path {'refuses' if other is None else 'accepts'} what Pillow's path does not"
+    if result is not None and not np.array_equal(result, other):
+        return "large-JPEG path gives other pixels"
+    return None
+
+
+def run_case(data: bytes, stats: Stats, *, compare_jpeg_paths: bool = False) -> str | None:
+    """Run load_image on ``data``; return a finding signature, or ``None`` if it behaved.
+
+    With ``compare_jpeg_paths``, a JPEG is also decoded as a large photo would be
+    (:func:`large_jpeg_disagreement`).
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -478,6 +510,14 @@ def run_case(data: bytes, stats: Stats) -> str | None:
         except Exception as error:  # every other exception is what we are looking for
             where = traceback.extract_tb(error.__traceback__)[-1]
             return f"crash {type(error).__name__} at {Path(where.filename).name}:{where.lineno}"
+        if compare_jpeg_paths and data.startswith(b"\xff\xd8\xff"):
+            try:
+                disagreement = large_jpeg_disagreement(data, result)
+            except Exception as error:
+                where = traceback.extract_tb(error.__traceback__)[-1]
+                return f"crash {type(error).__name__} at {Path(where.filename).name}:{where.lineno} (large-JPEG path)"
+            if disagreement is not None:
+                return disagreement
     for warning in caught:
         if issubclass(warning.category, Image.DecompressionBombWarning):
             return "escaped DecompressionBombWarning"
@@ -518,7 +558,7 @@ def fuzz(args: argparse.Namespace, findings_dir: Path) -> Stats:
         data, label = make_case(rng, seeds)
         watchdog.begin(data, label)
         started = time.perf_counter()
-        signature = run_case(data, stats)
+        signature = run_case(data, stats, compare_jpeg_paths=args.compare_jpeg_paths)
         elapsed_ms = (time.perf_counter() - started) * 1000
         watchdog.end()
         stats.cases += 1
@@ -560,6 +600,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--findings-dir", type=Path, default=None, help="where to save findings (default: temp dir)")
     parser.add_argument("--slow-seconds", type=float, default=10, help="a case slower than this is a finding")
     parser.add_argument("--hang-seconds", type=float, default=60, help="a case this slow ends the run as a hang")
+    parser.add_argument(
+        "--compare-jpeg-paths",
+        action="store_true",
+        help="decode every JPEG case again as a photo of 8 MP or more is decoded; any difference is a finding",
+    )
     args = parser.parse_args(argv)
     if args.seed is None:
         args.seed = time.time_ns() % 2**32

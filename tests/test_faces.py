@@ -441,6 +441,7 @@ def test_a_large_photo_is_not_held_while_its_faces_are_searched(tiny_face_detect
     verdicts, preview, scale = judge_photo_source(tiny_face_detector, decode, faces=faces, preview_side=100)
     assert searched_with == [[False]]  # one search, with the first decode already gone
     assert len(alive) == 2  # decoded again for the crops
+    assert len(verdicts.judged) == (4 if faces == "all" else 1)
     _same_verdicts(verdicts, judge_photos(tiny_face_detector, [photo], faces=faces)[0])
     assert max(preview.shape[:2]) == 100 and scale == pytest.approx(100 / max(photo.shape[:2]))
 
@@ -456,7 +457,8 @@ def test_a_small_photo_or_a_whole_image_verdict_is_decoded_once(tiny_face_detect
     verdicts, preview, scale = judge_photo_source(tiny_face_detector, decode, faces=faces, preview_side=1024)
     assert decoded == [1]
     _same_verdicts(verdicts, judge_photos(tiny_face_detector, [astronaut()], faces=faces)[0])
-    np.testing.assert_array_equal(preview, astronaut()) and scale == 1.0
+    np.testing.assert_array_equal(preview, astronaut())
+    assert scale == 1.0
 
 
 # --- the crop cache of a data set ---------------------------------------------------------------------------------

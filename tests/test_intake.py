@@ -360,7 +360,26 @@ def test_a_truncated_large_jpeg_is_refused_before_simplejpeg_sees_it(monkeypatch
     assert error.value.reason == "truncated"
 
 
-def test_a_large_jpeg_that_simplejpeg_cannot_decode_gets_the_truncated_message(monkeypatch):
+def _with_luma_sampling(data: bytes, factors: int) -> bytes:
+    """``data`` (a baseline JPEG) with the first component's sampling factors byte set to ``factors``."""
+    start = data.index(b"\xff\xc0")
+    return data[: start + 11] + bytes([factors]) + data[start + 12 :]
+
+
+def test_a_large_jpeg_with_sampling_simplejpeg_refuses_is_decoded_by_opencv(monkeypatch):
+    """Luma sampled 3x1 is legal JPEG that libjpeg decodes but the TurboJPEG API cannot name: Pillow's pixels still."""
+    data = _with_luma_sampling(encode(Image.fromarray(noise(64, 96)), "JPEG", quality=90, subsampling=1), 0x31)
+    with pytest.raises(ValueError, match="subsampling"):
+        intake.simplejpeg.decode_jpeg(data, colorspace="RGB", strict=False)
+    monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 10**12)
+    by_pillow = load_image(data)
+    monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 1)
+    by_fallback = load_image(data)
+    np.testing.assert_array_equal(by_fallback, by_pillow)
+    assert_fresh_rgb_array(by_fallback)
+
+
+def test_a_large_jpeg_that_no_decoder_can_read_gets_the_truncated_message(monkeypatch):
     """Damage that only the full-size decode finds is reported like any truncated file, not as a traceback."""
     data = encode(Image.fromarray(noise(120, 160)), "JPEG", quality=90)
     monkeypatch.setattr(intake, "_DIRECT_JPEG_PIXELS", 1)
@@ -369,6 +388,7 @@ def test_a_large_jpeg_that_simplejpeg_cannot_decode_gets_the_truncated_message(m
         raise ValueError("Corrupt JPEG data")
 
     monkeypatch.setattr(intake.simplejpeg, "decode_jpeg", failing)
+    monkeypatch.setattr(intake.cv2, "imdecode", lambda *args: None)
     with pytest.raises(ImageIntakeError, match=r"truncated or corrupt.*cannot be decoded") as error:
         load_image(data)
     assert error.value.reason == "truncated"
