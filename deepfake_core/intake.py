@@ -34,7 +34,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeAlias
 
-import cv2
 import numpy as np
 import simplejpeg
 from PIL import ExifTags, Image
@@ -406,11 +405,14 @@ def _large_jpeg_to_rgb_array(data: bytes, image: Image.Image, name: str | None) 
     array it becomes (120 MB) were the Explain page's memory peak; OpenCV's ``imdecode`` holds a
     second full-size copy while it decodes (230 MB in all). simplejpeg decodes into the one array
     with libjpeg-turbo's default (accurate) DCT and smooth upsampling, Pillow's and OpenCV's
-    settings, and gives the very same pixels (``tests/test_intake.py`` compares them); a file
-    whose chroma sampling the TurboJPEG API behind it cannot name is left to OpenCV. It is run
-    lenient, as OpenCV is, so Pillow first decodes the whole stream at an eighth of the size
-    (JPEG's DCT scaling: every coefficient is still read, for a few MB), which refuses exactly
-    the files Pillow always refused, with its message; only then is the file decoded at full size.
+    settings, and gives the very same pixels (``tests/test_intake.py`` compares them). It is run
+    lenient, so Pillow first decodes the whole stream at an eighth of the size (JPEG's DCT
+    scaling: every coefficient is still read, for a few MB), which refuses exactly the files
+    Pillow always refused, with its message; only then is the file decoded at full size. A file
+    simplejpeg cannot decode although Pillow could (chroma sampling that the TurboJPEG API behind
+    it cannot name, and some damage libjpeg reads past; ``benchmarks/fuzz_intake.py
+    --compare-jpeg-paths`` looks for them) takes Pillow's own path, so both paths accept, refuse
+    and decode alike.
     """
     transpose = _exif_transpose(image)
     width, height = image.size
@@ -418,25 +420,16 @@ def _large_jpeg_to_rgb_array(data: bytes, image: Image.Image, name: str | None) 
     image.load()
     try:
         pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False, strict=False)
-    except ValueError:  # e.g. sampling factors the TurboJPEG API cannot name (3x1), which libjpeg itself decodes
-        pixels = _opencv_rgb(data)
+    except ValueError:
+        pixels = None
     if pixels is None or pixels.shape != (height, width, 3):
-        message = (
-            f"The image data is truncated or corrupt: {_subject('file', name, article='the')} starts like a JPEG "
-            "image but its pixels cannot be decoded. Re-export or re-upload the image."
-        )
-        raise ImageIntakeError(message, reason="truncated")
+        # e.g. sampling factors the TurboJPEG API cannot name (luma 3x1), which libjpeg decodes: Pillow's own path
+        with _open_header(data, "JPEG") as whole:
+            whole.load()
+            return _to_rgb_array(whole, transpose)
     if transpose is None:
         return pixels
     return np.ascontiguousarray(_TRANSPOSE_VIEWS[transpose](pixels))
-
-
-def _opencv_rgb(data: bytes) -> np.ndarray | None:
-    """The JPEG decoded by OpenCV (a second full-size copy while it decodes), or ``None`` if it cannot."""
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if pixels is not None:
-        cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)
-    return pixels
 
 
 def _source_box(
