@@ -195,7 +195,7 @@ def load_image(
     with _pillow_errors(image_format, name), _open_header(data, image_format) as image:
         _check_declared_size(image.size, name, max_pixels=max_pixels, min_side=min_side)
         if image_format == "JPEG" and image.mode == "RGB" and image.width * image.height >= _DIRECT_JPEG_PIXELS:
-            return _large_jpeg_to_rgb_array(data, image, name)
+            return _large_jpeg_to_rgb_array(data, image)
         image.load()
         return _to_rgb_array(image, _exif_transpose(image))
 
@@ -398,7 +398,7 @@ def _to_rgb_array(image: Image.Image, transpose: Image.Transpose | None) -> np.n
     return pixels
 
 
-def _large_jpeg_to_rgb_array(data: bytes, image: Image.Image, name: str | None) -> np.ndarray:
+def _large_jpeg_to_rgb_array(data: bytes, image: Image.Image) -> np.ndarray:
     """A large colour JPEG decoded by simplejpeg straight into the ``(H, W, 3)`` array, after Pillow has checked it.
 
     Pillow keeps colour pixels at 4 bytes each, so its decode of a 40 MP photo (160 MB) and the
