@@ -470,6 +470,12 @@ def check_output(result: object) -> str | None:
     return None
 
 
+def crash_signature(error: BaseException) -> str:
+    """A finding's signature for an unexpected exception: its type and the line that raised it."""
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"crash {type(error).__name__} at {Path(where.filename).name}:{where.lineno}"
+
+
 def large_jpeg_disagreement(data: bytes, result: np.ndarray | None) -> str | None:
     """How decoding ``data`` as a photo of 8 MP or more is decoded disagrees with ``result``, or ``None``.
 
@@ -508,14 +514,12 @@ def run_case(data: bytes, stats: Stats, *, compare_jpeg_paths: bool = False) -> 
             stats.rejected[error.reason] += 1
             result = None
         except Exception as error:  # every other exception is what we are looking for
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            return f"crash {type(error).__name__} at {Path(where.filename).name}:{where.lineno}"
+            return crash_signature(error)
         if compare_jpeg_paths and data.startswith(b"\xff\xd8\xff"):
             try:
                 disagreement = large_jpeg_disagreement(data, result)
             except Exception as error:
-                where = traceback.extract_tb(error.__traceback__)[-1]
-                return f"crash {type(error).__name__} at {Path(where.filename).name}:{where.lineno} (large-JPEG path)"
+                return f"{crash_signature(error)} (large-JPEG path)"
             if disagreement is not None:
                 return disagreement
     for warning in caught:
