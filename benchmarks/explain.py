@@ -94,7 +94,7 @@ def main() -> None:
         0,
         LIME_DEFAULTS["hide"],
         LIME_DEFAULTS["kernel_width"],
-        LIME_DEFAULTS["batch_size"],
+        detector.batch_size,  # what LIME_DEFAULTS' batch_size=None takes
     )
     small = resize_square(image, size)
     segments = segment(small, "quickshift", SEGMENTATIONS["quickshift"], seed)

@@ -5,7 +5,8 @@ already carry. Extracts EfficientNet-Lite0's ImageNet features (global average p
 depths, from 16 to 1280 channels) for every aligned test, validation and training crop of the
 split manifest (the shipped card's face step, cached crops), then for each fold of
 ``scripts/leave_one_out.sh`` fits a logistic regression on the training faces without the left-out
-kinds and reports the unseen AUC (left-out test fakes against every real test face), the seen AUC,
+kinds and reports the unseen AUC (left-out test fakes against every real test face, then against
+each real kind's test faces alone: a source shortcut ranks one kind far apart), the seen AUC,
 and for the UTKFace fold the share of its real faces called Fake. Two feature sets: every depth,
 and the shallowest three only (local texture, which the literature finds carries over better).
 
@@ -87,6 +88,9 @@ def probe(x, records: list[ImageRecord], parts, left_out: tuple[str, ...], c: fl
     if unseen_fakes.any():
         scored = unseen_fakes | (test & (fake == 0))
         result["unseen_auc"] = roc_auc_score(fake[scored], p_fake[scored])
+        for kind in sorted(set(kinds[test & (fake == 0)])):  # a shortcut shows as one real kind ranked far apart
+            scored = unseen_fakes | (test & (kinds == kind))
+            result[f"vs_{kind}"] = roc_auc_score(fake[scored], p_fake[scored])
     else:
         result["unseen_reals_called_fake"] = float((p_fake[test & np.isin(kinds, left_out)] >= 0.5).mean())
     return result

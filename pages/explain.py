@@ -180,7 +180,6 @@ with st.expander("LIME settings"):
             "Kernel width", min_value=0.01, max_value=5.0, value=LIME_DEFAULTS["kernel_width"], step=0.05
         ),
         "seed": st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=LIME_DEFAULTS["seed"]),
-        "batch_size": detector.batch_size,  # the server's (deepfake_core.memory.SERVER_BATCH_SIZE): same map
     }
 face_number = face.number if face is not None else None
 requests = [

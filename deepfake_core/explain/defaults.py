@@ -38,9 +38,11 @@ LIME_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "num_features": 10,
         "positive_only": False,
         "kernel_width": 0.25,
-        "batch_size": 32,
+        "batch_size": None,
         "seed": 0,
     }
 )
 """LIME's parameters. ``segmentation_params=None`` means the algorithm's :data:`SEGMENTATIONS` defaults;
-``num_features=None`` shows every superpixel; ``seed=None`` draws a seed (and records it)."""
+``num_features=None`` shows every superpixel; ``seed=None`` draws a seed (and records it);
+``batch_size=None`` takes the detector's own (``Detector.batch_size``, which a server lowers to bound its
+memory), so one number sets how many images go through the model at once."""

@@ -95,7 +95,7 @@ def lime_map(
     num_features: int | None,
     positive_only: bool,
     kernel_width: float,
-    batch_size: int,
+    batch_size: int | None,
     seed: int | None,
 ) -> MapResult:
     """LIME weights of superpixels for ``context.target_index``, as a signed ``(H, W)`` map (see module docs).
@@ -103,10 +103,11 @@ def lime_map(
     The surrogate explains the calibrated probability of the class
     (``detector.probabilities``), the number the dashboard shows.
     """
+    detector = context.detector
+    batch_size = detector.batch_size if batch_size is None else batch_size
     _check_counts(num_samples=num_samples, batch_size=batch_size, num_features=num_features)
     seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
     segmentation_params = _segmentation_params(segmentation, segmentation_params)
-    detector = context.detector
     small = resize_square(context.image, detector.card.input_size)
     segments = segment(small, segmentation, segmentation_params, seed)
     explainer = _BatchedLimeImageExplainer(kernel_width=kernel_width, seed=seed, progress=context.progress)
