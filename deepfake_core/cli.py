@@ -2,7 +2,7 @@
 
 Sub-commands: ``predict`` (files, folders, globs; in this process or on Ray), ``explain``, ``serve``
 (the thesis app's HTTP endpoint, back as a service), ``split``, ``train``, ``familiarity``, ``add-probe``,
-``mirror``, ``soup``, ``copy``, ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the
+``mirror``, ``soup``, ``wise``, ``copy``, ``evaluate``. Heavy imports (TensorFlow, Starlette, Ray) happen inside the
 commands so ``--help`` is instant.
 """
 
@@ -327,6 +327,23 @@ def _cmd_soup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_wise(args: argparse.Namespace) -> int:
+    from deepfake_core.data import load_manifest
+    from deepfake_core.wise_ft import toward_start
+
+    card = toward_start(
+        args.model,
+        load_manifest(args.manifest),
+        args.data,
+        args.out,
+        alpha=args.alpha,
+        name=args.name,
+        cache_dir=args.cache_dir,
+    )
+    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    return 0
+
+
 def _cmd_copy(args: argparse.Namespace) -> int:
     from deepfake_core.model_copy import copy_model
 
@@ -573,6 +590,17 @@ def build_parser() -> argparse.ArgumentParser:
     soup.add_argument("--out", required=True, help="model file to write (.keras)")
     soup.add_argument("--name", default=None, help="model name (default: the output file's stem)")
     soup.set_defaults(run=_cmd_soup)
+
+    wise = commands.add_parser(
+        "wise", help="move a fine-tuned model's backbone part of the way back to its ImageNet start (WiSE-FT; refits)"
+    )
+    _add_training_faces_arguments(wise)
+    wise.add_argument("--out", required=True, help="model file to write (.keras)")
+    wise.add_argument("--name", default=None, help="model name (default: the output file's stem)")
+    wise.add_argument(
+        "--alpha", type=_unit_interval, required=True, help="the fine-tuned weights' share (the start's is 1 - alpha)"
+    )
+    wise.set_defaults(run=_cmd_wise)
 
     copy = commands.add_parser(
         "copy", help="copy a trained model with its card, history and familiarity statistics (promote a candidate)"

@@ -48,15 +48,24 @@ _SHARED_TRAINING = ("split_manifest_sha256", "seen_kinds")
 first run's training and validation faces, on which the soup is refitted, are every run's."""
 
 
-def averaged_weights(runs: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
-    """The element-wise mean of each weight over ``runs`` (lists of one network's weights), in its own dtype."""
+def averaged_weights(runs: Sequence[Sequence[np.ndarray]], shares: Sequence[float] | None = None) -> list[np.ndarray]:
+    """The element-wise mean of each weight over ``runs`` (lists of one network's weights), in its own dtype.
+
+    ``shares`` weighs the runs (they must sum to 1); ``None`` is the plain mean.
+    """
     if len(runs) < 2:
         raise DataSetError("a soup needs at least two models")
     shapes = [[weight.shape for weight in run] for run in runs]
     if any(other != shapes[0] for other in shapes[1:]):
         raise DataSetError("the models' networks differ (other layers or weight shapes); only runs of one network mix")
+    if shares is not None and (len(shares) != len(runs) or not np.isclose(sum(shares), 1.0)):
+        raise DataSetError(f"{len(runs)} models need as many shares summing to 1, got {list(shares)}")
     return [
-        np.mean([run[i] for run in runs], axis=0, dtype=np.float64).astype(runs[0][i].dtype)
+        (
+            np.mean([run[i] for run in runs], axis=0, dtype=np.float64)
+            if shares is None
+            else np.sum([share * run[i].astype(np.float64) for share, run in zip(shares, runs, strict=True)], axis=0)
+        ).astype(runs[0][i].dtype)
         for i in range(len(runs[0]))
     ]
 

@@ -69,6 +69,10 @@ def test_weights_of_different_networks_or_a_single_run_do_not_mix():
     with pytest.raises(DataSetError, match="networks differ"):
         averaged_weights([[np.zeros(3)], [np.zeros(4)]])
     np.testing.assert_array_equal(averaged_weights([[np.full(2, 1.0)], [np.full(2, 4.0)]])[0], [2.5, 2.5])
+    weighted = averaged_weights([[np.full(2, 1.0, np.float32)], [np.full(2, 4.0, np.float32)]], shares=(0.75, 0.25))
+    assert weighted[0].dtype == np.float32 and weighted[0].tolist() == [1.75, 1.75]
+    with pytest.raises(DataSetError, match="as many shares summing to 1"):
+        averaged_weights([[np.zeros(2)], [np.zeros(2)]], shares=(0.5, 0.6))
 
 
 def test_runs_with_another_contract_are_refused_by_name(two_runs, tmp_path):

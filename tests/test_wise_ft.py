@@ -1,0 +1,68 @@
+"""Moving a fine-tuned backbone back toward its ImageNet start: ``toward_start`` and the ``wise`` command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepfake_core.architecture import BACKBONE_LAYER
+from deepfake_core.card import card_path_for, history_path_for, load_card
+from deepfake_core.cli import main
+from deepfake_core.efficientnet_lite import build_efficientnet_lite0
+from deepfake_core.errors import DataSetError
+from deepfake_core.loading import load_detector
+from deepfake_core.training import TrainConfig, train
+from deepfake_core.wise_ft import toward_start
+
+QUIET = {"log": lambda line: None}
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(trained, tmp_path_factory):
+    """A 32 px EfficientNet-Lite0 model fine-tuned for one epoch from ImageNet on the generated faces."""
+    root, manifest, _ = trained
+    config = TrainConfig(backbone="efficientnet_lite0", input_size=32, epochs=1, batch_size=8, learning_rate=1e-3)
+    return root, manifest, train(config, manifest, root, tmp_path_factory.mktemp("lite") / "lite.keras", **QUIET)
+
+
+def test_only_the_backbone_moves_by_alpha_toward_the_start(fine_tuned, tmp_path):
+    root, manifest, result = fine_tuned
+    out = tmp_path / "wise.keras"
+    card = toward_start(result.model_path, manifest, root, out, alpha=0.25, **QUIET)
+    tuned, mixed = load_detector(result.model_path).model, load_detector(out).model
+    start = build_efficientnet_lite0(32, None).get_weights()
+    moved = tuned.get_layer(BACKBONE_LAYER).get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(moved, start, strict=True))  # fine-tuning changed it
+    for weight, a, b in zip(mixed.get_layer(BACKBONE_LAYER).get_weights(), moved, start, strict=True):
+        np.testing.assert_allclose(weight, 0.25 * a.astype(np.float64) + 0.75 * b, rtol=1e-5, atol=1e-6)
+    for layer in tuned.layers:
+        if layer.name != BACKBONE_LAYER:
+            for a, b in zip(layer.get_weights(), mixed.get_layer(layer.name).get_weights(), strict=True):
+                np.testing.assert_array_equal(a, b)
+    assert card == load_card(card_path_for(out)) and card.metrics == {}
+    assert card.training["wise_ft"] == {"alpha": 0.25, "model_id": result.card.model_id}
+    assert "0.25 x its fine-tuned weights + 0.75 x the start" in card.description
+    assert card.model_id != result.card.model_id and not history_path_for(out).exists()
+    assert (out.parent / card.familiarity.file).is_file()
+
+
+def test_a_model_trained_from_scratch_or_a_bad_alpha_is_refused(trained, fine_tuned, tmp_path):
+    root, manifest, scratch = trained
+    _, _, lite = fine_tuned
+    with pytest.raises(DataSetError, match="not fine-tuned from the ImageNet start"):
+        toward_start(scratch.model_path, manifest, root, tmp_path / "a.keras", alpha=0.5, **QUIET)
+    with pytest.raises(DataSetError, match=r"alpha must lie in \[0, 1\]"):
+        toward_start(lite.model_path, manifest, root, tmp_path / "b.keras", alpha=1.5, **QUIET)
+    with pytest.raises(DataSetError, match="is the model itself"):
+        toward_start(lite.model_path, manifest, root, lite.model_path, alpha=0.5, **QUIET)
+
+
+def test_the_wise_command_writes_a_model_and_rejects_an_alpha_outside_0_1(fine_tuned, tmp_path, capsys):
+    root, _, result = fine_tuned
+    common = ["--model", str(result.model_path), "--data", str(root), "--manifest", str(root.parent / "manifest.json")]
+    out = tmp_path / "half.keras"
+    assert main(["wise", *common, "--out", str(out), "--alpha", "0.5", "--name", "half"]) == 0
+    assert load_card(card_path_for(out)).name == "half" and "half-" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["wise", *common, "--out", str(tmp_path / "x.keras"), "--alpha", "1"])
+    assert "must lie strictly between 0 and 1, got 1.0" in capsys.readouterr().err
