@@ -337,6 +337,7 @@ def _cmd_wise(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         alpha=args.alpha,
+        refresh_norms=args.refresh_norms,
         name=args.name,
         cache_dir=args.cache_dir,
     )
@@ -599,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     wise.add_argument("--name", default=None, help="model name (default: the output file's stem)")
     wise.add_argument(
         "--alpha", type=_unit_interval, required=True, help="the fine-tuned weights' share (the start's is 1 - alpha)"
+    )
+    wise.add_argument(
+        "--refresh-norms", action="store_true", help="measure every BatchNorm's statistics again on training faces"
     )
     wise.set_defaults(run=_cmd_wise)
 

