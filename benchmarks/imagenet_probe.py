@@ -96,23 +96,33 @@ def probe(x, records: list[ImageRecord], parts, left_out: tuple[str, ...], c: fl
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def print_folds(x: np.ndarray, records: list[ImageRecord], parts: np.ndarray, c: float) -> None:
+    """One line of :func:`probe` figures per leave-out fold, then the mean unseen AUC over the generator folds."""
+    unseen = []
+    for fold, left_out in FOLDS.items():
+        result = probe(x, records, parts, left_out, c)
+        unseen += [result["unseen_auc"]] if "unseen_auc" in result else []
+        print(f"  {fold:14s} " + "  ".join(f"{key} {value:.3f}" for key, value in result.items()))
+    print(f"  mean unseen AUC over the generator folds: {np.mean(unseen):.3f}")
+
+
+def probe_arguments(doc: str | None) -> argparse.Namespace:
+    """The probes' command line: the data, the manifest and the regression's strength."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces")
     parser.add_argument("--manifest", type=Path, default=ROOT / "model" / "split_manifest.json")
     parser.add_argument("--c", type=float, default=0.1, help="inverse L2 strength of the logistic regression")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = probe_arguments(__doc__)
     x, records, parts, widths = features(args.data, args.manifest)
     edges = np.cumsum([0, *widths])
     shallow = x[:, : edges[3]]
     for label, columns in (("every depth", x), ("shallowest three", shallow)):
         print(f"\n{label} ({columns.shape[1]} features)")
-        unseen = []
-        for fold, left_out in FOLDS.items():
-            result = probe(columns, records, parts, left_out, args.c)
-            unseen += [result["unseen_auc"]] if "unseen_auc" in result else []
-            print(f"  {fold:14s} " + "  ".join(f"{key} {value:.3f}" for key, value in result.items()))
-        print(f"  mean unseen AUC over the generator folds: {np.mean(unseen):.3f}")
+        print_folds(columns, records, parts, args.c)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ Needs ``../shared/data``; a check, not a test.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from imagenet_probe import FOLDS, ROOT, probe
+from imagenet_probe import print_folds, probe_arguments
 
 from deepfake_core.data import ImageRecord, load_manifest
 from deepfake_core.intake import load_image
@@ -79,20 +78,11 @@ def print_ratios(x: np.ndarray, records: list[ImageRecord]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces")
-    parser.add_argument("--manifest", type=Path, default=ROOT / "model" / "split_manifest.json")
-    parser.add_argument("--c", type=float, default=0.1, help="inverse L2 strength of the logistic regression")
-    args = parser.parse_args()
+    args = probe_arguments(__doc__)
     x, records, parts = statistics_of(args.data, args.manifest)
     print_ratios(x, records)
     print(f"\nlogistic regression on the {x.shape[1]} NPR statistics")
-    unseen = []
-    for fold, left_out in FOLDS.items():
-        result = probe(x, records, parts, left_out, args.c)
-        unseen += [result["unseen_auc"]] if "unseen_auc" in result else []
-        print(f"  {fold:14s} " + "  ".join(f"{key} {value:.3f}" for key, value in result.items()))
-    print(f"  mean unseen AUC over the generator folds: {np.mean(unseen):.3f}")
+    print_folds(x, records, parts, args.c)
 
 
 if __name__ == "__main__":
