@@ -22,6 +22,7 @@ from deepfake_core.scoring import COLUMNS, FileResult, score_inputs
 from deepfake_core.service.command import add_serve_parser
 
 if TYPE_CHECKING:
+    from deepfake_core.card import ModelCard
     from deepfake_core.evaluation.schema import EvaluationResults
 
 __all__ = ["main"]
@@ -287,6 +288,11 @@ def _cmd_familiarity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_written(out: str, card: ModelCard) -> None:
+    """What a command that makes a model from a trained one prints: the file and its new id, and a caution."""
+    print(f"wrote {out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+
+
 def _cmd_add_probe(args: argparse.Namespace) -> int:
     from deepfake_core.data import load_manifest
     from deepfake_core.texture_probe import add_texture_probe
@@ -301,7 +307,7 @@ def _cmd_add_probe(args: argparse.Namespace) -> int:
         name=args.name,
         cache_dir=args.cache_dir,
     )
-    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    _report_written(args.out, card)
     return 0
 
 
@@ -312,7 +318,7 @@ def _cmd_mirror(args: argparse.Namespace) -> int:
     card = mirror_averaged(
         args.model, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir
     )
-    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    _report_written(args.out, card)
     return 0
 
 
@@ -323,7 +329,7 @@ def _cmd_soup(args: argparse.Namespace) -> int:
     card = model_soup(
         args.models, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir
     )
-    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    _report_written(args.out, card)
     return 0
 
 
@@ -341,7 +347,7 @@ def _cmd_wise(args: argparse.Namespace) -> int:
         name=args.name,
         cache_dir=args.cache_dir,
     )
-    print(f"wrote {args.out} and its card (model id {card.model_id}); evaluate it before trusting its figures")
+    _report_written(args.out, card)
     return 0
 
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from deepfake_core.card import ModelCard, history_path_for
 from deepfake_core.data import SplitManifest
 from deepfake_core.errors import DataSetError
-from deepfake_core.training import LogFn, refitted_card, training_faces, without_optimizer
+from deepfake_core.training import LogFn, TrainingFaces, refitted_card, training_faces, without_optimizer
 
-__all__ = ["averaged_weights", "model_soup"]
+__all__ = ["averaged_weights", "model_soup", "save_mixed"]
 
 _SHARED_CARD_FIELDS = (
     "input_size",
@@ -137,13 +138,9 @@ def model_soup(
             "warning: the runs were trained with different seeds, so their new layers started from different weights; "
             "such a soup usually judges worse than its runs (README: 'A soup of two recipes')"
         )
-    output.parent.mkdir(parents=True, exist_ok=True)
     faces = training_faces(cards[0], manifest, data_root, cache_dir=cache_dir, log=log, name=paths[0].name)
-    without_optimizer(model).save(output)
-    history_path_for(output).unlink(missing_ok=True)  # a file of an earlier model there would be read as the soup's
-    training = {key: value for key, value in cards[0].training.items() if key != "history_file"}
     ingredients = [{"model_id": card.model_id, "config": card.training.get("config", {})} for card in cards]
-    return refitted_card(
+    return save_mixed(
         model,
         cards[0],
         faces,
@@ -151,5 +148,30 @@ def model_soup(
         log,
         name=name,
         description=_description(cards),
-        training={**training, "soup": {"method": "uniform weight mean", "models": ingredients}},
+        soup={"method": "uniform weight mean", "models": ingredients},
+    )
+
+
+def save_mixed(
+    model: Any,
+    card: ModelCard,
+    faces: TrainingFaces,
+    output: Path,
+    log: LogFn,
+    *,
+    name: str | None,
+    description: str,
+    **how_mixed: Any,
+) -> ModelCard:
+    """Save weights mixed from trained ones as ``output``, with ``card`` refitted for them and no training history.
+
+    ``how_mixed`` joins the card's training record (``soup=...``, ``wise_ft=...``): the mix was not trained,
+    so the history of the run it came from is not its own.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    without_optimizer(model).save(output)
+    history_path_for(output).unlink(missing_ok=True)  # a file of an earlier model there would be read as this one's
+    training = {key: value for key, value in card.training.items() if key != "history_file"}
+    return refitted_card(
+        model, card, faces, output, log, name=name, description=description, training={**training, **how_mixed}
     )

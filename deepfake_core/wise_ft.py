@@ -20,11 +20,11 @@ import keras
 import numpy as np
 
 from deepfake_core.architecture import BACKBONE_LAYER, BACKBONES, PRETRAINED_BACKBONES
-from deepfake_core.card import ModelCard, history_path_for
+from deepfake_core.card import ModelCard
 from deepfake_core.data import SplitManifest
 from deepfake_core.errors import DataSetError
-from deepfake_core.model_soup import averaged_weights
-from deepfake_core.training import LogFn, TrainingFaces, make_dataset, refitted_card, training_faces, without_optimizer
+from deepfake_core.model_soup import averaged_weights, save_mixed
+from deepfake_core.training import LogFn, TrainingFaces, make_dataset, training_faces
 
 __all__ = ["toward_start"]
 
@@ -72,11 +72,7 @@ def toward_start(
     faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
     if refresh_norms:
         _refresh_norms(model, faces, log)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    without_optimizer(model).save(output)
-    history_path_for(output).unlink(missing_ok=True)  # a file of an earlier model there would be read as this one's
-    training = {key: value for key, value in card.training.items() if key != "history_file"}
-    return refitted_card(
+    return save_mixed(
         model,
         card,
         faces,
@@ -85,7 +81,7 @@ def toward_start(
         name=name,
         description=f"{card.description} Backbone moved back toward its ImageNet start: {alpha:g} x its "
         f"fine-tuned weights + {1.0 - alpha:g} x the start (WiSE-FT).",
-        training={**training, "wise_ft": {"alpha": alpha, "model_id": card.model_id, "refresh_norms": refresh_norms}},
+        wise_ft={"alpha": alpha, "model_id": card.model_id, "refresh_norms": refresh_norms},
     )
 
 
