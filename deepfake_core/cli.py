@@ -337,6 +337,9 @@ def _cmd_wise(args: argparse.Namespace) -> int:
     from deepfake_core.data import load_manifest
     from deepfake_core.wise_ft import toward_start
 
+    if args.alpha == 1.0 and not args.refresh_norms:
+        print("error: --alpha 1 keeps the model as it is; add --refresh-norms or a smaller alpha.", file=sys.stderr)
+        return 2
     card = toward_start(
         args.model,
         load_manifest(args.manifest),
@@ -364,6 +367,14 @@ def _unit_interval(text: str) -> float:
     value = float(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def _share_up_to_one(text: str) -> float:
+    """argparse type for a share in (0, 1]: WiSE's alpha 1 keeps the weights, for re-measuring the norms alone."""
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {value}")
     return value
 
 
@@ -605,7 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
     wise.add_argument("--out", required=True, help="model file to write (.keras)")
     wise.add_argument("--name", default=None, help="model name (default: the output file's stem)")
     wise.add_argument(
-        "--alpha", type=_unit_interval, required=True, help="the fine-tuned weights' share (the start's is 1 - alpha)"
+        "--alpha",
+        type=_share_up_to_one,
+        required=True,
+        help="the fine-tuned weights' share (the start's is 1 - alpha); 1 with --refresh-norms only re-measures norms",
     )
     wise.add_argument(
         "--refresh-norms", action="store_true", help="measure every BatchNorm's statistics again on training faces"

@@ -83,5 +83,11 @@ def test_the_wise_command_writes_a_model_and_rejects_an_alpha_outside_0_1(fine_t
     assert main(["wise", *common, "--out", str(out), "--alpha", "0.5", "--name", "half"]) == 0
     assert load_card(card_path_for(out)).name == "half" and "half-" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main(["wise", *common, "--out", str(tmp_path / "x.keras"), "--alpha", "1"])
-    assert "must lie strictly between 0 and 1, got 1.0" in capsys.readouterr().err
+        main(["wise", *common, "--out", str(tmp_path / "x.keras"), "--alpha", "1.5"])
+    assert "must lie in (0, 1], got 1.5" in capsys.readouterr().err
+    # alpha 1 alone would copy the model; with --refresh-norms it re-measures the norms and keeps every weight
+    assert main(["wise", *common, "--out", str(tmp_path / "same.keras"), "--alpha", "1"]) == 2
+    assert "--alpha 1 keeps the model as it is" in capsys.readouterr().err
+    norms_only = tmp_path / "norms.keras"
+    assert main(["wise", *common, "--out", str(norms_only), "--alpha", "1", "--refresh-norms"]) == 0
+    assert load_card(card_path_for(norms_only)).training["wise_ft"]["alpha"] == 1.0
