@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deepfake_core.errors import DeepfakeLensError
+from deepfake_core.errors import DataSetError, DeepfakeLensError
 from deepfake_core.explain.command import add_explain_parser
 from deepfake_core.familiarity import UNFAMILIAR_NOTE
 from deepfake_core.scoring import COLUMNS, FileResult, score_inputs
@@ -24,6 +24,7 @@ from deepfake_core.service.command import add_serve_parser
 if TYPE_CHECKING:
     from deepfake_core.card import ModelCard
     from deepfake_core.evaluation.schema import EvaluationResults
+    from deepfake_core.perturb import AugmentConfig
 
 __all__ = ["main"]
 
@@ -347,11 +348,31 @@ def _cmd_wise(args: argparse.Namespace) -> int:
         args.out,
         alpha=args.alpha,
         refresh_norms=args.refresh_norms,
+        norm_augment=_norm_augment(args.norm_augment, args.model),
         name=args.name,
         cache_dir=args.cache_dir,
     )
     _report_written(args.out, card)
     return 0
+
+
+def _norm_augment(spec: str | None, model: str) -> AugmentConfig | None:
+    """``--norm-augment``: ``training`` (the augmentation in the model's card) or ``grey=0.2,tone=0.3`` (only those)."""
+    from deepfake_core.card import card_path_for, load_card
+    from deepfake_core.perturb import AugmentConfig
+
+    if spec is None:
+        return None
+    if spec == "training":
+        trained_with = load_card(card_path_for(model)).training.get("config", {}).get("augment_config")
+        if trained_with is None:
+            raise DataSetError(f"{model} records no training augmentation; name the transforms instead")
+        return AugmentConfig.from_dict(trained_with)
+    try:
+        shares = {name.strip(): float(share) for name, share in (part.split("=") for part in spec.split(","))}
+        return AugmentConfig.only(shares)
+    except ValueError as error:
+        raise DataSetError(f"--norm-augment {spec!r}: {error} (write it as training or as grey=0.2,tone=0.3)") from None
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
@@ -623,6 +644,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wise.add_argument(
         "--refresh-norms", action="store_true", help="measure every BatchNorm's statistics again on training faces"
+    )
+    wise.add_argument(
+        "--norm-augment",
+        default=None,
+        metavar="SPEC",
+        help="augment the faces the norms are measured on: 'training' (the card's augmentation) or only the named "
+        "transforms, e.g. 'grey=0.2,tone=0.3' (default: un-augmented)",
     )
     wise.set_defaults(run=_cmd_wise)
 

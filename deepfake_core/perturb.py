@@ -19,6 +19,7 @@ __all__ = [
     "AUGMENT_PRESETS",
     "CLEAN",
     "ROBUSTNESS_SUITE",
+    "TRANSFORMS",
     "AugmentConfig",
     "Perturbation",
     "augment",
@@ -171,6 +172,30 @@ class AugmentConfig:
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
+        """The config :meth:`to_dict` wrote into a card (JSON turned its ranges into lists)."""
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+
+    @classmethod
+    def only(cls, probabilities: dict[str, float]) -> AugmentConfig:
+        """Only the named transforms (:data:`TRANSFORMS`), each with its probability, at their default ranges.
+
+        Why: to see what one transform does to a model on its own (for example to the BatchNorm
+        statistics it is measured with), every other transform must be off.
+        """
+        unknown = sorted(set(probabilities) - set(TRANSFORMS))
+        if unknown:
+            raise ValueError(f"unknown transform {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}")
+        outside = sorted(name for name, share in probabilities.items() if not 0.0 <= share <= 1.0)
+        if outside:
+            raise ValueError(f"a probability must lie in [0, 1]: {', '.join(outside)}")
+        return cls(**({name: 0.0 for name in TRANSFORMS} | probabilities))
+
+
+TRANSFORMS = ("flip", "crop", "resize", "past", "tone", "grey", "retouch", "sharpen", "blur", "noise", "jpeg")
+"""The transforms of :func:`augment`, in the order it applies them; each is an :class:`AugmentConfig` probability."""
 
 
 def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:

