@@ -270,6 +270,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         jpeg_quality=args.jpeg_quality,
         probe_epochs=args.probe_epochs,
         mixup=args.mixup,
+        freeze_norms=args.freeze_norms,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -542,6 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ALPHA",
         help="train on blends of two faces with the same blend of their labels, the share drawn from "
         "Beta(ALPHA, ALPHA) (mixup; 0.2 is the paper's ImageNet value)",
+    )
+    train.add_argument(
+        "--freeze-norms",
+        action="store_true",
+        help="keep the pretrained backbone's BatchNorm statistics and scales fixed while fine-tuning",
     )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")

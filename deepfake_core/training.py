@@ -200,6 +200,9 @@ class TrainConfig:
     """Epochs of training the new head alone on the frozen backbone before fine-tuning all (:func:`probe_head`)."""
     mixup: float = 0.0
     """Beta(alpha, alpha) of :func:`deepfake_core.mixup.mix_up` on the training batches; 0 trains on whole faces."""
+    freeze_norms: bool = False
+    """The backbone's BatchNorm layers keep their pretrained statistics and scales while the rest fine-tunes
+    (:func:`freeze_backbone_norms`)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -413,6 +416,25 @@ def probe_head(
     return {key: [float(v) for v in values] for key, values in fit.history.items()}
 
 
+def freeze_backbone_norms(model: keras.Model) -> int:
+    """Make every BatchNorm layer of the backbone non-trainable; return how many there are.
+
+    Why: the moving statistics a fine-tuned BatchNorm ends with are a running mean over the last
+    few hundred augmented training batches, not the statistics of the final weights. Measured again
+    on 1024 training faces (``deepfake-core wise --alpha 1 --refresh-norms``), mean shifts of 1-3 %
+    of a standard deviation moved the StyleGAN fold's unseen logits by 1-5 and its unseen ROC AUC
+    from 0.83 to 0.90, whether the faces were augmented as in training or not: the verdicts on faces
+    unlike the training faces hang on noise in those statistics. Keras runs a non-trainable
+    BatchNorm in inference mode, so with its pretrained (ImageNet) statistics and scales fixed the
+    network fine-tunes on the same normalisation it is used with.
+    """
+    backbone = model.get_layer(BACKBONE_LAYER)
+    norms = [layer for layer in backbone._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.trainable = False
+    return len(norms)
+
+
 def train(
     config: TrainConfig,
     manifest: SplitManifest,
@@ -489,6 +511,8 @@ def train(
         _start_from(model, config.init_from, log)
     started = time.perf_counter()
     probe = probe_head(model, train_data, val_data, config.probe_epochs, log) if config.probe_epochs else None
+    if config.freeze_norms:  # after the probe, which makes the whole backbone trainable again
+        log(f"{freeze_backbone_norms(model)} BatchNorm layers of the backbone keep their pretrained statistics")
     steps_per_epoch = -(-len(fitted_records) // config.batch_size)
     _compile(model, learning_rate_for(config, steps_per_epoch), train_data)
     averaging = WeightAverage(config.average_from) if config.average_from else None

@@ -30,6 +30,8 @@
 #   PROBE_EPOCHS=2 ONE_VIEW=0 NAME_PREFIX=lite0_lpft_ RUNS=runs/loo_lpft OUT=runs/loo_lpft_eval scripts/leave_one_out.sh loo_diffusion
 # MIXUP=ALPHA trains on mixup blends of two faces (train --mixup):
 #   MIXUP=0.2 ONE_VIEW=0 NAME_PREFIX=lite0_mixup_ RUNS=runs/loo_mixup scripts/leave_one_out.sh loo_diffusion
+# FREEZE_NORMS=1 keeps the backbone's BatchNorm statistics and scales at ImageNet's (train --freeze-norms):
+#   FREEZE_NORMS=1 ONE_VIEW=0 NAME_PREFIX=lite0_frozen_bn_ RUNS=runs/loo_frozen_bn OUT=runs/loo_frozen_bn_eval scripts/leave_one_out.sh loo_stylegan
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
@@ -58,6 +60,7 @@ JPEG_QUALITY=${JPEG_QUALITY:-}
 INPUT_SIZE=${INPUT_SIZE:-128}
 PROBE_EPOCHS=${PROBE_EPOCHS:-}
 MIXUP=${MIXUP:-}
+FREEZE_NORMS=${FREEZE_NORMS:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -80,7 +83,7 @@ for fold in "${@:-${ORDER[@]}}"; do
     --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
-    ${MIXUP:+--mixup "$MIXUP"}
+    ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
   runs=()
