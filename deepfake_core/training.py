@@ -422,7 +422,7 @@ def freeze_backbone_norms(model: keras.Model) -> int:
     Why: the moving statistics a fine-tuned BatchNorm ends with are a running mean over about the
     last hundred augmented training batches (momentum 0.99), not the statistics of the final weights.
     Measured again on 1024 training faces (``deepfake-core wise --alpha 1 --refresh-norms``), mean
-    shifts of 1-3 % of a standard deviation moved the logits of unseen StyleGAN2 faces by up to 6
+    shifts of mostly 1-3 % of a standard deviation moved the logits of unseen StyleGAN2 faces by up to 6
     toward Fake and the StyleGAN fold's unseen ROC AUC from 0.83 to 0.90, whether the faces were
     augmented as in training or not: verdicts on faces unlike the training faces hang on small
     differences in those statistics. Keras runs a non-trainable BatchNorm in inference mode, so with
