@@ -38,6 +38,7 @@ __all__ = [
     "FEATURES_LAYER",
     "HEADS",
     "PRETRAINED_BACKBONES",
+    "batch_norms",
     "build_model",
 ]
 
@@ -135,6 +136,11 @@ BACKBONES: dict[str, Callable[[int, str | None], keras.Model]] = {
 
 PRETRAINED_BACKBONES: frozenset[str] = frozenset({"efficientnet_lite0"})
 """Backbones that start from ImageNet weights even without ``backbone_weights``."""
+
+
+def batch_norms(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    """Every BatchNormalization layer of ``model``, those of nested sub-models (the backbone) included."""
+    return [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def _attention(features, depth: int):

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deepfake_core.architecture import BACKBONE_LAYER, PRETRAINED_BACKBONES, build_model
+from deepfake_core.architecture import BACKBONE_LAYER, PRETRAINED_BACKBONES, batch_norms, build_model
 from deepfake_core.card import (
     ModelCard,
     architecture_card,
@@ -429,8 +429,7 @@ def freeze_backbone_norms(model: keras.Model) -> int:
     its pretrained (ImageNet) statistics and scales fixed the network fine-tunes on the same
     normalisation it is used with.
     """
-    backbone = model.get_layer(BACKBONE_LAYER)
-    norms = [layer for layer in backbone._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = batch_norms(model.get_layer(BACKBONE_LAYER))
     for layer in norms:
         layer.trainable = False
     return len(norms)
@@ -451,6 +450,12 @@ def train(
     ``cache_dir`` holds the aligned face crops when ``config.face_crop`` is on
     (default: :func:`deepfake_core.face_data.default_cache_dir`).
     """
+    if config.freeze_norms and not (
+        config.backbone in PRETRAINED_BACKBONES or config.backbone_weights or config.init_from
+    ):
+        raise DataSetError(
+            f"Only pretrained norms can be kept: the {config.backbone} backbone starts from random weights."
+        )
     keras.utils.set_random_seed(config.seed)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)

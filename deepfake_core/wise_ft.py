@@ -19,7 +19,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from deepfake_core.architecture import BACKBONE_LAYER, BACKBONES, PRETRAINED_BACKBONES
+from deepfake_core.architecture import BACKBONE_LAYER, BACKBONES, PRETRAINED_BACKBONES, batch_norms
 from deepfake_core.card import ModelCard
 from deepfake_core.data import SplitManifest
 from deepfake_core.errors import DataSetError
@@ -53,8 +53,8 @@ def toward_start(
     (not from supplied weights or another model). ``refresh_norms`` then measures every
     BatchNorm's statistics again on :data:`NORM_SAMPLE` training faces, since the mixed moving
     statistics need not match what the mixed weights compute; ``norm_augment`` augments those
-    faces first (un-augmented by default), to tell which of the training augmentations moved the
-    statistics the model was trained with. The new card has no metrics until
+    faces first (un-augmented by default), to compare with statistics measured on faces as the
+    network saw them in training. The new card has no metrics until
     ``evaluate --update-card`` and no training history.
     """
     from deepfake_core.loading import load_detector
@@ -110,7 +110,7 @@ def _refresh_norms(model: keras.Model, faces: TrainingFaces, augment_config: Aug
         augment_config=augment_config,
         crops=faces.crops,
     )
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = batch_norms(model)
     momenta = [layer.momentum for layer in norms]
     for count, (images, _) in enumerate(batches.as_numpy_iterator(), start=1):
         for layer in norms:

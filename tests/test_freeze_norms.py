@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
-from deepfake_core.architecture import BACKBONE_LAYER
+from deepfake_core.architecture import BACKBONE_LAYER, batch_norms
 from deepfake_core.card import card_path_for, load_card
 from deepfake_core.cli import main
 from deepfake_core.efficientnet_lite import build_efficientnet_lite0
+from deepfake_core.errors import DataSetError
 from deepfake_core.loading import load_detector
+from deepfake_core.training import TrainConfig, train
 
 
 def _norms(model: keras.Model) -> dict[str, keras.layers.BatchNormalization]:
-    layers = model._flatten_layers()
-    return {layer.name: layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)}
+    return {layer.name: layer for layer in batch_norms(model)}
 
 
 def test_frozen_norms_keep_their_imagenet_values_while_the_convolutions_learn(trained, tmp_path):
@@ -33,3 +35,10 @@ def test_frozen_norms_keep_their_imagenet_values_while_the_convolutions_learn(tr
             np.testing.assert_array_equal(kept, pretrained)  # statistics, scale and offset alike
     convolution = backbone.get_layer("stem_conv").get_weights()[0]
     assert not np.allclose(convolution, start.get_layer("stem_conv").get_weights()[0])  # the rest fine-tuned
+
+
+def test_a_backbone_trained_from_scratch_has_no_pretrained_norms_to_keep(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(backbone="small_cnn", input_size=32, epochs=1, freeze_norms=True)
+    with pytest.raises(DataSetError, match="the small_cnn backbone starts from random weights"):
+        train(config, manifest, root, tmp_path / "scratch.keras", log=lambda line: None)
