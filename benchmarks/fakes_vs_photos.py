@@ -3,13 +3,17 @@
 Usage::
 
     python benchmarks/fakes_vs_photos.py [model/evaluation/default.json model/evaluation/lite0_past.json ...]
+    python benchmarks/fakes_vs_photos.py --unseen model/evaluation/generalisation/*stylegan*_all_unseen.json
 
 Reads stored evaluation results only (no model is loaded): the P(fake) of each test-split fake and
 of each face in the false-alarm photos (a real source no model trained on). It prints, per results
 file, the ROC AUC of the test fakes against those photo faces and against the test split's real
 faces, the photo faces called Fake at the stored threshold, and their median and 90th-percentile
 P(fake). Two models with the same AUC but different false alarms rank alike and differ in how far
-their scores' tail reaches past the threshold.
+their scores' tail reaches past the threshold. To compare two such models on what a user sees, it
+also prints the share of fakes caught at the threshold that would call exactly ``--photos-fake``
+of the photo faces Fake (set on the photos themselves, so a comparison of rankings, not a threshold
+to ship). ``--unseen`` keeps only the fakes of the kinds a leave-one-out run never saw.
 """
 
 from __future__ import annotations
@@ -26,10 +30,15 @@ from deepfake_core.evaluation.schema import EvaluationResults
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fake_ranking(results: EvaluationResults, photos: np.ndarray) -> dict[str, float]:
-    """AUC of test fakes vs the photo faces and vs test reals, false-alarm share and photo P(fake) quantiles."""
+def fake_ranking(
+    results: EvaluationResults, photos: np.ndarray, *, photos_fake: int, unseen: bool = False
+) -> dict[str, float]:
+    """AUC of the fakes vs the photo faces and vs test reals, false-alarm share, photo P(fake) quantiles, and
+    the share of fakes caught where ``photos_fake`` photo faces are called Fake."""
     scored = results.arrays
     fakes, reals = scored.p_fake[scored.y_fake == 1], scored.p_fake[scored.y_fake == 0]
+    if unseen:
+        fakes = scored.p_fake[np.isin(scored.kinds, results.generalisation.unseen_kinds)]
 
     def auc(negatives: np.ndarray) -> float | None:
         return auc_score(np.r_[np.ones(len(fakes)), np.zeros(len(negatives))], np.r_[fakes, negatives])
@@ -41,6 +50,7 @@ def fake_ranking(results: EvaluationResults, photos: np.ndarray) -> dict[str, fl
         "photo_median": float(np.median(photos)),
         "photo_p90": float(np.quantile(photos, 0.9)),
         "n_photos": len(photos),
+        "caught_at_photos_fake": float(np.mean(fakes > np.sort(photos)[::-1][photos_fake])),
     }
 
 
@@ -52,19 +62,24 @@ def main() -> None:
         type=Path,
         default=[ROOT / "model" / "evaluation" / "default.json", ROOT / "model" / "evaluation" / "lite0_past.json"],
     )
+    parser.add_argument("--unseen", action="store_true", help="only the fakes of a leave-one-out run's unseen kinds")
+    parser.add_argument("--photos-fake", type=int, default=13, help="photo faces called Fake for the last column")
     args = parser.parse_args()
     columns = ("AUC vs photos", 15), ("AUC vs test reals", 19), ("photos called Fake", 20), ("photo median", 14)
-    print(f"{'model':<24}" + "".join(f"{name:>{width}}" for name, width in columns) + f"{'p90':>7}")
+    caught = f"caught at {args.photos_fake} Fake"
+    print(f"{'model':<46}" + "".join(f"{name:>{width}}" for name, width in columns) + f"{'p90':>7}{caught:>20}")
     for path in args.results:
         results = load_results(path)
         false_alarm = getattr(results, "false_alarm", None)
         if false_alarm is None or not false_alarm.p_fake:
-            print(f"{results.model_name:<24}  (no false-alarm photos' P(fake) in {path.name})")
+            print(f"{results.model_name:<46}  (no false-alarm photos' P(fake) in {path.name})")
             continue
-        r = fake_ranking(results, np.asarray(false_alarm.p_fake, dtype=float))
+        photos = np.asarray(false_alarm.p_fake, dtype=float)
+        r = fake_ranking(results, photos, photos_fake=args.photos_fake, unseen=args.unseen)
         print(
-            f"{results.model_name:<24}{r['auc_vs_photos']:>15.3f}{r['auc_vs_test_reals']:>19.3f}"
+            f"{results.model_name:<46}{r['auc_vs_photos']:>15.3f}{r['auc_vs_test_reals']:>19.3f}"
             f"{r['photos_called_fake']:>13.1%} of {r['n_photos']:<3}{r['photo_median']:>14.3f}{r['photo_p90']:>7.3f}"
+            f"{r['caught_at_photos_fake']:>20.1%}"
         )
 
 
