@@ -85,8 +85,7 @@ def toward_start(
         output,
         log,
         name=name,
-        description=f"{card.description} Backbone moved back toward its ImageNet start: {alpha:g} x its "
-        f"fine-tuned weights + {1.0 - alpha:g} x the start (WiSE-FT).",
+        description=f"{card.description} {_change(alpha, refresh_norms, norm_augment)}",
         wise_ft={
             "alpha": alpha,
             "model_id": card.model_id,
@@ -94,6 +93,20 @@ def toward_start(
             "norm_augment": None if norm_augment is None else norm_augment.to_dict(),
         },
     )
+
+
+def _change(alpha: float, refresh_norms: bool, norm_augment: AugmentConfig | None) -> str:
+    """The card's words for what was done to the model."""
+    moved = (
+        f"Backbone moved back toward its ImageNet start: {alpha:g} x its fine-tuned weights + {1.0 - alpha:g} x "
+        "the start (WiSE-FT)."
+        if alpha < 1.0
+        else "Weights unchanged."
+    )
+    if not refresh_norms:
+        return moved
+    faces = "un-augmented" if norm_augment is None else "augmented"
+    return f"{moved} BatchNorm statistics measured again on {NORM_SAMPLE} {faces} training faces."
 
 
 def _refresh_norms(model: keras.Model, faces: TrainingFaces, augment_config: AugmentConfig | None, log: LogFn) -> None:

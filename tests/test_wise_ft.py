@@ -96,7 +96,11 @@ def test_the_wise_command_writes_a_model_and_rejects_an_alpha_outside_0_1(fine_t
     assert "--alpha 1 keeps the model as it is" in capsys.readouterr().err
     norms_only = tmp_path / "norms.keras"
     assert main(["wise", *common, "--out", str(norms_only), "--alpha", "1", "--refresh-norms"]) == 0
-    assert load_card(card_path_for(norms_only)).training["wise_ft"]["alpha"] == 1.0
+    norms_card = load_card(card_path_for(norms_only))
+    assert norms_card.training["wise_ft"]["alpha"] == 1.0
+    assert norms_card.description.endswith(
+        f"Weights unchanged. BatchNorm statistics measured again on {NORM_SAMPLE} un-augmented training faces."
+    )
 
 
 def test_norms_can_be_measured_on_augmented_faces_and_the_card_names_the_augmentation(fine_tuned, tmp_path, capsys):
@@ -110,7 +114,9 @@ def test_norms_can_be_measured_on_augmented_faces_and_the_card_names_the_augment
     clean, grey = tmp_path / "clean.keras", tmp_path / "grey.keras"
     assert main(["wise", *common, *norms, "--out", str(clean)]) == 0
     assert main(["wise", *common, *norms, "--norm-augment", "grey=1", "--out", str(grey)]) == 0
-    recorded = load_card(card_path_for(grey)).training["wise_ft"]["norm_augment"]
+    grey_card = load_card(card_path_for(grey))
+    assert grey_card.description.endswith(f"measured again on {NORM_SAMPLE} augmented training faces.")
+    recorded = grey_card.training["wise_ft"]["norm_augment"]
     assert AugmentConfig.from_dict(recorded) == AugmentConfig.only({"grey": 1.0})
     assert not np.allclose(stem_mean(clean), stem_mean(grey), rtol=1e-3, atol=1e-4)  # colour moved the statistics
     capsys.readouterr()
