@@ -427,7 +427,9 @@ def freeze_backbone_norms(model: keras.Model) -> int:
     augmented as in training or not: verdicts on faces unlike the training faces hang on small
     differences in those statistics. Keras runs a non-trainable BatchNorm in inference mode, so with
     its pretrained (ImageNet) statistics and scales fixed the network fine-tunes on the same
-    normalisation it is used with.
+    normalisation it is used with. On the leave-one-out folds it lost more than it gained (the
+    hard seen kinds on the StyleGAN fold, the unseen generator on the diffusion fold;
+    docs/experiments.md), so the shipped recipe does not use it.
     """
     norms = batch_norms(model.get_layer(BACKBONE_LAYER))
     for layer in norms:
