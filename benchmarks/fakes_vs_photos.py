@@ -36,9 +36,9 @@ def fake_ranking(
     """AUC of the fakes vs the photo faces and vs test reals, false-alarm share, photo P(fake) quantiles, and
     the share of fakes caught where ``photos_fake`` photo faces are called Fake."""
     scored = results.arrays
-    fakes, reals = scored.p_fake[scored.y_fake == 1], scored.p_fake[scored.y_fake == 0]
-    if unseen:
-        fakes = scored.p_fake[np.isin(scored.kinds, results.generalisation.unseen_kinds)]
+    reals = scored.p_fake[scored.y_fake == 0]
+    picked = np.isin(scored.kinds, results.generalisation.unseen_kinds) if unseen else scored.y_fake == 1
+    fakes = scored.p_fake[picked]
 
     def auc(negatives: np.ndarray) -> float | None:
         return auc_score(np.r_[np.ones(len(fakes)), np.zeros(len(negatives))], np.r_[fakes, negatives])

@@ -204,6 +204,11 @@ class TrainConfig:
     """The backbone's BatchNorm layers keep their pretrained statistics and scales while the rest fine-tunes
     (:func:`freeze_backbone_norms`)."""
 
+    @property
+    def from_scratch(self) -> bool:
+        """No pretrained weights anywhere: not a model trained further, not supplied or ImageNet backbone weights."""
+        return not (self.init_from or self.backbone_weights or self.backbone in PRETRAINED_BACKBONES)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["augment_config"] = self.augment_config.to_dict() if self.augment else None
@@ -452,9 +457,7 @@ def train(
     ``cache_dir`` holds the aligned face crops when ``config.face_crop`` is on
     (default: :func:`deepfake_core.face_data.default_cache_dir`).
     """
-    if config.freeze_norms and not (
-        config.backbone in PRETRAINED_BACKBONES or config.backbone_weights or config.init_from
-    ):
+    if config.freeze_norms and config.from_scratch:
         raise DataSetError(
             f"Only pretrained norms can be kept: the {config.backbone} backbone starts from random weights."
         )
@@ -817,9 +820,7 @@ def _start(config: TrainConfig) -> str:
         return f"trained further from {Path(config.init_from).name}"
     if config.backbone_weights:
         return "fine-tuned from supplied weights"
-    if config.backbone in PRETRAINED_BACKBONES:
-        return "fine-tuned from ImageNet weights"
-    return "trained from scratch"
+    return "trained from scratch" if config.from_scratch else "fine-tuned from ImageNet weights"
 
 
 def _card(
