@@ -350,6 +350,7 @@ def _cmd_wise(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         refresh_norms=args.refresh_norms,
         norm_augment=_norm_augment(args.norm_augment, args.model),
+        norm_draw=args.norm_draw,
         name=args.name,
         cache_dir=args.cache_dir,
     )
@@ -657,6 +658,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="augment the faces the norms are measured on: 'training' (the card's augmentation) or only the named "
         "transforms, e.g. 'grey=0.2,tone=0.3' (default: un-augmented)",
+    )
+    wise.add_argument(
+        "--norm-draw",
+        choices=("uniform", "per-kind"),
+        default="uniform",
+        help="draw the faces the norms are measured on uniformly, or the same number from each kind (default: uniform)",
     )
     wise.set_defaults(run=_cmd_wise)
 

@@ -21,17 +21,22 @@ import numpy as np
 
 from deepfake_core.architecture import BACKBONE_LAYER, BACKBONES, PRETRAINED_BACKBONES, batch_norms
 from deepfake_core.card import ModelCard
-from deepfake_core.data import SplitManifest
+from deepfake_core.data import ImageRecord, SplitManifest
 from deepfake_core.errors import DataSetError
 from deepfake_core.model_soup import averaged_weights, save_mixed
 from deepfake_core.perturb import AugmentConfig
-from deepfake_core.training import LogFn, TrainingFaces, make_dataset, training_faces
+from deepfake_core.training import LogFn, TrainingFaces, cap_per_kind, make_dataset, training_faces
 
-__all__ = ["toward_start"]
+__all__ = ["NORM_DRAWS", "toward_start"]
 
 NORM_SAMPLE = 1024
 """Training faces (drawn with a fixed seed) whose batch statistics, averaged over batches of 64 (as SWA's
 BatchNorm update does), replace every BatchNorm's moving statistics."""
+
+NORM_DRAWS = ("uniform", "per-kind")
+"""How the faces for the norms are drawn: uniformly from the training faces (whose two largest kinds, CelebA and
+the 256 px GAN faces, then make up most of the sample), or the same number from each kind (at most
+``NORM_SAMPLE // kinds``; a smaller kind gives all it has), so the rarer real sources weigh as much."""
 
 
 def toward_start(
@@ -43,6 +48,7 @@ def toward_start(
     alpha: float,
     refresh_norms: bool = False,
     norm_augment: AugmentConfig | None = None,
+    norm_draw: str = "uniform",
     name: str | None = None,
     cache_dir: str | Path | None = None,
     log: LogFn = print,
@@ -54,7 +60,8 @@ def toward_start(
     BatchNorm's statistics again on :data:`NORM_SAMPLE` training faces, since the mixed moving
     statistics need not match what the mixed weights compute; ``norm_augment`` augments those
     faces first (un-augmented by default), to compare with statistics measured on faces as the
-    network saw them in training. The new card has no metrics until
+    network saw them in training; ``norm_draw`` (one of :data:`NORM_DRAWS`) says how those faces
+    are drawn. The new card has no metrics until
     ``evaluate --update-card`` and no training history.
     """
     from deepfake_core.loading import load_detector
@@ -66,6 +73,10 @@ def toward_start(
         raise DataSetError(f"{output} is the model itself; choose another file name")
     if norm_augment is not None and not refresh_norms:
         raise DataSetError("an augmentation of the faces the norms are measured on needs the norms re-measured")
+    if norm_draw not in NORM_DRAWS:
+        raise DataSetError(f"unknown draw {norm_draw!r} of the faces for the norms; choose {' or '.join(NORM_DRAWS)}")
+    if norm_draw != "uniform" and not refresh_norms:
+        raise DataSetError("a draw of the faces the norms are measured on needs the norms re-measured")
     detector = load_detector(model_path)
     card, model = detector.card, detector.model
     config = card.training.get("config", {})
@@ -76,8 +87,9 @@ def toward_start(
     backbone.set_weights(averaged_weights([backbone.get_weights(), start.get_weights()], shares=(alpha, 1.0 - alpha)))
     log(f"backbone: {alpha:g} x {card.model_id} + {1.0 - alpha:g} x the ImageNet start")
     faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
+    measured_on = _norm_faces(faces, norm_draw) if refresh_norms else []
     if refresh_norms:
-        _refresh_norms(model, faces, norm_augment, log)
+        _refresh_norms(model, faces, measured_on, norm_augment, log)
     return save_mixed(
         model,
         card,
@@ -85,17 +97,28 @@ def toward_start(
         output,
         log,
         name=name,
-        description=f"{card.description} {_change(alpha, refresh_norms, norm_augment)}",
+        description=f"{card.description} {_change(alpha, measured_on, norm_augment, norm_draw)}",
         wise_ft={
             "alpha": alpha,
             "model_id": card.model_id,
             "refresh_norms": refresh_norms,
             "norm_augment": None if norm_augment is None else norm_augment.to_dict(),
+            "norm_draw": norm_draw if refresh_norms else None,
+            "norm_faces": len(measured_on) if refresh_norms else None,
         },
     )
 
 
-def _change(alpha: float, refresh_norms: bool, norm_augment: AugmentConfig | None) -> str:
+def _norm_faces(faces: TrainingFaces, draw: str) -> list[ImageRecord]:
+    """The training faces the norms are measured on, drawn as ``draw`` says, in the training list's order."""
+    if draw == "per-kind":
+        kinds = {record.kind for record in faces.train}
+        return cap_per_kind(faces.train, max(1, NORM_SAMPLE // len(kinds)), seed=0)
+    picked = np.random.default_rng(0).choice(len(faces.train), size=min(NORM_SAMPLE, len(faces.train)), replace=False)
+    return [faces.train[index] for index in sorted(picked)]
+
+
+def _change(alpha: float, measured_on: list[ImageRecord], norm_augment: AugmentConfig | None, draw: str) -> str:
     """The card's words for what was done to the model."""
     moved = (
         f"Backbone moved back toward its ImageNet start: {alpha:g} x its fine-tuned weights + {1.0 - alpha:g} x "
@@ -103,17 +126,21 @@ def _change(alpha: float, refresh_norms: bool, norm_augment: AugmentConfig | Non
         if alpha < 1.0
         else "Weights unchanged."
     )
-    if not refresh_norms:
+    if not measured_on:
         return moved
     faces = "un-augmented" if norm_augment is None else "augmented"
-    return f"{moved} BatchNorm statistics measured again on {NORM_SAMPLE} {faces} training faces."
+    each_kind = ", up to the same number of each kind" if draw == "per-kind" else ""
+    return f"{moved} BatchNorm statistics measured again on {len(measured_on)} {faces} training faces{each_kind}."
 
 
-def _refresh_norms(model: keras.Model, faces: TrainingFaces, augment_config: AugmentConfig | None, log: LogFn) -> None:
-    """Set every BatchNorm's moving statistics to its batch statistics on a fixed sample of training faces."""
-    rng = np.random.default_rng(0)
-    picked = rng.choice(len(faces.train), size=min(NORM_SAMPLE, len(faces.train)), replace=False)
-    sample = [faces.train[index] for index in sorted(picked)]
+def _refresh_norms(
+    model: keras.Model,
+    faces: TrainingFaces,
+    sample: list[ImageRecord],
+    augment_config: AugmentConfig | None,
+    log: LogFn,
+) -> None:
+    """Set every BatchNorm's moving statistics to its batch statistics on ``sample`` (training faces)."""
     batches = make_dataset(
         sample,
         faces.data_root,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import keras
 import numpy as np
 import pytest
 
+from deepfake_core import wise_ft
 from deepfake_core.architecture import BACKBONE_LAYER
 from deepfake_core.card import card_path_for, history_path_for, load_card
 from deepfake_core.cli import main
@@ -47,6 +50,8 @@ def test_only_the_backbone_moves_by_alpha_toward_the_start(fine_tuned, tmp_path)
         "model_id": result.card.model_id,
         "refresh_norms": False,
         "norm_augment": None,
+        "norm_draw": None,
+        "norm_faces": None,
     }
     assert "0.25 x its fine-tuned weights + 0.75 x the start" in card.description
     assert card.model_id != result.card.model_id and not history_path_for(out).exists()
@@ -98,8 +103,9 @@ def test_the_wise_command_writes_a_model_and_rejects_an_alpha_outside_0_1(fine_t
     assert main(["wise", *common, "--out", str(norms_only), "--alpha", "1", "--refresh-norms"]) == 0
     norms_card = load_card(card_path_for(norms_only))
     assert norms_card.training["wise_ft"]["alpha"] == 1.0
+    assert norms_card.training["wise_ft"]["norm_faces"] == 24 < NORM_SAMPLE  # every generated training face
     assert norms_card.description.endswith(
-        f"Weights unchanged. BatchNorm statistics measured again on {NORM_SAMPLE} un-augmented training faces."
+        "Weights unchanged. BatchNorm statistics measured again on 24 un-augmented training faces."
     )
 
 
@@ -115,7 +121,7 @@ def test_norms_can_be_measured_on_augmented_faces_and_the_card_names_the_augment
     assert main(["wise", *common, *norms, "--out", str(clean)]) == 0
     assert main(["wise", *common, *norms, "--norm-augment", "grey=1", "--out", str(grey)]) == 0
     grey_card = load_card(card_path_for(grey))
-    assert grey_card.description.endswith(f"measured again on {NORM_SAMPLE} augmented training faces.")
+    assert grey_card.description.endswith("measured again on 24 augmented training faces.")
     recorded = grey_card.training["wise_ft"]["norm_augment"]
     assert AugmentConfig.from_dict(recorded) == AugmentConfig.only({"grey": 1.0})
     assert not np.allclose(stem_mean(clean), stem_mean(grey), rtol=1e-3, atol=1e-4)  # colour moved the statistics
@@ -128,3 +134,25 @@ def test_norms_can_be_measured_on_augmented_faces_and_the_card_names_the_augment
     without = ["--alpha", "0.5", "--norm-augment", "grey=1", "--out", str(tmp_path / "w.keras")]
     assert main(["wise", *common, *without]) == 2
     assert "needs the norms re-measured" in capsys.readouterr().err
+
+
+def test_norms_can_be_measured_on_the_same_number_of_faces_of_each_kind(fine_tuned, tmp_path, capsys, monkeypatch):
+    root, manifest, result = fine_tuned
+    monkeypatch.setattr(wise_ft, "NORM_SAMPLE", 8)  # the generated faces have 4 kinds of 6 training faces
+    faces = training_faces(load_card(card_path_for(result.model_path)), manifest, root)
+    per_kind = wise_ft._norm_faces(faces, "per-kind")
+    assert Counter(record.kind for record in per_kind) == {"celeba": 2, "ffhq": 2, "gan256": 2, "stylegan2_tpdne": 2}
+    uniform = wise_ft._norm_faces(faces, "uniform")
+    assert len(uniform) == 8 and Counter(record.kind for record in uniform) != Counter(r.kind for r in per_kind)
+
+    common = ["--model", str(result.model_path), "--data", str(root), "--manifest", str(root.parent / "manifest.json")]
+    out = tmp_path / "kinds.keras"
+    assert main(["wise", *common, "--alpha", "1", "--refresh-norms", "--norm-draw", "per-kind", "--out", str(out)]) == 0
+    card = load_card(card_path_for(out))
+    assert card.training["wise_ft"]["norm_draw"] == "per-kind" and card.training["wise_ft"]["norm_faces"] == 8
+    assert card.description.endswith("on 8 un-augmented training faces, up to the same number of each kind.")
+    capsys.readouterr()
+    assert main(["wise", *common, "--alpha", "0.5", "--norm-draw", "per-kind", "--out", str(tmp_path / "w.keras")]) == 2
+    assert "a draw of the faces the norms are measured on needs the norms re-measured" in capsys.readouterr().err
+    with pytest.raises(DataSetError, match="choose uniform or per-kind"):
+        toward_start(result.model_path, manifest, root, out, alpha=1.0, refresh_norms=True, norm_draw="x")
