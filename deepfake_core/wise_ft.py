@@ -87,8 +87,9 @@ def toward_start(
     backbone.set_weights(averaged_weights([backbone.get_weights(), start.get_weights()], shares=(alpha, 1.0 - alpha)))
     log(f"backbone: {alpha:g} x {card.model_id} + {1.0 - alpha:g} x the ImageNet start")
     faces = training_faces(card, manifest, data_root, cache_dir=cache_dir, log=log, name=model_path.name)
-    measured_on = _norm_faces(faces, norm_draw) if refresh_norms else []
+    measured_on: list[ImageRecord] = []
     if refresh_norms:
+        measured_on = _norm_faces(faces, norm_draw)
         _refresh_norms(model, faces, measured_on, norm_augment, log)
     return save_mixed(
         model,
