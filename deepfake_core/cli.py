@@ -271,6 +271,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         probe_epochs=args.probe_epochs,
         mixup=args.mixup,
         freeze_norms=args.freeze_norms,
+        single_center=args.single_center,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -550,6 +551,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the pretrained backbone's BatchNorm statistics and scales fixed while fine-tuning",
     )
+    train.add_argument(
+        "--single-center",
+        type=_positive_float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="add the single-center loss with this weight (0.5 in the paper): real faces' pooled features "
+        "gather around a learnt centre, fakes are pushed a margin farther out",
+    )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")
     predict.add_argument("paths", nargs="*", help="image files, folders (searched recursively) or glob patterns")
@@ -661,9 +670,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wise.add_argument(
         "--norm-draw",
-        choices=("uniform", "per-kind"),
+        choices=("uniform", "per-kind", "real"),
         default="uniform",
-        help="draw the faces the norms are measured on uniformly, or the same number from each kind (default: uniform)",
+        help="draw the faces the norms are measured on uniformly, the same number from each kind, or the same number "
+        "from each real kind and no fakes (default: uniform)",
     )
     wise.set_defaults(run=_cmd_wise)
 

@@ -62,6 +62,7 @@ from deepfake_core.mixup import mix_up, one_hot_labels
 from deepfake_core.perturb import AugmentConfig, augment
 from deepfake_core.preprocess import prepare_image
 from deepfake_core.pseudo_fakes import SELF_BLENDED_KIND, self_blend
+from deepfake_core.single_center import PREDICTIONS_OUTPUT, center_targets, compile_with_single_center
 
 __all__ = [
     "BEST_EPOCH_SUFFIX",
@@ -203,6 +204,8 @@ class TrainConfig:
     freeze_norms: bool = False
     """The backbone's BatchNorm layers keep their pretrained statistics and scales while the rest fine-tunes
     (:func:`freeze_backbone_norms`)."""
+    single_center: float = 0.0
+    """Weight of :mod:`deepfake_core.single_center`'s loss beside the cross-entropy; 0 trains on cross-entropy alone."""
 
     @property
     def from_scratch(self) -> bool:
@@ -461,6 +464,11 @@ def train(
         raise DataSetError(
             f"Only pretrained norms can be kept: the {config.backbone} backbone starts from random weights."
         )
+    if config.single_center and (config.mixup or config.average_from):
+        raise DataSetError(
+            "The single-center loss needs whole faces with one label each and trains a second output: "
+            "it cannot be combined with mixup or weight averaging."
+        )
     keras.utils.set_random_seed(config.seed)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -525,21 +533,28 @@ def train(
     if config.freeze_norms:  # after the probe, which makes the whole backbone trainable again
         log(f"{freeze_backbone_norms(model)} BatchNorm layers of the backbone keep their pretrained statistics")
     steps_per_epoch = -(-len(fitted_records) // config.batch_size)
-    _compile(model, learning_rate_for(config, steps_per_epoch), train_data)
+    learning_rate = learning_rate_for(config, steps_per_epoch)
+    if config.single_center:  # a training model with a second output; fitting it trains ``model``
+        trainer = compile_with_single_center(model, learning_rate, config.single_center)
+        train_data, fit_val_data = center_targets(train_data), center_targets(val_data)
+        monitor = f"val_{PREDICTIONS_OUTPUT}_loss"  # epochs are chosen by the cross-entropy, as without it
+    else:
+        _compile(model, learning_rate, train_data)
+        trainer, fit_val_data, monitor = model, val_data, "val_loss"
     averaging = WeightAverage(config.average_from) if config.average_from else None
     callbacks = [
         *([averaging] if averaging else []),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=config.patience, restore_best_weights=True),
         *(
-            [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-5)]
+            [keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=0.5, patience=2, min_lr=1e-5)]
             if config.lr_schedule == "plateau"
             else []
         ),
         _EpochLog(log, config.epochs),
     ]
     # the tf.data pipeline shuffles itself (seeded); Keras must not try to
-    fit = model.fit(
-        train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False
+    fit = trainer.fit(
+        train_data, validation_data=fit_val_data, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False
     )
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     seconds = time.perf_counter() - started

@@ -33,10 +33,11 @@ NORM_SAMPLE = 1024
 """Training faces (drawn with a fixed seed) whose batch statistics, averaged over batches of 64 (as SWA's
 BatchNorm update does), replace every BatchNorm's moving statistics."""
 
-NORM_DRAWS = ("uniform", "per-kind")
+NORM_DRAWS = ("uniform", "per-kind", "real")
 """How the faces for the norms are drawn: uniformly from the training faces (whose two largest kinds, CelebA and
 the 256 px GAN faces, then make up most of the sample), or the same number from each kind (at most
-``NORM_SAMPLE // kinds``; a smaller kind gives all it has), so the rarer real sources weigh as much."""
+``NORM_SAMPLE // kinds``; a smaller kind gives all it has), so the rarer real sources weigh as much; or the
+same number from each real kind and no fakes, so that the statistics describe real faces and fakes sit off them."""
 
 
 def toward_start(
@@ -112,9 +113,10 @@ def toward_start(
 
 def _norm_faces(faces: TrainingFaces, draw: str) -> list[ImageRecord]:
     """The training faces the norms are measured on, drawn as ``draw`` says, in the training list's order."""
-    if draw == "per-kind":
-        kinds = {record.kind for record in faces.train}
-        return cap_per_kind(faces.train, max(1, NORM_SAMPLE // len(kinds)), seed=0)
+    if draw in ("per-kind", "real"):
+        pool = [record for record in faces.train if draw == "per-kind" or record.label == "Real"]
+        kinds = {record.kind for record in pool}
+        return cap_per_kind(pool, max(1, NORM_SAMPLE // len(kinds)), seed=0)
     picked = np.random.default_rng(0).choice(len(faces.train), size=min(NORM_SAMPLE, len(faces.train)), replace=False)
     return [faces.train[index] for index in sorted(picked)]
 
@@ -130,8 +132,11 @@ def _change(alpha: float, measured_on: list[ImageRecord], norm_augment: AugmentC
     if not measured_on:
         return moved
     faces = "un-augmented" if norm_augment is None else "augmented"
-    each_kind = ", up to the same number of each kind" if draw == "per-kind" else ""
-    return f"{moved} BatchNorm statistics measured again on {len(measured_on)} {faces} training faces{each_kind}."
+    which = {
+        "per-kind": "training faces, up to the same number of each kind",
+        "real": "real training faces only, up to the same number of each real kind",
+    }.get(draw, "training faces")
+    return f"{moved} BatchNorm statistics measured again on {len(measured_on)} {faces} {which}."
 
 
 def _refresh_norms(

@@ -32,6 +32,8 @@
 #   MIXUP=0.2 ONE_VIEW=0 NAME_PREFIX=lite0_mixup_ RUNS=runs/loo_mixup scripts/leave_one_out.sh loo_diffusion
 # FREEZE_NORMS=1 keeps the backbone's BatchNorm statistics and scales at ImageNet's (train --freeze-norms):
 #   FREEZE_NORMS=1 ONE_VIEW=0 NAME_PREFIX=lite0_frozen_bn_ RUNS=runs/loo_frozen_bn OUT=runs/loo_frozen_bn_eval scripts/leave_one_out.sh loo_stylegan
+# SINGLE_CENTER=WEIGHT adds the single-center loss to the cross-entropy (train --single-center):
+#   SINGLE_CENTER=0.5 ONE_VIEW=0 NAME_PREFIX=lite0_scl_ RUNS=runs/loo_scl OUT=runs/loo_scl_eval scripts/leave_one_out.sh loo_diffusion
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
@@ -61,6 +63,7 @@ INPUT_SIZE=${INPUT_SIZE:-128}
 PROBE_EPOCHS=${PROBE_EPOCHS:-}
 MIXUP=${MIXUP:-}
 FREEZE_NORMS=${FREEZE_NORMS:-}
+SINGLE_CENTER=${SINGLE_CENTER:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -83,7 +86,8 @@ for fold in "${@:-${ORDER[@]}}"; do
     --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
-    ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms}
+    ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} \
+    ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
   runs=()

@@ -136,7 +136,7 @@ def test_norms_can_be_measured_on_augmented_faces_and_the_card_names_the_augment
     assert "needs the norms re-measured" in capsys.readouterr().err
 
 
-def test_norms_can_be_measured_on_the_same_number_of_faces_of_each_kind(fine_tuned, tmp_path, capsys, monkeypatch):
+def test_norms_can_be_measured_on_each_kind_alike_or_on_real_faces_only(fine_tuned, tmp_path, capsys, monkeypatch):
     root, manifest, result = fine_tuned
     monkeypatch.setattr(wise_ft, "NORM_SAMPLE", 8)  # the generated faces have 4 kinds of 6 training faces
     faces = training_faces(load_card(card_path_for(result.model_path)), manifest, root)
@@ -144,6 +144,8 @@ def test_norms_can_be_measured_on_the_same_number_of_faces_of_each_kind(fine_tun
     assert Counter(record.kind for record in per_kind) == {"celeba": 2, "ffhq": 2, "gan256": 2, "stylegan2_tpdne": 2}
     uniform = wise_ft._norm_faces(faces, "uniform")
     assert len(uniform) == 8 and Counter(record.kind for record in uniform) != Counter(r.kind for r in per_kind)
+    # real faces only: the two real kinds give 4 each, no fake is drawn
+    assert Counter(record.kind for record in wise_ft._norm_faces(faces, "real")) == {"celeba": 4, "ffhq": 4}
 
     common = ["--model", str(result.model_path), "--data", str(root), "--manifest", str(root.parent / "manifest.json")]
     out = tmp_path / "kinds.keras"
@@ -154,5 +156,11 @@ def test_norms_can_be_measured_on_the_same_number_of_faces_of_each_kind(fine_tun
     capsys.readouterr()
     assert main(["wise", *common, "--alpha", "0.5", "--norm-draw", "per-kind", "--out", str(tmp_path / "w.keras")]) == 2
     assert "a draw of the faces the norms are measured on needs the norms re-measured" in capsys.readouterr().err
-    with pytest.raises(DataSetError, match="choose uniform or per-kind"):
+    assert main(["wise", *common, "--alpha", "1", "--refresh-norms", "--norm-draw", "real", "--out", str(out)]) == 0
+    card = load_card(card_path_for(out))
+    assert card.training["wise_ft"]["norm_draw"] == "real" and card.training["wise_ft"]["norm_faces"] == 8
+    assert card.description.endswith(
+        "on 8 un-augmented real training faces only, up to the same number of each real kind."
+    )
+    with pytest.raises(DataSetError, match="choose uniform or per-kind or real"):
         toward_start(result.model_path, manifest, root, out, alpha=1.0, refresh_norms=True, norm_draw="x")
