@@ -13,7 +13,9 @@ P(fake). Two models with the same AUC but different false alarms rank alike and 
 their scores' tail reaches past the threshold. To compare two such models on what a user sees, it
 also prints the share of fakes caught at the threshold that would call exactly ``--photos-fake``
 of the photo faces Fake (set on the photos themselves, so a comparison of rankings, not a threshold
-to ship). ``--unseen`` keeps only the fakes of the kinds a leave-one-out run never saw.
+to ship). ``--unseen`` keeps only the fakes of the kinds a leave-one-out run never saw. ``--by-kind``
+adds a line per model with the share of each fake kind caught at that same threshold: a step that
+ranks unseen fakes above the photos can at once rank seen manipulations below them.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def fake_ranking(
     }
 
 
+def caught_per_kind(results: EvaluationResults, photos: np.ndarray, *, photos_fake: int) -> dict[str, float]:
+    """The share of each fake kind's faces above the threshold that calls ``photos_fake`` photo faces Fake."""
+    scored = results.arrays
+    threshold = np.sort(photos)[::-1][photos_fake]
+    fake_kinds = sorted(set(scored.kinds[scored.y_fake == 1]))
+    return {kind: float(np.mean(scored.p_fake[scored.kinds == kind] > threshold)) for kind in fake_kinds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -64,6 +74,7 @@ def main() -> None:
     )
     parser.add_argument("--unseen", action="store_true", help="only the fakes of a leave-one-out run's unseen kinds")
     parser.add_argument("--photos-fake", type=int, default=13, help="photo faces called Fake for the last column")
+    parser.add_argument("--by-kind", action="store_true", help="also the share of each fake kind caught there")
     args = parser.parse_args()
     columns = ("AUC vs photos", 15), ("AUC vs test reals", 19), ("photos called Fake", 20), ("photo median", 14)
     caught = f"caught at {args.photos_fake} Fake"
@@ -81,6 +92,9 @@ def main() -> None:
             f"{r['photos_called_fake']:>13.1%} of {r['n_photos']:<3}{r['photo_median']:>14.3f}{r['photo_p90']:>7.3f}"
             f"{r['caught_at_photos_fake']:>20.1%}"
         )
+        if args.by_kind:
+            shares = caught_per_kind(results, photos, photos_fake=args.photos_fake)
+            print("    caught per kind: " + "  ".join(f"{kind} {share:.1%}" for kind, share in shares.items()))
 
 
 if __name__ == "__main__":
