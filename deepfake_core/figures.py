@@ -457,13 +457,22 @@ def _model_label(row: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- training / single image
 
 
+CLASSIFIER_OUTPUT = "predictions"
+"""The classifier's output name in the history of a run with a second output (``single_center.PREDICTIONS_OUTPUT``)."""
+
+
 def training_curves_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure:
     """Loss and accuracy per epoch, training (solid) vs validation (dashed), in two subplots.
 
-    Takes a Keras ``History.history``-style dict; missing series are left out.
+    Takes a Keras ``History.history``-style dict; missing series are left out. A run with a second,
+    training-only output (``train --single-center``) logs the classifier's own figures as
+    ``predictions_loss`` / ``predictions_accuracy`` and the sum of both losses as ``loss``; the
+    classifier's are the ones drawn, so its curves compare with every other run's.
     """
     title = "Training curves"
-    if not history or not any(key in history for key in ("loss", "accuracy", "val_loss", "val_accuracy")):
+    if not history or not any(
+        key.removeprefix("val_").removeprefix(f"{CLASSIFIER_OUTPUT}_") in ("loss", "accuracy") for key in history
+    ):
         return _message_figure(
             "No training history recorded for this model (a soup of several runs has none of its own).", title=title
         )
@@ -471,7 +480,7 @@ def training_curves_figure(history: Mapping[str, Sequence[float]] | None) -> go.
     series = (("", "Training", "primary", "solid"), ("val_", "Validation", "validation", "dash"))
     for column, metric in enumerate(("loss", "accuracy"), start=1):
         for prefix, name, color, dash in series:
-            values = history.get(prefix + metric)
+            values = history.get(f"{prefix}{CLASSIFIER_OUTPUT}_{metric}", history.get(prefix + metric))
             if values is None:
                 continue
             fig.add_trace(

@@ -200,6 +200,23 @@ def test_training_curves_put_loss_and_accuracy_in_separate_subplots() -> None:
     assert [trace.showlegend for trace in fig.data] == [True, True, False, False]
 
 
+def test_training_curves_of_a_run_with_the_single_center_loss_draw_the_classifier_s_own_figures() -> None:
+    history = {
+        "loss": [6.3, 4.2],
+        "val_loss": [9.7, 7.0],
+        "center_loss": [11.4, 7.3],
+        "predictions_loss": [0.57, 0.52],
+        "val_predictions_loss": [0.46, 0.30],
+        "predictions_accuracy": [0.76, 0.79],
+        "val_predictions_accuracy": [0.86, 0.91],
+    }
+    fig = training_curves_figure(history)
+    assert [list(trace.y) for trace in fig.data] == [
+        history[key]
+        for key in ("predictions_loss", "val_predictions_loss", "predictions_accuracy", "val_predictions_accuracy")
+    ]
+
+
 def test_robustness_figure_groups_accuracy_and_auc_per_perturbation() -> None:
     fig = robustness_figure(ROBUSTNESS, clean_accuracy=0.75)
 
