@@ -32,6 +32,11 @@ from deepfake_core.evaluation.schema import EvaluationResults
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def threshold_calling_fake(photos: np.ndarray, photos_fake: int) -> float:
+    """The P(fake) above which exactly ``photos_fake`` photo faces lie (set on the photos: for comparing rankings)."""
+    return float(np.sort(photos)[::-1][photos_fake])
+
+
 def fake_ranking(
     results: EvaluationResults, photos: np.ndarray, *, photos_fake: int, unseen: bool = False
 ) -> dict[str, float]:
@@ -52,14 +57,14 @@ def fake_ranking(
         "photo_median": float(np.median(photos)),
         "photo_p90": float(np.quantile(photos, 0.9)),
         "n_photos": len(photos),
-        "caught_at_photos_fake": float(np.mean(fakes > np.sort(photos)[::-1][photos_fake])),
+        "caught_at_photos_fake": float(np.mean(fakes > threshold_calling_fake(photos, photos_fake))),
     }
 
 
 def caught_per_kind(results: EvaluationResults, photos: np.ndarray, *, photos_fake: int) -> dict[str, float]:
     """The share of each fake kind's faces above the threshold that calls ``photos_fake`` photo faces Fake."""
     scored = results.arrays
-    threshold = np.sort(photos)[::-1][photos_fake]
+    threshold = threshold_calling_fake(photos, photos_fake)
     fake_kinds = sorted(set(scored.kinds[scored.y_fake == 1]))
     return {kind: float(np.mean(scored.p_fake[scored.kinds == kind] > threshold)) for kind in fake_kinds}
 
