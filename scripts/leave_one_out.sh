@@ -34,6 +34,10 @@
 #   FREEZE_NORMS=1 ONE_VIEW=0 NAME_PREFIX=lite0_frozen_bn_ RUNS=runs/loo_frozen_bn OUT=runs/loo_frozen_bn_eval scripts/leave_one_out.sh loo_stylegan
 # SINGLE_CENTER=WEIGHT adds the single-center loss to the cross-entropy (train --single-center):
 #   SINGLE_CENTER=0.5 ONE_VIEW=0 NAME_PREFIX=lite0_scl_ RUNS=runs/loo_scl OUT=runs/loo_scl_eval scripts/leave_one_out.sh loo_diffusion
+# INIT_FROM=PREFIX trains each fold further from PREFIX<fold>.keras (train --init-from), e.g. the single-center loss
+# switched on after the cross-entropy epochs of an earlier run of the same fold:
+#   INIT_FROM=runs/loo_wise/lite0_wise_ SINGLE_CENTER=0.2 EPOCHS=4 PATIENCE=2 LEARNING_RATE=5e-5 ONE_VIEW=0 \
+#     NAME_PREFIX=lite0_scl_ft_ RUNS=runs/loo_scl OUT=runs/loo_scl_eval scripts/leave_one_out.sh loo_stylegan
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
@@ -64,6 +68,7 @@ PROBE_EPOCHS=${PROBE_EPOCHS:-}
 MIXUP=${MIXUP:-}
 FREEZE_NORMS=${FREEZE_NORMS:-}
 SINGLE_CENTER=${SINGLE_CENTER:-}
+INIT_FROM=${INIT_FROM:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -87,7 +92,7 @@ for fold in "${@:-${ORDER[@]}}"; do
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
     ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} \
-    ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"}
+    ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"} ${INIT_FROM:+--init-from "$INIT_FROM$fold.keras"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
   runs=()
