@@ -1,12 +1,12 @@
 """Prediction speed and memory: the Detector vs calling the Keras model directly, like for like.
 
 For each model (the shipped default — or a random-weight small CNN when none is
-trained yet —, the small CNN the previous defaults used, EfficientNet-Lite0, and
+trained yet —, the small CNN the previous defaults used, EfficientNet-Lite0 and -Lite1, and
 the thesis' EfficientNetB7 + attention; the shipped default at its card's size, the
 others at ``--input-size`` (128 px unless told) with random or ImageNet weights, which
-cost the same as trained ones) a fresh child process measures, from
-the same RGB ``uint8`` images to class probabilities (every path includes the
-preprocessing contract's ``detector.prepare``, so only the model call differs):
+cost the same as trained ones; ``--mirror-average`` gives those a card that averages over the
+mirror) a fresh child process measures, from the same RGB ``uint8`` images to class probabilities
+(every path includes the preprocessing contract's ``detector.prepare``, so only the model call differs):
 
 * warm single-image latency, median of N calls: ``Detector.predict(image)`` vs
   ``model(x, training=False)`` (eager call) vs ``model.predict(x)`` on a batch of one;
@@ -58,11 +58,16 @@ def _interleaved_ms(functions: dict[str, object], repeats: int) -> dict[str, flo
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
-_RANDOM_WEIGHT_BACKBONES = {"small_cnn": "small_cnn", "lite0": "efficientnet_lite0", "thesis_b7": "efficientnetb7"}
+_RANDOM_WEIGHT_BACKBONES = {
+    "small_cnn": "small_cnn",
+    "lite0": "efficientnet_lite0",
+    "lite1": "efficientnet_lite1",
+    "thesis_b7": "efficientnetb7",
+}
 """Networks measured with random (or ImageNet) weights: only the architecture decides the cost."""
 
 
-def _detector(which: str, input_size: int):
+def _detector(which: str, input_size: int, mirror_average: bool):
     """The detector to measure and a description of where its weights came from."""
     from deepfake_core.architecture import PRETRAINED_BACKBONES, build_model
     from deepfake_core.card import architecture_card
@@ -84,16 +89,18 @@ def _detector(which: str, input_size: int):
         input_size=input_size,
         channel_order="BGR" if which == "thesis_b7" else "RGB",
         model_id=f"{backbone}-random",
+        mirror_average=mirror_average,
     )
     weights = "ImageNet backbone, random head" if backbone in PRETRAINED_BACKBONES else "random weights"
     detector = Detector(build_model(backbone=backbone, input_size=input_size), card)
-    return detector, f"{backbone} + attention at {input_size} px, {weights}"
+    mirror = ", mirror averaged" if mirror_average else ""
+    return detector, f"{backbone} + attention at {input_size} px, {weights}{mirror}"
 
 
-def measure(which: str, repeats: int, n_images: int, input_size: int) -> dict:
+def measure(which: str, repeats: int, n_images: int, input_size: int, mirror_average: bool) -> dict:
     import numpy as np
 
-    detector, source = _detector(which, input_size)
+    detector, source = _detector(which, input_size, mirror_average)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(n_images)]
     model, batch = detector.model, detector.batch_size
@@ -163,10 +170,15 @@ def main() -> None:
         default=128,
         help="input size of the random-weight networks (the default's is its card's)",
     )
+    parser.add_argument(
+        "--mirror-average",
+        action="store_true",
+        help="the random-weight networks average over the mirror image, as the shipped default does",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.repeats, args.images, args.input_size)))
+        print(json.dumps(measure(args.child, args.repeats, args.images, args.input_size, args.mirror_average)))
         return
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -185,6 +197,7 @@ def main() -> None:
             str(args.images),
             "--input-size",
             str(args.input_size),
+            *(["--mirror-average"] if args.mirror_average else []),
         ]
         output = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
         row = json.loads(output.strip().splitlines()[-1])

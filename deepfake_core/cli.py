@@ -450,8 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--backbone",
         default="small_cnn",
-        help="small_cnn, local_cnn (41 px receptive field), efficientnet_lite0 (starts from ImageNet weights), "
-        "mobilenetv2, efficientnetb0, efficientnetb7",
+        help="small_cnn, local_cnn (41 px receptive field), efficientnet_lite0 or efficientnet_lite1 "
+        "(start from ImageNet weights), mobilenetv2, efficientnetb0, efficientnetb7",
     )
     train.add_argument("--no-attention", action="store_true", help="plain GAP head instead of the attention branch")
     train.add_argument("--head", default="thesis", choices=("thesis", "flask"))

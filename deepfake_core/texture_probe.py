@@ -37,7 +37,7 @@ from scipy.special import logit
 
 from deepfake_core.card import ModelCard
 from deepfake_core.data import SplitManifest
-from deepfake_core.efficientnet_lite import WEIGHTS_LICENCE, build_efficientnet_lite0
+from deepfake_core.efficientnet_lite import LITE_VARIANTS, build_efficientnet_lite0
 from deepfake_core.errors import DataSetError
 from deepfake_core.layers import LogitBlend
 from deepfake_core.training import (
@@ -180,7 +180,7 @@ def add_texture_probe(
         name=name,
         architecture=f"{card.architecture} + texture probe",
         description=f"{card.description.rstrip('.')}, blended with a frozen ImageNet texture probe.",
-        licences=tuple(dict.fromkeys((*card.licences, WEIGHTS_LICENCE))),
+        licences=tuple(dict.fromkeys((*card.licences, LITE_VARIANTS["efficientnet_lite0"].licence))),
         training={
             **card.training,
             "texture_probe": {

