@@ -38,6 +38,10 @@
 # switched on after the cross-entropy epochs of an earlier run of the same fold:
 #   INIT_FROM=runs/loo_wise/lite0_wise_ SINGLE_CENTER=0.2 EPOCHS=4 PATIENCE=2 LEARNING_RATE=5e-5 ONE_VIEW=0 \
 #     NAME_PREFIX=lite0_scl_ft_ RUNS=runs/loo_scl OUT=runs/loo_scl_eval scripts/leave_one_out.sh loo_stylegan
+# BACKBONE=efficientnet_lite1 trains from EfficientNet-Lite1's ImageNet weights (1.1x deeper than Lite0):
+#   BACKBONE=efficientnet_lite1 ONE_VIEW=0 NAME_PREFIX=lite1_ RUNS=runs/loo_lite1 OUT=runs/loo_lite1_eval scripts/leave_one_out.sh loo_diffusion
+# NO_ATTENTION=1 pools the backbone's features with a plain average instead of the attention branch (train --no-attention):
+#   NO_ATTENTION=1 ONE_VIEW=0 NAME_PREFIX=lite0_gap_ RUNS=runs/loo_gap OUT=runs/loo_gap_eval scripts/leave_one_out.sh loo_diffusion
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
@@ -69,6 +73,7 @@ MIXUP=${MIXUP:-}
 FREEZE_NORMS=${FREEZE_NORMS:-}
 SINGLE_CENTER=${SINGLE_CENTER:-}
 INIT_FROM=${INIT_FROM:-}
+NO_ATTENTION=${NO_ATTENTION:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -91,7 +96,7 @@ for fold in "${@:-${ORDER[@]}}"; do
     --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
-    ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} \
+    ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} ${NO_ATTENTION:+--no-attention} \
     ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"} ${INIT_FROM:+--init-from "$INIT_FROM$fold.keras"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
