@@ -12,7 +12,10 @@ and prints, per kind, how many images have a usable face. Part 2 draws
 for each crop scale (crop side in eye-to-mouth distances) the mean share of the
 crop that lies outside the image and the share of crops with more than 3 % outside:
 pixels a crop would have to fill in, which differ by source and so let a model
-tell sources apart. Needs ``../shared/data``; a check, not a test.
+tell sources apart. On the same faces it prints the side of the card's crop measured in the
+stored image's own pixels (median and 10th-90th percentile): above the card's input size, the
+crop is shrunk and detail is lost; at or below it, a larger input or native-resolution patches
+would show no more than the file holds. Needs ``../shared/data``; a check, not a test.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ def outside_share(image: np.ndarray, landmarks: np.ndarray, crop_scale: float, s
     return 1.0 - float(inside.mean())
 
 
+def native_side(landmarks: np.ndarray, crop_scale: float, size: int = 128) -> float:
+    """Side, in the image's own pixels, of the square a ``size`` crop at ``crop_scale`` is cut from."""
+    matrix = similarity_transform(landmarks, template_points(size, crop_scale))
+    return size / float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/faces"))
@@ -67,16 +76,25 @@ def main() -> None:
     for record in records:
         by_kind[record.kind].append(record)
     print(f"\nshare of the crop outside the image (mean / crops with > 3 %), {args.per_kind} images per kind:")
-    print(f"{'kind':<20} " + " ".join(f"{'scale ' + format(scale, 'g'):>16}" for scale in args.scales))
+    print(
+        f"{'kind':<20} "
+        + " ".join(f"{'scale ' + format(scale, 'g'):>16}" for scale in args.scales)
+        + f"   crop side in image pixels at scale {spec.crop_scale:g} (median, 10th-90th)"
+    )
     for kind, members in sorted(by_kind.items()):
         drawn = random.Random(f"{args.seed}:{kind}").sample(members, min(args.per_kind, len(members)))
         images = [load_image(record.path(args.data)) for record in drawn]
-        shares = defaultdict(list)
+        shares, sides = defaultdict(list), []
         for image, faces in zip(images, finder.detect_batch(images), strict=True):
             for scale in args.scales if faces else ():
                 shares[scale].append(outside_share(image, faces[0].landmarks, scale))
+            if faces:
+                sides.append(native_side(faces[0].landmarks, spec.crop_scale))
         cells = [f"{np.mean(shares[s]):>7.1%} / {np.mean(np.array(shares[s]) > 0.03):>5.0%}" for s in args.scales]
-        print(f"{kind:<20} " + " ".join(f"{cell:>16}" for cell in cells))
+        low, median, high = np.percentile(sides, [10, 50, 90])
+        print(
+            f"{kind:<20} " + " ".join(f"{cell:>16}" for cell in cells) + f"   {median:5.0f} px ({low:.0f}-{high:.0f})"
+        )
 
 
 if __name__ == "__main__":

@@ -272,6 +272,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         mixup=args.mixup,
         freeze_norms=args.freeze_norms,
         single_center=args.single_center,
+        keep_epochs=str(args.keep_epochs) if args.keep_epochs else None,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
     print(f"wrote {result.model_path} and its card (model id {result.card.model_id})")
@@ -558,6 +559,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WEIGHT",
         help="add the single-center loss with this weight (0.5 in the paper): real faces' pooled features "
         "gather around a learnt centre, fakes are pushed a margin farther out",
+    )
+    train.add_argument(
+        "--keep-epochs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write every epoch's weights to DIR/epoch_NN.npz (benchmarks/epochs_unseen.py scores them)",
     )
     train.set_defaults(run=_cmd_train)
     predict = commands.add_parser("predict", help="classify image files, folders or globs")

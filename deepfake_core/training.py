@@ -206,6 +206,8 @@ class TrainConfig:
     (:func:`freeze_backbone_norms`)."""
     single_center: float = 0.0
     """Weight of :mod:`deepfake_core.single_center`'s loss beside the cross-entropy; 0 trains on cross-entropy alone."""
+    keep_epochs: str | None = None
+    """A folder that gets every epoch's weights (:class:`EpochWeights`), for studying a run epoch by epoch."""
 
     @property
     def from_scratch(self) -> bool:
@@ -331,6 +333,33 @@ class _EpochLog(keras.callbacks.Callback):
             for key, value in sorted((logs or {}).items())
         )
         self._log(f"{self._phase} {epoch + 1}/{self._epochs}  {time.perf_counter() - self._start:.0f}s  {figures}")
+
+
+class EpochWeights(keras.callbacks.Callback):
+    """Writes ``model``'s weights after every epoch to ``folder/epoch_NN.npz`` (plain arrays, in ``get_weights`` order).
+
+    Why: the run keeps only its best epoch by validation loss, which measures the seen
+    generators; how a run's ranking of unseen ones moves from epoch to epoch needs every
+    epoch (``benchmarks/epochs_unseen.py`` scores them). ``model`` is the detector itself,
+    not a training wrapper around it (the single-center loss trains one).
+    """
+
+    def __init__(self, model: keras.Model, folder: str | Path) -> None:
+        super().__init__()
+        self._detector_model, self.folder = model, Path(folder)
+
+    def on_train_begin(self, logs=None):
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        weights = {f"w{index:04d}": value for index, value in enumerate(self._detector_model.get_weights())}
+        np.savez(self.folder / f"epoch_{epoch + 1:02d}.npz", **weights)
+
+
+def load_epoch_weights(path: str | Path) -> list[np.ndarray]:
+    """The weights :class:`EpochWeights` wrote, in ``set_weights`` order (no pickles are read)."""
+    with np.load(path, allow_pickle=False) as stored:
+        return [stored[key] for key in sorted(stored.files)]
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -544,6 +573,7 @@ def train(
     averaging = WeightAverage(config.average_from) if config.average_from else None
     callbacks = [
         *([averaging] if averaging else []),
+        *([EpochWeights(model, config.keep_epochs)] if config.keep_epochs else []),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=config.patience, restore_best_weights=True),
         *(
             [keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=0.5, patience=2, min_lr=1e-5)]

@@ -42,6 +42,9 @@
 #   BACKBONE=efficientnet_lite1 ONE_VIEW=0 NAME_PREFIX=lite1_ RUNS=runs/loo_lite1 OUT=runs/loo_lite1_eval scripts/leave_one_out.sh loo_diffusion
 # NO_ATTENTION=1 pools the backbone's features with a plain average instead of the attention branch (train --no-attention):
 #   NO_ATTENTION=1 ONE_VIEW=0 NAME_PREFIX=lite0_gap_ RUNS=runs/loo_gap OUT=runs/loo_gap_eval scripts/leave_one_out.sh loo_diffusion
+# KEEP_EPOCHS=1 also writes every epoch's weights to $RUNS/<name>_epochs (train --keep-epochs), which
+# benchmarks/epochs_unseen.py scores epoch by epoch:
+#   KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_epochs_ RUNS=runs/loo_epochs OUT=runs/loo_epochs_eval scripts/leave_one_out.sh loo_diffusion
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
@@ -74,6 +77,7 @@ FREEZE_NORMS=${FREEZE_NORMS:-}
 SINGLE_CENTER=${SINGLE_CENTER:-}
 INIT_FROM=${INIT_FROM:-}
 NO_ATTENTION=${NO_ATTENTION:-}
+KEEP_EPOCHS=${KEEP_EPOCHS:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -97,6 +101,7 @@ for fold in "${@:-${ORDER[@]}}"; do
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
     ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} ${NO_ATTENTION:+--no-attention} \
+    ${KEEP_EPOCHS:+--keep-epochs "$RUNS/${name}_epochs"} \
     ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"} ${INIT_FROM:+--init-from "$INIT_FROM$fold.keras"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")

@@ -30,6 +30,7 @@ from deepfake_core.training import (
     cap_per_kind,
     kind_weights,
     learning_rate_for,
+    load_epoch_weights,
     make_dataset,
     probe_head,
     train,
@@ -317,6 +318,19 @@ def test_an_averaging_run_writes_the_mean_and_its_best_epoch_beside_it(trained, 
     )
     with pytest.raises(DataSetError, match="before weight averaging"):
         train(replace(config, average_from=5), manifest, root, tmp_path / "late.keras", log=lambda line: None)
+
+
+def test_a_run_can_keep_every_epochs_weights_and_writes_its_best_epoch(trained, tmp_path):
+    root, manifest, _ = trained
+    config = TrainConfig(input_size=32, epochs=2, batch_size=8, patience=5, keep_epochs=str(tmp_path / "epochs"))
+    result = train(config, manifest, root, tmp_path / "kept.keras", log=lambda line: None)
+    kept = sorted((tmp_path / "epochs").glob("epoch_*.npz"))
+    assert [path.name for path in kept] == ["epoch_01.npz", "epoch_02.npz"]
+    epochs = [load_epoch_weights(path) for path in kept]
+    written = load_detector(result.model_path).model.get_weights()
+    assert not all(np.allclose(a, b) for a, b in zip(*epochs, strict=True))
+    best = int(np.argmin(result.history["val_loss"]))
+    assert all(np.array_equal(a, b) for a, b in zip(written, epochs[best], strict=True))
 
 
 def test_a_compressing_card_is_trained_on_the_inputs_prediction_will_see(trained, tmp_path):
