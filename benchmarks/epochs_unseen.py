@@ -17,7 +17,16 @@ of the people photos. Per epoch it prints the validation loss, the ROC AUC of th
 against the real test faces, against FFHQ's test faces alone and against the photo faces, the
 seen kinds' AUC, and at the card's threshold the share of unseen fakes caught and of photo faces
 called Fake (the temperature is the kept epoch's; it does not move a verdict at a threshold of
-0.5). Needs ``../shared/data``; a check, not a test.
+0.5). An early epoch may rank better and call more real faces Fake, so the last two figures compare
+epochs at an equal false-alarm count: the share of unseen and of seen fakes above the score that
+calls exactly ``--photos-fake`` photo faces Fake (set on the photos themselves: a comparison of
+rankings, not a threshold to ship). Then, as a run would ship, a threshold fitted on the epoch's
+validation faces (where their balanced accuracy is highest): the threshold, the unseen fakes caught,
+the photo faces called Fake and the seen test faces' balanced accuracy there (the last beside its
+value at the card's threshold). ``--mix FIRST LAST --alphas ...`` then scores, instead of every
+epoch, the weights ``alpha x LAST + (1 - alpha) x FIRST`` (every weight, the moving statistics
+too): between an epoch that carries over and one that fits the seen kinds, as WiSE-FT mixes
+between the pretrained start and the end. Needs ``../shared/data``; a check, not a test.
 """
 
 from __future__ import annotations
@@ -60,8 +69,26 @@ def photo_crops(detector: Detector, photos: Path) -> list[np.ndarray]:
     return crops
 
 
+def validation_threshold(p_fake: np.ndarray, y_fake: np.ndarray) -> float:
+    """The P(fake) threshold at which the validation faces' balanced accuracy is highest (the lowest such)."""
+    candidates = np.unique(p_fake)
+    real, fake = p_fake[y_fake == 0], p_fake[y_fake == 1]
+    balanced = [(np.mean(fake >= t) + np.mean(real < t)) / 2 for t in candidates]
+    return float(candidates[int(np.argmax(balanced))])
+
+
+def balanced_accuracy(p_fake: np.ndarray, y_fake: np.ndarray, threshold: float) -> float:
+    return float((np.mean(p_fake[y_fake] >= threshold) + np.mean(p_fake[~y_fake] < threshold)) / 2)
+
+
 def epoch_row(
-    p_faces: np.ndarray, p_photos: np.ndarray, records: list[ImageRecord], unseen: frozenset[str], threshold: float
+    p_faces: np.ndarray,
+    p_photos: np.ndarray,
+    records: list[ImageRecord],
+    unseen: frozenset[str],
+    threshold: float,
+    photos_fake: int,
+    fitted: float,
 ) -> str:
     """One epoch's figures (see the module docstring) from the P(fake) of the scored faces and the photo faces."""
     kinds = np.array([record.kind for record in records])
@@ -73,10 +100,18 @@ def epoch_row(
         return auc_score(np.r_[np.zeros(len(reals)), np.ones(len(unseen_p))], np.r_[reals, unseen_p])
 
     seen = ~is_unseen
+    equal = float(np.sort(p_photos)[::-1][photos_fake])
     return (
         f"unseen AUC {against(real_p):.3f}  vs FFHQ {against(p_faces[kinds == 'ffhq']):.3f}  "
         f"vs photos {against(p_photos):.3f}  seen AUC {auc_score(fake[seen].astype(int), p_faces[seen]):.3f}  "
-        f"caught {np.mean(unseen_p >= threshold):.1%}  photos Fake {int(np.sum(p_photos >= threshold))}/{len(p_photos)}"
+        f"caught {np.mean(unseen_p >= threshold):.1%}  "
+        f"photos Fake {int(np.sum(p_photos >= threshold))}/{len(p_photos)}  "
+        f"where {photos_fake} photos are Fake: unseen caught {np.mean(unseen_p > equal):.1%}, "
+        f"seen fakes caught {np.mean(p_faces[seen & fake] > equal):.1%}  "
+        f"validation threshold {fitted:.3f}: unseen caught {np.mean(unseen_p >= fitted):.1%}, "
+        f"photos Fake {int(np.sum(p_photos >= fitted))}, seen test bal. acc. "
+        f"{balanced_accuracy(p_faces[seen], fake[seen], fitted):.3f} "
+        f"(at {threshold:g}: {balanced_accuracy(p_faces[seen], fake[seen], threshold):.3f})"
     )
 
 
@@ -87,25 +122,46 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces")
     parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "data" / "people_photos")
     parser.add_argument("--manifest", type=Path, default=ROOT / "model" / "split_manifest.json")
+    parser.add_argument("--photos-fake", type=int, default=13, help="photo faces called Fake for the last figures")
+    parser.add_argument("--mix", type=int, nargs=2, metavar=("FIRST", "LAST"), help="score mixes of two epochs")
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.25, 0.5, 0.75], help="LAST's share in a mix")
     args = parser.parse_args()
     detector = load_detector(str(args.model))
-    records = scored_records(load_manifest(args.manifest), UNSEEN_SPLIT, detector.card)
-    crops, records = record_crops(detector, records, args.data)
+    manifest = load_manifest(args.manifest)
+    crops, records = record_crops(detector, scored_records(manifest, UNSEEN_SPLIT, detector.card), args.data)
+    left_out = detector.card.left_out_kinds
+    validation = [record for record in manifest.splits["validation"] if record.kind not in left_out]
+    val_crops, validation = record_crops(detector, validation, args.data)
+    val_fake = np.array([record.is_fake for record in validation])
     photos = photo_crops(detector, args.photos)
     val_loss = (load_history(args.model) or {}).get("val_loss", [])
     print(f"{detector.card.name}: {len(crops)} faces ({UNSEEN_SPLIT}), {len(photos)} photo faces")
-    for path in sorted(args.epochs_dir.glob("epoch_*.npz")):
-        epoch = int(path.stem.split("_")[1])
-        detector.model.set_weights(load_epoch_weights(path))
-        loss = f"val loss {val_loss[epoch - 1]:.4f}" if epoch <= len(val_loss) else "val loss ?"
+    epochs = {int(path.stem.split("_")[1]): load_epoch_weights(path) for path in args.epochs_dir.glob("epoch_*.npz")}
+    if args.mix:
+        first, last = (epochs[epoch] for epoch in args.mix)
+        weight_sets = {
+            f"{alpha:g} x epoch {args.mix[1]} + {1 - alpha:g} x epoch {args.mix[0]}": [
+                (alpha * b + (1 - alpha) * a).astype(a.dtype) for a, b in zip(first, last, strict=True)
+            ]
+            for alpha in args.alphas
+        }
+    else:
+        weight_sets = {
+            f"epoch {epoch:2d}  val loss " + (f"{val_loss[epoch - 1]:.4f}" if epoch <= len(val_loss) else "?"): weights
+            for epoch, weights in sorted(epochs.items())
+        }
+    for label, weights in weight_sets.items():
+        detector.model.set_weights(weights)
         row = epoch_row(
             detector.p_fake(crops),
             detector.p_fake(photos),
             records,
-            detector.card.left_out_kinds,
+            left_out,
             detector.card.threshold,
+            args.photos_fake,
+            validation_threshold(detector.p_fake(val_crops), val_fake),
         )
-        print(f"epoch {epoch:2d}  {loss}  {row}")
+        print(f"{label}  {row}")
 
 
 if __name__ == "__main__":
