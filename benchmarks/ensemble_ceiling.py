@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_core.evaluation.metrics import auc_score
+from deepfake_core.evaluation.metrics import auc_fakes_against, auc_score
 from deepfake_core.evaluation.results import load_results
 from deepfake_core.evaluation.schema import EvaluationResults
 
@@ -60,11 +60,6 @@ def probability(log_odds_mean: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-log_odds_mean))
 
 
-def against(unseen: np.ndarray, reals: np.ndarray) -> float:
-    """ROC AUC of unseen fakes' scores against real faces' scores."""
-    return float(auc_score(np.r_[np.zeros(len(reals)), np.ones(len(unseen))], np.r_[reals, unseen]))
-
-
 class Fold:
     """The faces every run of one fold scored, and each run's log-odds on them (same order in every run)."""
 
@@ -85,8 +80,8 @@ class Fold:
         faces, photos = probability(self.faces[members].mean(axis=0)), probability(self.photos[members].mean(axis=0))
         seen = ~self.unseen
         return (
-            against(faces[self.unseen], faces[self.y_fake == 0]),
-            against(faces[self.unseen], photos),
+            auc_fakes_against(faces[self.unseen], faces[self.y_fake == 0]),
+            auc_fakes_against(faces[self.unseen], photos),
             float(auc_score(self.y_fake[seen], faces[seen])),
         )
 
@@ -128,7 +123,7 @@ def main() -> None:
     sources = {kind: everyone[fold.kinds == kind] for kind in sorted(set(fold.kinds[fold.y_fake == 0]))}
     sources["people photos"] = probability(fold.photos.mean(axis=0))
     for source, reals in sources.items():
-        print(f"  {source:<16} {against(unseen, reals):.3f}  ({len(reals)} faces)")
+        print(f"  {source:<16} {auc_fakes_against(unseen, reals):.3f}  ({len(reals)} faces)")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import numpy as np
 
 from deepfake_core.data import ImageRecord, load_manifest, scan_dataset
 from deepfake_core.detector import Detector
-from deepfake_core.evaluation.metrics import auc_score
+from deepfake_core.evaluation.metrics import auc_fakes_against, auc_score, threshold_calling_fake, threshold_metrics
 from deepfake_core.evaluation.pipeline import UNSEEN_SPLIT, load_history, scored_records
 from deepfake_core.face_data import build_face_crops
 from deepfake_core.intake import load_image
@@ -77,41 +77,40 @@ def validation_threshold(p_fake: np.ndarray, y_fake: np.ndarray) -> float:
     return float(candidates[int(np.argmax(balanced))])
 
 
-def balanced_accuracy(p_fake: np.ndarray, y_fake: np.ndarray, threshold: float) -> float:
-    return float((np.mean(p_fake[y_fake] >= threshold) + np.mean(p_fake[~y_fake] < threshold)) / 2)
-
-
 def epoch_row(
     p_faces: np.ndarray,
     p_photos: np.ndarray,
-    records: list[ImageRecord],
+    kinds: np.ndarray,
+    fake: np.ndarray,
     unseen: frozenset[str],
     threshold: float,
     photos_fake: int,
     fitted: float,
 ) -> str:
-    """One epoch's figures (see the module docstring) from the P(fake) of the scored faces and the photo faces."""
-    kinds = np.array([record.kind for record in records])
-    fake = np.array([record.is_fake for record in records], dtype=bool)
+    """One epoch's figures (see the module docstring) from the P(fake) of the scored faces and the photo faces.
+
+    ``kinds`` and ``fake`` (bool) describe the scored faces, in the order of ``p_faces``.
+    """
     is_unseen = np.isin(kinds, sorted(unseen))
-    unseen_p, real_p = p_faces[is_unseen], p_faces[~fake]
-
-    def against(reals: np.ndarray) -> float:
-        return auc_score(np.r_[np.zeros(len(reals)), np.ones(len(unseen_p))], np.r_[reals, unseen_p])
-
     seen = ~is_unseen
-    equal = float(np.sort(p_photos)[::-1][photos_fake])
+    unseen_p = p_faces[is_unseen]
+    equal = threshold_calling_fake(p_photos, photos_fake)
+
+    def seen_balanced(at: float) -> float:
+        return threshold_metrics(fake[seen].astype(int), p_faces[seen], threshold=at)["balanced_accuracy"]
+
     return (
-        f"unseen AUC {against(real_p):.3f}  vs FFHQ {against(p_faces[kinds == 'ffhq']):.3f}  "
-        f"vs photos {against(p_photos):.3f}  seen AUC {auc_score(fake[seen].astype(int), p_faces[seen]):.3f}  "
+        f"unseen AUC {auc_fakes_against(unseen_p, p_faces[~fake]):.3f}  "
+        f"vs FFHQ {auc_fakes_against(unseen_p, p_faces[kinds == 'ffhq']):.3f}  "
+        f"vs photos {auc_fakes_against(unseen_p, p_photos):.3f}  "
+        f"seen AUC {auc_score(fake[seen].astype(int), p_faces[seen]):.3f}  "
         f"caught {np.mean(unseen_p >= threshold):.1%}  "
         f"photos Fake {int(np.sum(p_photos >= threshold))}/{len(p_photos)}  "
         f"where {photos_fake} photos are Fake: unseen caught {np.mean(unseen_p > equal):.1%}, "
         f"seen fakes caught {np.mean(p_faces[seen & fake] > equal):.1%}  "
         f"validation threshold {fitted:.3f}: unseen caught {np.mean(unseen_p >= fitted):.1%}, "
-        f"photos Fake {int(np.sum(p_photos >= fitted))}, seen test bal. acc. "
-        f"{balanced_accuracy(p_faces[seen], fake[seen], fitted):.3f} "
-        f"(at {threshold:g}: {balanced_accuracy(p_faces[seen], fake[seen], threshold):.3f})"
+        f"photos Fake {int(np.sum(p_photos >= fitted))}, seen test bal. acc. {seen_balanced(fitted):.3f} "
+        f"(at {threshold:g}: {seen_balanced(threshold):.3f})"
     )
 
 
@@ -129,6 +128,8 @@ def main() -> None:
     detector = load_detector(str(args.model))
     manifest = load_manifest(args.manifest)
     crops, records = record_crops(detector, scored_records(manifest, UNSEEN_SPLIT, detector.card), args.data)
+    kinds = np.array([record.kind for record in records])
+    fake = np.array([record.is_fake for record in records], dtype=bool)
     left_out = detector.card.left_out_kinds
     validation = [record for record in manifest.splits["validation"] if record.kind not in left_out]
     val_crops, validation = record_crops(detector, validation, args.data)
@@ -155,7 +156,8 @@ def main() -> None:
         row = epoch_row(
             detector.p_fake(crops),
             detector.p_fake(photos),
-            records,
+            kinds,
+            fake,
             left_out,
             detector.card.threshold,
             args.photos_fake,

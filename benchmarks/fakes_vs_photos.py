@@ -25,16 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_core.evaluation.metrics import auc_score
+from deepfake_core.evaluation.metrics import auc_fakes_against, threshold_calling_fake
 from deepfake_core.evaluation.results import load_results
 from deepfake_core.evaluation.schema import EvaluationResults
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def threshold_calling_fake(photos: np.ndarray, photos_fake: int) -> float:
-    """The P(fake) above which exactly ``photos_fake`` photo faces lie (set on the photos: for comparing rankings)."""
-    return float(np.sort(photos)[::-1][photos_fake])
 
 
 def fake_ranking(
@@ -47,12 +42,9 @@ def fake_ranking(
     picked = np.isin(scored.kinds, results.generalisation.unseen_kinds) if unseen else scored.y_fake == 1
     fakes = scored.p_fake[picked]
 
-    def auc(negatives: np.ndarray) -> float | None:
-        return auc_score(np.r_[np.ones(len(fakes)), np.zeros(len(negatives))], np.r_[fakes, negatives])
-
     return {
-        "auc_vs_photos": auc(photos),
-        "auc_vs_test_reals": auc(reals),
+        "auc_vs_photos": auc_fakes_against(fakes, photos),
+        "auc_vs_test_reals": auc_fakes_against(fakes, reals),
         "photos_called_fake": float(np.mean(photos >= results.threshold)),
         "photo_median": float(np.median(photos)),
         "photo_p90": float(np.quantile(photos, 0.9)),

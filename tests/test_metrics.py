@@ -11,6 +11,7 @@ from sklearn.metrics import classification_report, roc_auc_score
 from deepfake_core.evaluation.metrics import (
     THRESHOLD_ABOVE_ALL,
     _auc_rows,
+    auc_fakes_against,
     auc_score,
     bootstrap_intervals,
     calibration_bins,
@@ -22,6 +23,7 @@ from deepfake_core.evaluation.metrics import (
     per_group_metrics,
     pr_curve_data,
     roc_curve_data,
+    threshold_calling_fake,
     threshold_metrics,
     to_jsonable,
     wilson_interval,
@@ -60,6 +62,20 @@ def test_threshold_metrics_match_hand_computed_example() -> None:
     assert {key: metrics[key] for key in expected} == pytest.approx(expected)
     low, high = metrics["accuracy_ci"]
     assert low < 0.7 < high
+
+
+def test_two_groups_of_scores_are_ranked_fakes_against_reals() -> None:
+    fakes, reals = np.array([0.9, 0.4, 0.7]), np.array([0.1, 0.5, 0.3, 0.2])
+    expected = roc_auc_score([1, 1, 1, 0, 0, 0, 0], np.r_[fakes, reals])
+    assert auc_fakes_against(fakes, reals) == pytest.approx(expected)
+    assert auc_fakes_against(reals, fakes) == pytest.approx(1 - expected)
+    assert auc_fakes_against(fakes, []) is None
+
+
+def test_the_equal_false_alarm_threshold_leaves_exactly_n_reals_above_it() -> None:
+    reals = np.array([0.2, 0.9, 0.1, 0.6, 0.4])
+    for n in range(len(reals)):
+        assert int(np.sum(reals > threshold_calling_fake(reals, n))) == n
 
 
 def test_probability_equal_to_threshold_is_a_fake_verdict() -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "CONFIDENCE_LEVEL",
     "MAX_CURVE_POINTS",
     "THRESHOLD_ABOVE_ALL",
+    "auc_fakes_against",
     "auc_score",
     "bootstrap_intervals",
     "calibration_bins",
@@ -42,6 +43,7 @@ __all__ = [
     "per_group_metrics",
     "pr_curve_data",
     "roc_curve_data",
+    "threshold_calling_fake",
     "threshold_metrics",
     "to_jsonable",
     "wilson_interval",
@@ -264,6 +266,25 @@ def auc_score(y_fake: Any, p_fake: Any) -> float | None:
     """ROC AUC of P(Fake) for the Fake class, or ``None`` when only one class is present."""
     y, p = _binary_inputs(y_fake, p_fake)
     return float(roc_auc_score(y, p)) if _has_both_classes(y) else None
+
+
+def auc_fakes_against(fakes: Any, reals: Any) -> float | None:
+    """ROC AUC of two separate groups of P(Fake): ``fakes`` (label Fake) against ``reals`` (label Real).
+
+    For comparisons the stored results do not pair up themselves: a fold's unseen fakes
+    against one real source, or against the faces of the false-alarm photos.
+    """
+    fakes, reals = np.asarray(fakes, dtype=float), np.asarray(reals, dtype=float)
+    return auc_score(np.r_[np.ones(fakes.size), np.zeros(reals.size)], np.r_[fakes, reals])
+
+
+def threshold_calling_fake(reals: Any, n_fake: int) -> float:
+    """The P(fake) above which exactly ``n_fake`` of ``reals`` lie.
+
+    Set on the real faces themselves, it compares two models' rankings at an equal
+    false-alarm count; it is not a threshold to ship.
+    """
+    return float(np.sort(np.asarray(reals, dtype=float))[::-1][n_fake])
 
 
 def roc_curve_data(y_fake: Any, p_fake: Any, *, max_points: int = MAX_CURVE_POINTS) -> dict[str, Any] | None:
