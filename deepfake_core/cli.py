@@ -272,6 +272,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         mixup=args.mixup,
         freeze_norms=args.freeze_norms,
         single_center=args.single_center,
+        anchor_decay=args.anchor_decay,
         keep_epochs=str(args.keep_epochs) if args.keep_epochs else None,
     )
     result = train(config, load_manifest(args.manifest), args.data, args.out, name=args.name, cache_dir=args.cache_dir)
@@ -559,6 +560,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WEIGHT",
         help="add the single-center loss with this weight (0.5 in the paper): real faces' pooled features "
         "gather around a learnt centre, fakes are pushed a margin farther out",
+    )
+    train.add_argument(
+        "--anchor-decay",
+        type=_positive_float,
+        default=0.0,
+        metavar="RATE",
+        help="after every step, move each pretrained backbone weight RATE of the way back to its starting "
+        "value (weight decay toward the start instead of toward zero; 1e-3 halves an unreinforced change "
+        "in ~700 steps)",
     )
     train.add_argument(
         "--keep-epochs",

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deepfake_core.anchor_decay import AnchorDecay
 from deepfake_core.architecture import BACKBONE_LAYER, PRETRAINED_BACKBONES, batch_norms, build_model
 from deepfake_core.card import (
     ModelCard,
@@ -206,6 +207,9 @@ class TrainConfig:
     (:func:`freeze_backbone_norms`)."""
     single_center: float = 0.0
     """Weight of :mod:`deepfake_core.single_center`'s loss beside the cross-entropy; 0 trains on cross-entropy alone."""
+    anchor_decay: float = 0.0
+    """Share of the way back to the pretrained start each backbone weight moves after every step
+    (:class:`deepfake_core.anchor_decay.AnchorDecay`); 0 lets fine-tuning drift freely."""
     keep_epochs: str | None = None
     """A folder that gets every epoch's weights (:class:`EpochWeights`), for studying a run epoch by epoch."""
 
@@ -493,6 +497,10 @@ def train(
         raise DataSetError(
             f"Only pretrained norms can be kept: the {config.backbone} backbone starts from random weights."
         )
+    if config.anchor_decay and config.from_scratch:
+        raise DataSetError(
+            f"Anchor decay pulls toward pretrained weights: the {config.backbone} backbone starts from random weights."
+        )
     if config.single_center and (config.mixup or config.average_from):
         raise DataSetError(
             "The single-center loss needs whole faces with one label each and trains a second output: "
@@ -574,6 +582,11 @@ def train(
     callbacks = [
         *([averaging] if averaging else []),
         *([EpochWeights(model, config.keep_epochs)] if config.keep_epochs else []),
+        *(
+            [AnchorDecay(model.get_layer(BACKBONE_LAYER).trainable_weights, config.anchor_decay)]
+            if config.anchor_decay
+            else []
+        ),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=config.patience, restore_best_weights=True),
         *(
             [keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=0.5, patience=2, min_lr=1e-5)]

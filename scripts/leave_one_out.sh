@@ -45,6 +45,9 @@
 # KEEP_EPOCHS=1 also writes every epoch's weights to $RUNS/<name>_epochs (train --keep-epochs), which
 # benchmarks/epochs_unseen.py scores epoch by epoch:
 #   KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_epochs_ RUNS=runs/loo_epochs OUT=runs/loo_epochs_eval scripts/leave_one_out.sh loo_diffusion
+# ANCHOR_DECAY=RATE pulls every backbone weight RATE of the way back to its ImageNet value after each step
+# (train --anchor-decay):
+#   ANCHOR_DECAY=3e-3 KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_anchor_ RUNS=runs/loo_anchor OUT=runs/loo_anchor_eval scripts/leave_one_out.sh loo_stylegan
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.
@@ -78,6 +81,7 @@ SINGLE_CENTER=${SINGLE_CENTER:-}
 INIT_FROM=${INIT_FROM:-}
 NO_ATTENTION=${NO_ATTENTION:-}
 KEEP_EPOCHS=${KEEP_EPOCHS:-}
+ANCHOR_DECAY=${ANCHOR_DECAY:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -101,7 +105,7 @@ for fold in "${@:-${ORDER[@]}}"; do
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
     ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} ${NO_ATTENTION:+--no-attention} \
-    ${KEEP_EPOCHS:+--keep-epochs "$RUNS/${name}_epochs"} \
+    ${KEEP_EPOCHS:+--keep-epochs "$RUNS/${name}_epochs"} ${ANCHOR_DECAY:+--anchor-decay "$ANCHOR_DECAY"} \
     ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"} ${INIT_FROM:+--init-from "$INIT_FROM$fold.keras"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
