@@ -32,7 +32,10 @@ from deepfake_core.training import load_epoch_weights
 
 def backbone_drift(epochs_dir: Path) -> tuple[str, dict[int, float], float]:
     """The run's name, each kept epoch's squared distance from the ImageNet start, and the start's squared length."""
-    detector = load_detector(str(epochs_dir.with_name(epochs_dir.name.removesuffix("_epochs") + ".keras")))
+    model_path = epochs_dir.with_name(epochs_dir.name.removesuffix("_epochs") + ".keras")
+    if not model_path.is_file():
+        raise SystemExit(f"{epochs_dir}: no {model_path.name} beside it, as train --keep-epochs leaves")
+    detector = load_detector(str(model_path))
     model = detector.model
     backbone_ids = {id(variable) for variable in model.get_layer(BACKBONE_LAYER).trainable_weights}
     positions = [index for index, variable in enumerate(model.weights) if id(variable) in backbone_ids]
