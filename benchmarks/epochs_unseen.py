@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_core.data import ImageRecord, load_manifest, scan_dataset
+from deepfake_core.data import ImageRecord, SplitManifest, load_manifest, scan_dataset, unseen_by
 from deepfake_core.detector import Detector
 from deepfake_core.evaluation.metrics import auc_fakes_against, auc_score, threshold_calling_fake, threshold_metrics
 from deepfake_core.evaluation.pipeline import UNSEEN_SPLIT, load_history, scored_records
@@ -58,14 +58,14 @@ def record_crops(
     return [index.load(record.id) for record in kept], kept
 
 
-def photo_crops(detector: Detector, photos: Path) -> list[np.ndarray]:
-    """Every face the face step cuts from the real photos under ``photos`` (found once, scored every epoch)."""
+def photo_crops(detector: Detector, photos: Path, manifest: SplitManifest, data: Path) -> list[np.ndarray]:
+    """Every face the face step cuts from the real photos under ``photos`` that the run did not train on (found
+    once, scored every epoch), as ``evaluate`` skips those of them a manifest trains or validates on."""
     finder = face_finder(detector)
     crops = []
-    for record in scan_dataset(photos):
-        if record.label == "Real":
-            faces = finder.faces(load_image(record.path(photos)), size=detector.card.input_size, mode="all")
-            crops.extend(face.crop for face in faces if face.crop is not None)
+    for record in unseen_by([r for r in scan_dataset(photos) if r.label == "Real"], photos, manifest, data):
+        faces = finder.faces(load_image(record.path(photos)), size=detector.card.input_size, mode="all")
+        crops.extend(face.crop for face in faces if face.crop is not None)
     return crops
 
 
@@ -134,7 +134,7 @@ def main() -> None:
     validation = [record for record in manifest.splits["validation"] if record.kind not in left_out]
     val_crops, validation = record_crops(detector, validation, args.data)
     val_fake = np.array([record.is_fake for record in validation])
-    photos = photo_crops(detector, args.photos)
+    photos = photo_crops(detector, args.photos, manifest, args.data)
     val_loss = (load_history(args.model) or {}).get("val_loss", [])
     print(f"{detector.card.name}: {len(crops)} faces ({UNSEEN_SPLIT}), {len(photos)} photo faces")
     epochs = {int(path.stem.split("_")[1]): load_epoch_weights(path) for path in args.epochs_dir.glob("epoch_*.npz")}

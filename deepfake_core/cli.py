@@ -226,11 +226,20 @@ def _print_summary(results: EvaluationResults) -> None:
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    from deepfake_core.data import make_split, read_groups, scan_dataset, write_manifest
+    from deepfake_core.data import add_real_source, make_split, read_groups, scan_dataset, write_manifest
 
     records = scan_dataset(args.data)
     fractions = tuple(args.fractions)
     splits = make_split(records, fractions=fractions, seed=args.seed, groups=read_groups(args.data))
+    if args.add_real:
+        splits = add_real_source(
+            splits,
+            args.data,
+            args.add_real,
+            share=args.add_real_share,
+            seed=args.seed,
+            complement=args.add_real_complement,
+        )
     manifest = write_manifest(
         splits, args.out, root_name=args.data.rstrip("/").split("/")[-1], seed=args.seed, fractions=fractions
     )
@@ -442,6 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--out", required=True, help="manifest JSON to write")
     split.add_argument("--seed", type=int, default=0)
     split.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
+    split.add_argument(
+        "--add-real",
+        default=None,
+        metavar="DIR",
+        help="also train on a seeded share of this folder's real photos (Real/); evaluation's false-alarm "
+        "set then skips them",
+    )
+    split.add_argument("--add-real-share", type=float, default=0.5, metavar="SHARE", help="share to train on")
+    split.add_argument(
+        "--add-real-complement", action="store_true", help="train on the photos that share leaves out instead"
+    )
     split.set_defaults(run=_cmd_split)
 
     train = commands.add_parser("train", help="train a model on a split manifest's train part")

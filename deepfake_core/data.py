@@ -31,10 +31,12 @@ __all__ = [
     "LABELS",
     "ImageRecord",
     "SplitManifest",
+    "add_real_source",
     "load_manifest",
     "make_split",
     "read_groups",
     "scan_dataset",
+    "unseen_by",
     "write_manifest",
 ]
 
@@ -172,6 +174,47 @@ def make_split(
             name = split_of_group[groups[record.id]]
             splits[name].append(ImageRecord(record.id, record.label, record.kind, name))
     return {name: sorted(part, key=lambda record: record.id) for name, part in splits.items()}
+
+
+def add_real_source(
+    splits: dict[str, list[ImageRecord]],
+    data_root: str | os.PathLike[str],
+    source_root: str | os.PathLike[str],
+    *,
+    share: float,
+    seed: int = 0,
+    complement: bool = False,
+) -> dict[str, list[ImageRecord]]:
+    """``splits`` with a seeded ``share`` of another folder's real images added to the train part.
+
+    Why: the real full-frame photos (``people_photos``) are the one real source that looks
+    like what strangers upload (graded, retouched stock photos), and also the false-alarm set
+    that evaluation scores as a source no model trained on. Training on a share of them keeps
+    the rest as that measure, since evaluation skips the photos a manifest trains or validates
+    on (:func:`unseen_by`). ``complement`` trains on the images that share leaves out instead,
+    so two manifests cross-fit the folder. The ids are relative to ``data_root``
+    (``../people_photos/Real/...``), so one root still resolves every image of the manifest.
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    reals = [record for record in scan_dataset(source_root) if record.label == "Real"]
+    random.Random(f"{seed}:{Path(source_root).name}").shuffle(reals)
+    cut = round(len(reals) * share)
+    chosen = reals[cut:] if complement else reals[:cut]
+    prefix = Path(os.path.relpath(Path(source_root).resolve(), Path(data_root).resolve())).as_posix()
+    added = [ImageRecord(f"{prefix}/{record.id}", record.label, record.kind, "train") for record in chosen]
+    return {**splits, "train": sorted([*splits["train"], *added], key=lambda record: record.id)}
+
+
+def unseen_by(
+    records: Sequence[ImageRecord],
+    root: str | os.PathLike[str],
+    manifest: SplitManifest,
+    data_root: str | os.PathLike[str],
+) -> list[ImageRecord]:
+    """The ``records`` under ``root`` that ``manifest`` neither trains nor validates on (same file on disk)."""
+    seen = {record.path(data_root).resolve() for part in ("train", "validation") for record in manifest.splits[part]}
+    return [record for record in records if record.path(root).resolve() not in seen]
 
 
 def _cut(members: list, fractions: tuple[float, float, float]) -> tuple[list, list, list]:

@@ -48,6 +48,10 @@
 # ANCHOR_DECAY=RATE pulls every backbone weight RATE of the way back to its ImageNet value after each step
 # (train --anchor-decay):
 #   ANCHOR_DECAY=3e-3 KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_anchor_ RUNS=runs/loo_anchor OUT=runs/loo_anchor_eval scripts/leave_one_out.sh loo_stylegan
+# MANIFEST=FILE trains and evaluates on another split manifest, e.g. one with half the people photos in training
+# (evaluate then scores only the photos it leaves out):
+#   deepfake-core split --data ../shared/data/faces --out runs/pp/manifest_photos1.json --seed 0 --add-real ../shared/data/people_photos
+#   MANIFEST=runs/pp/manifest_photos1.json ONE_VIEW=0 NAME_PREFIX=lite0_photos1_ RUNS=runs/loo_pp OUT=runs/loo_pp_eval scripts/leave_one_out.sh loo_diffusion
 # SPLIT=test+unseen (the default) scores every image of the left-out kinds, not only their test images, and writes
 # <run>_all_unseen.json; SPLIT=test scores the test split only, as the runs stored before this option did.
 # loo_sd21 and loo_sd1x leave out one diffusion model and keep the other: what seeing one does for the next.

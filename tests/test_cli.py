@@ -98,6 +98,36 @@ def test_split_command(capsys, tmp_path, image_folder):
     assert code == 0 and "train" in out and json.loads((tmp_path / "m.json").read_text())["seed"] == 1
 
 
+def test_split_command_can_train_on_a_share_of_real_photos(capsys, tmp_path):
+    for label in ("Real", "Fake"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for index in range(10):
+            (tmp_path / "data" / label / f"k_{index}.png").write_bytes(encode(face_like_image(seed=index)))
+    (tmp_path / "photos" / "Real").mkdir(parents=True)
+    for index in range(4):
+        (tmp_path / "photos" / "Real" / f"people_photo_{index}.png").write_bytes(encode(face_like_image(seed=index)))
+    trained = {}
+    for extra in ([], ["--add-real-complement"]):
+        out = tmp_path / f"m{len(extra)}.json"
+        code, _, _ = _run(
+            capsys,
+            "split",
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+            "--add-real",
+            str(tmp_path / "photos"),
+            "--add-real-share",
+            "0.25",
+            *extra,
+        )
+        splits = json.loads(out.read_text())["splits"]
+        trained[bool(extra)] = {row[0] for row in splits["train"] if row[2] == "people_photo"}
+        assert code == 0 and not any(row[2] == "people_photo" for row in splits["validation"] + splits["test"])
+    assert (len(trained[False]), len(trained[True])) == (1, 3) and not trained[False] & trained[True]
+
+
 def test_reported_command_writes_a_loadable_reported_entry(capsys, tmp_path):
     from deepfake_core.evaluation.results import load_results
 

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepfake_core.data import load_manifest, make_split, read_groups, scan_dataset, write_manifest
+from deepfake_core.data import (
+    add_real_source,
+    load_manifest,
+    make_split,
+    read_groups,
+    scan_dataset,
+    unseen_by,
+    write_manifest,
+)
 from deepfake_core.errors import DataSetError
 
 KINDS = {"Real": {"celeba": 30, "ffhq": 10}, "Fake": {"gan256": 30, "stylegan2_tpdne": 10}}
@@ -163,3 +171,53 @@ def test_without_groups_the_same_images_can_straddle_splits(flat_root):
     pairs = [(f"Real/celeba_{index:04d}.jpg", f"Fake/gan256_{index:04d}.jpg") for index in range(30)]
     where = {r.id: name for name, part in make_split(scan_dataset(flat_root), seed=0).items() for r in part}
     assert any(where[real] != where[fake] for real, fake in pairs)
+
+
+@pytest.fixture
+def photo_root(tmp_path):
+    _write_images(tmp_path / "people_photos", {"Real": {"people_photo": 11}, "Fake": {"gan256": 2}})
+    return tmp_path / "people_photos"
+
+
+def test_a_share_of_real_photos_joins_the_train_split_only(flat_root, photo_root, tmp_path):
+    splits = make_split(scan_dataset(flat_root), seed=0)
+    added = add_real_source(splits, flat_root, photo_root, share=0.5, seed=0)
+    assert added["validation"] == splits["validation"] and added["test"] == splits["test"]
+    photos = [r for r in added["train"] if r.kind == "people_photo"]
+    assert len(photos) == 6 and len(added["train"]) == len(splits["train"]) + 6  # round(5.5), and no fakes
+    # ids stay relative to the data root and resolve to the photos themselves
+    assert all(r.id.startswith("../people_photos/Real/") and r.path(flat_root).is_file() for r in photos)
+    write_manifest(added, tmp_path / "m.json", root_name="faces", seed=0, fractions=(0.8, 0.1, 0.1))
+    assert load_manifest(tmp_path / "m.json").splits["train"] == added["train"]
+
+
+def test_the_complement_trains_on_the_other_photos(flat_root, photo_root, tmp_path):
+    splits = make_split(scan_dataset(flat_root), seed=0)
+    ids = {}
+    for complement in (False, True):
+        added = add_real_source(splits, flat_root, photo_root, share=0.5, seed=0, complement=complement)
+        ids[complement] = {r.id for r in added["train"] if r.kind == "people_photo"}
+    assert not ids[False] & ids[True] and len(ids[False] | ids[True]) == 11
+    other_seed = add_real_source(splits, flat_root, photo_root, share=0.5, seed=1)
+    assert {r.id for r in other_seed["train"] if r.kind == "people_photo"} != ids[False]
+    with pytest.raises(ValueError, match="share"):
+        add_real_source(splits, flat_root, photo_root, share=0)
+
+
+def test_unseen_by_keeps_only_photos_the_manifest_never_trained_or_validated_on(flat_root, photo_root, tmp_path):
+    splits = add_real_source(make_split(scan_dataset(flat_root), seed=0), flat_root, photo_root, share=0.5)
+    write_manifest(splits, tmp_path / "m.json", root_name="faces", seed=0, fractions=(0.8, 0.1, 0.1))
+    manifest = load_manifest(tmp_path / "m.json")
+    reals = [r for r in scan_dataset(photo_root) if r.label == "Real"]
+    unseen = unseen_by(reals, photo_root, manifest, flat_root)
+    trained = {r.path(flat_root).resolve() for r in manifest.splits["train"] if r.kind == "people_photo"}
+    assert len(unseen) == 5 and not {r.path(photo_root).resolve() for r in unseen} & trained
+    # a manifest that never names the photos leaves every one of them unseen
+    plain = write_manifest(
+        make_split(scan_dataset(flat_root), seed=0),
+        tmp_path / "p.json",
+        root_name="faces",
+        seed=0,
+        fractions=(0.8, 0.1, 0.1),
+    )
+    assert unseen_by(reals, photo_root, plain, flat_root) == reals

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from deepfake_core.data import ImageRecord, make_split, scan_dataset, write_manifest
+from deepfake_core.data import ImageRecord, add_real_source, make_split, scan_dataset, write_manifest
 from deepfake_core.errors import DataSetError, ModelCardError
 from deepfake_core.evaluation.generalisation import generalisation_table
 from deepfake_core.evaluation.pipeline import UNSEEN_SPLIT, evaluate_detector, load_history
@@ -35,6 +35,13 @@ from deepfake_core.training import (
     probe_head,
     train,
 )
+
+
+def _people_photos(folder):
+    """Three small real "photos" under ``folder/Real``, the layout of ``--false-alarm-data``."""
+    (folder / "Real").mkdir(parents=True)
+    for index in range(3):
+        Image.fromarray(np.full((30, 50, 3), 90 + index, np.uint8)).save(folder / "Real" / f"people_photo_{index}.jpg")
 
 
 def test_training_writes_a_loadable_model_with_card_and_history(trained):
@@ -58,10 +65,7 @@ def test_training_writes_a_loadable_model_with_card_and_history(trained):
 
 def test_evaluation_results_round_trip(trained, tmp_path):
     root, manifest, result = trained
-    photos = tmp_path / "people" / "Real"
-    photos.mkdir(parents=True)
-    for index in range(3):
-        Image.fromarray(np.full((30, 50, 3), 90 + index, np.uint8)).save(photos / f"people_photo_{index}.jpg")
+    _people_photos(tmp_path / "people")
     detector = load_detector(result.model_path)
     results = evaluate_detector(
         detector,
@@ -95,6 +99,31 @@ def test_evaluation_results_round_trip(trained, tmp_path):
     assert results.generalisation is None  # every test kind was seen in training
     path = save_results(results, tmp_path / "eval.json")
     assert load_results(path) == results
+
+
+def test_false_alarm_photos_the_manifest_trains_on_are_left_out(trained, tmp_path):
+    root, manifest, result = trained
+    _people_photos(tmp_path / "people")
+    splits = add_real_source(manifest.splits, root, tmp_path / "people", share=0.34)
+    with_photos = write_manifest(splits, tmp_path / "m.json", root_name="data", seed=0, fractions=(0.8, 0.1, 0.1))
+    detector = load_detector(result.model_path)
+    seen_none = evaluate_detector(
+        detector, manifest, root, robustness=False, false_alarm_root=tmp_path / "people", log=lambda line: None
+    )
+    seen_one = evaluate_detector(
+        detector, with_photos, root, robustness=False, false_alarm_root=tmp_path / "people", log=lambda line: None
+    )
+    assert (seen_none.false_alarm.n, seen_one.false_alarm.n) == (3, 2)
+    assert seen_one.false_alarm.data == "people, 1 trained on left out"
+    every = add_real_source(manifest.splits, root, tmp_path / "people", share=1.0)
+    with_all = write_manifest(every, tmp_path / "all.json", root_name="data", seed=0, fractions=(0.8, 0.1, 0.1))
+    lines = []
+    seen_all = evaluate_detector(
+        detector, with_all, root, robustness=False, false_alarm_root=tmp_path / "people", log=lines.append
+    )
+    assert seen_all.false_alarm is None and any("no false alarms measured" in line for line in lines)
+    # the same test faces, scored alike: only the photos changed
+    assert [p.p_fake for p in seen_one.predictions] == [p.p_fake for p in seen_none.predictions]
 
 
 def test_kind_weights_balance_small_kinds():

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_core.card import ModelCard, history_path_for
-from deepfake_core.data import ImageRecord, SplitManifest, scan_dataset
+from deepfake_core.data import ImageRecord, SplitManifest, scan_dataset, unseen_by
 from deepfake_core.detector import Detector
 from deepfake_core.errors import DataSetError
 from deepfake_core.evaluation.results import build_evaluation_results, false_alarm_entry, robustness_entry
-from deepfake_core.evaluation.schema import EvaluationResults
+from deepfake_core.evaluation.schema import EvaluationResults, FalseAlarm
 from deepfake_core.face_data import build_face_crops
 from deepfake_core.intake import load_image
 from deepfake_core.judge import judge_photos
@@ -110,6 +110,34 @@ def load_history(model_path: str | Path) -> dict[str, list[float]] | None:
     return json.loads(history.read_text(encoding="utf-8")) if history.is_file() else None
 
 
+def photos_false_alarm(
+    detector: Detector, photos_root: Path, manifest: SplitManifest, data_root: Path, *, log: LogFn = print
+) -> FalseAlarm | None:
+    """How often the real photos under ``photos_root`` that ``manifest`` never trained or validated on are called Fake.
+
+    Photos a manifest trains on (``split --add-real``) are no unseen source, so they are left
+    out and the entry's name says how many; ``None`` when none is left.
+    """
+    reals = [record for record in scan_dataset(photos_root) if record.label == "Real"]
+    unseen = unseen_by(reals, photos_root, manifest, data_root)
+    if not unseen:
+        log(f"no false alarms measured: no real photo in {photos_root} is outside the manifest's train/validation")
+        return None
+    photos = [load_image(record.path(photos_root)) for record in unseen]
+    trained_on = f", {len(reals) - len(unseen)} trained on left out" if len(unseen) < len(reals) else ""
+    if detector.card.face_crop is None:
+        p, _, distances = _p_fake(detector, photos)
+        flags = None if distances is None else detector.familiarity.flags(distances)
+        name = f"{photos_root.name}{trained_on}"
+    else:
+        p, _, flags = face_p_fake(detector, photos, faces="all")
+        name = f"{photos_root.name} ({len(p)} faces in {len(photos)} photos{trained_on})"
+    false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name, flags=flags)
+    unit = "photos" if detector.card.face_crop is None else "faces"
+    log(f"false alarms on {false_alarm.n} real {unit}: {false_alarm.n_fake_verdicts}")
+    return false_alarm
+
+
 def evaluate_detector(
     detector: Detector,
     manifest: SplitManifest,
@@ -181,18 +209,11 @@ def evaluate_detector(
             log(f"robustness {name}: accuracy {accuracy}  auc {entry.auc}  n {entry.n}{no_face}")
             perturbed.append(entry)
 
-    false_alarm = None
-    if false_alarm_root is not None:
-        photos = [load_image(r.path(false_alarm_root)) for r in scan_dataset(false_alarm_root) if r.label == "Real"]
-        if spec is None:
-            p, _, photo_distances = _p_fake(detector, photos)
-            flags = None if photo_distances is None else detector.familiarity.flags(photo_distances)
-            name = Path(false_alarm_root).name
-        else:
-            p, _, flags = face_p_fake(detector, photos, faces="all")
-            name = f"{Path(false_alarm_root).name} ({len(p)} faces in {len(photos)} photos)"
-        false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name, flags=flags)
-        log(f"false alarms on {false_alarm.n} real {'faces' if spec else 'photos'}: {false_alarm.n_fake_verdicts}")
+    false_alarm = (
+        None
+        if false_alarm_root is None
+        else photos_false_alarm(detector, Path(false_alarm_root), manifest, Path(data_root), log=log)
+    )
 
     return build_evaluation_results(
         model_id=detector.model_id,
