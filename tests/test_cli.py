@@ -87,11 +87,16 @@ def test_predict_nothing_matched(capsys, tiny_model_dir, tmp_path):
     assert code == 1 and json.loads(out)[0]["error"]
 
 
+def _write_faces(folder, labels, count, prefix):
+    """``count`` face-like PNG files ``PREFIX_N.png`` in ``folder/LABEL`` for each of ``labels``."""
+    for label in labels:
+        (folder / label).mkdir(parents=True)
+        for index in range(count):
+            (folder / label / f"{prefix}_{index}.png").write_bytes(encode(face_like_image(seed=index)))
+
+
 def test_split_command(capsys, tmp_path, image_folder):
-    for label in ("Real", "Fake"):
-        (tmp_path / "data" / label).mkdir(parents=True)
-        for index in range(10):
-            (tmp_path / "data" / label / f"k_{index}.png").write_bytes(encode(face_like_image(seed=index)))
+    _write_faces(tmp_path / "data", ("Real", "Fake"), 10, "k")
     code, out, _ = _run(
         capsys, "split", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "m.json"), "--seed", "1"
     )
@@ -99,13 +104,8 @@ def test_split_command(capsys, tmp_path, image_folder):
 
 
 def test_split_command_can_train_on_a_share_of_real_photos(capsys, tmp_path):
-    for label in ("Real", "Fake"):
-        (tmp_path / "data" / label).mkdir(parents=True)
-        for index in range(10):
-            (tmp_path / "data" / label / f"k_{index}.png").write_bytes(encode(face_like_image(seed=index)))
-    (tmp_path / "photos" / "Real").mkdir(parents=True)
-    for index in range(4):
-        (tmp_path / "photos" / "Real" / f"people_photo_{index}.png").write_bytes(encode(face_like_image(seed=index)))
+    _write_faces(tmp_path / "data", ("Real", "Fake"), 10, "k")
+    _write_faces(tmp_path / "photos", ("Real",), 4, "people_photo")
     trained = {}
     for extra in ([], ["--add-real-complement"]):
         out = tmp_path / f"m{len(extra)}.json"

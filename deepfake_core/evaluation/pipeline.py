@@ -128,12 +128,11 @@ def photos_false_alarm(
     if detector.card.face_crop is None:
         p, _, distances = _p_fake(detector, photos)
         flags = None if distances is None else detector.familiarity.flags(distances)
-        name = f"{photos_root.name}{trained_on}"
+        name, unit = f"{photos_root.name}{trained_on}", "photos"
     else:
         p, _, flags = face_p_fake(detector, photos, faces="all")
-        name = f"{photos_root.name} ({len(p)} faces in {len(photos)} photos{trained_on})"
+        name, unit = f"{photos_root.name} ({len(p)} faces in {len(photos)} photos{trained_on})", "faces"
     false_alarm = false_alarm_entry(p, threshold=detector.card.threshold, data_name=name, flags=flags)
-    unit = "photos" if detector.card.face_crop is None else "faces"
     log(f"false alarms on {false_alarm.n} real {unit}: {false_alarm.n_fake_verdicts}")
     return false_alarm
 
