@@ -41,6 +41,7 @@ from deepfake_core.detector import Detector
 from deepfake_core.evaluation.metrics import auc_fakes_against, auc_score, threshold_calling_fake, threshold_metrics
 from deepfake_core.evaluation.pipeline import UNSEEN_SPLIT, load_history, scored_records
 from deepfake_core.face_data import build_face_crops
+from deepfake_core.figures import CLASSIFIER_OUTPUT
 from deepfake_core.intake import load_image
 from deepfake_core.judge import face_finder
 from deepfake_core.loading import load_detector
@@ -135,7 +136,9 @@ def main() -> None:
     val_crops, validation = record_crops(detector, validation, args.data)
     val_fake = np.array([record.is_fake for record in validation])
     photos = photo_crops(detector, args.photos, manifest, args.data)
-    val_loss = (load_history(args.model) or {}).get("val_loss", [])
+    history = load_history(args.model) or {}
+    # the verdict's own loss: a run with a second, training-only output logs the sum of both as val_loss
+    val_loss = history.get(f"val_{CLASSIFIER_OUTPUT}_loss", history.get("val_loss", []))
     print(f"{detector.card.name}: {len(crops)} faces ({UNSEEN_SPLIT}), {len(photos)} photo faces")
     epochs = {int(path.stem.split("_")[1]): load_epoch_weights(path) for path in args.epochs_dir.glob("epoch_*.npz")}
     if args.mix:

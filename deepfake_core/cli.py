@@ -281,6 +281,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         mixup=args.mixup,
         freeze_norms=args.freeze_norms,
         single_center=args.single_center,
+        kind_head=args.kind_head,
         anchor_decay=args.anchor_decay,
         keep_epochs=str(args.keep_epochs) if args.keep_epochs else None,
     )
@@ -580,6 +581,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WEIGHT",
         help="add the single-center loss with this weight (0.5 in the paper): real faces' pooled features "
         "gather around a learnt centre, fakes are pushed a margin farther out",
+    )
+    train.add_argument(
+        "--kind-head",
+        type=_positive_float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="add a training-only head that names each face's kind (celeba, gan256, ...) from the pooled "
+        "features, its cross-entropy weighted WEIGHT beside the verdict's; the saved model is the plain one",
     )
     train.add_argument(
         "--anchor-decay",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +59,7 @@ from deepfake_core.familiarity import (
     save_familiarity,
 )
 from deepfake_core.intake import load_image
+from deepfake_core.kind_head import compile_with_kind_head, kind_index, with_kind_targets
 from deepfake_core.mixup import mix_up, one_hot_labels
 from deepfake_core.perturb import AugmentConfig, augment
 from deepfake_core.preprocess import prepare_image
@@ -207,6 +208,8 @@ class TrainConfig:
     (:func:`freeze_backbone_norms`)."""
     single_center: float = 0.0
     """Weight of :mod:`deepfake_core.single_center`'s loss beside the cross-entropy; 0 trains on cross-entropy alone."""
+    kind_head: float = 0.0
+    """Weight of a training-only head naming each face's kind (:mod:`deepfake_core.kind_head`); 0 trains without it."""
     anchor_decay: float = 0.0
     """Share of the way back to the pretrained start each backbone weight moves after every step
     (:class:`deepfake_core.anchor_decay.AnchorDecay`); 0 lets fine-tuning drift freely."""
@@ -261,6 +264,7 @@ def make_dataset(
     weights: dict[str, float] | None = None,
     seed: int = 0,
     crops: FaceCropIndex | None = None,
+    kinds: Mapping[str, int] | None = None,
 ) -> tf.data.Dataset:
     """Stream ``(image batch, label index[, sample weight])`` from disk under ``card``'s contract.
 
@@ -268,6 +272,8 @@ def make_dataset(
     record's aligned face crop is read instead of its image; every record must have one.
     Records of kind ``self_blended`` (:func:`pseudo_fake_records`) become a
     freshly drawn self-blend of their real crop, before any augmentation.
+    With ``kinds`` (a class index per kind, :func:`deepfake_core.kind_head.kind_index`) the
+    labels and weights are dicts for a training model with a kind head: the verdict's and the kind's.
     """
     if card.face_crop is not None and crops is None:
         raise ValueError("this card judges aligned face crops: pass the crops of build_face_crops")
@@ -276,6 +282,9 @@ def make_dataset(
     if blends.any() and card.face_crop is None:
         raise ValueError("self-blended pseudo-fakes need aligned face crops (a card with a face_crop section)")
     targets = np.array([card.labels.index(record.label) for record in records], dtype=np.int32)
+    kind_targets = np.array([(kinds or {}).get(record.kind, 0) for record in records], dtype=np.int32)
+    if kinds is not None and (missing := {record.kind for record in records} - set(kinds)):
+        raise ValueError(f"the kind head has no class for {', '.join(sorted(missing))}")
     sample_weights = np.array([(weights or {}).get(record.kind, 1.0) for record in records], dtype=np.float32)
     rng = np.random.default_rng(seed)
     size = card.input_size
@@ -288,12 +297,14 @@ def make_dataset(
             image = augment(image, augment_config, rng)
         return prepare_image(image, card)
 
-    def load_tf(path, blend, target, weight):
+    def load_tf(path, blend, target, kind, weight):
         image = tf.numpy_function(load, [path, blend], tf.float32, stateful=augment_config is not None or blends.any())
         image.set_shape((size, size, 3))
+        if kinds is not None:
+            target, weight = with_kind_targets(target, kind), with_kind_targets(weight, weight)
         return (image, target, weight) if weights else (image, target)
 
-    dataset = tf.data.Dataset.from_tensor_slices((paths, blends, targets, sample_weights))
+    dataset = tf.data.Dataset.from_tensor_slices((paths, blends, targets, kind_targets, sample_weights))
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     return dataset.map(load_tf, num_parallel_calls=2, deterministic=not shuffle).batch(batch_size).prefetch(2)
@@ -506,6 +517,11 @@ def train(
             "The single-center loss needs whole faces with one label each and trains a second output: "
             "it cannot be combined with mixup or weight averaging."
         )
+    if config.kind_head and (config.mixup or config.average_from or config.single_center or config.probe_epochs):
+        raise DataSetError(
+            "The kind head needs whole faces with one kind each and trains a second output from the start: "
+            "it cannot be combined with mixup, weight averaging, the single-center loss or a head-only probe."
+        )
     keras.utils.set_random_seed(config.seed)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -536,6 +552,9 @@ def train(
     fitted_records = [*train_records, *pseudo]
     weights = kind_weights(fitted_records, config.kind_balance) if config.kind_balance > 0 else None
     log(f"training {name}: {len(fitted_records)} train / {len(val_records)} validation images; kind weights {weights}")
+    kinds = kind_index(record.kind for record in fitted_records) if config.kind_head else None
+    if kinds is not None and (unnamed := {record.kind for record in val_records} - set(kinds)):
+        raise DataSetError(f"The kind head cannot name {', '.join(sorted(unnamed))}: no training face is of that kind.")
     train_data = make_dataset(
         fitted_records,
         data_root,
@@ -546,6 +565,7 @@ def train(
         weights=weights,
         seed=config.seed,
         crops=crops,
+        kinds=kinds,
     )
     # un-augmented, un-shuffled faces: validation during training, then the familiarity statistics
     plain = TrainingFaces(draft, Path(data_root), train_records, val_records, crops)
@@ -575,6 +595,12 @@ def train(
         trainer = compile_with_single_center(model, learning_rate, config.single_center)
         train_data, fit_val_data = center_targets(train_data), center_targets(val_data)
         monitor = f"val_{PREDICTIONS_OUTPUT}_loss"  # epochs are chosen by the cross-entropy, as without it
+    elif kinds is not None:  # the same, with a softmax over the kinds as the second output
+        trainer = compile_with_kind_head(model, learning_rate, config.kind_head, kinds)
+        fit_val_data = make_dataset(
+            val_records, data_root, draft, batch_size=64, shuffle=False, crops=crops, kinds=kinds
+        )
+        monitor = f"val_{PREDICTIONS_OUTPUT}_loss"
     else:
         _compile(model, learning_rate, train_data)
         trainer, fit_val_data, monitor = model, val_data, "val_loss"
@@ -610,6 +636,7 @@ def train(
         "seen_kinds": seen_kinds(train_records),
         "config": config.to_dict(),
         "kind_weights": weights,
+        **({"kind_head_classes": list(kinds)} if kinds else {}),
         "face_coverage": face_coverage,
         "epochs_run": len(history.get("loss", [])),
         **({"head_only": {"learning_rate": PROBE_LEARNING_RATE, "history": probe}} if probe else {}),
@@ -900,6 +927,7 @@ def _card(
     epochs = f"{config.probe_epochs} epoch{'s' if config.probe_epochs != 1 else ''}"
     probed = f" after {epochs} of training the head alone" if config.probe_epochs else ""
     mixed = f"; mixup (alpha {config.mixup:g}) of the training faces" if config.mixup else ""
+    named = f"; a training-only head named each face's kind (weight {config.kind_head:g})" if config.kind_head else ""
     return architecture_card(
         name=name,
         backbone=config.backbone,
@@ -912,7 +940,7 @@ def _card(
         weights_sha256=sha256,
         temperature=temperature,
         description=f"{config.backbone}{attention} {_start(config)}{probed} on{faces} face crops (real vs generated)"
-        f"{mixed}{averaged}.",
+        f"{mixed}{named}{averaged}.",
         face_crop=FaceCropSpec() if config.face_crop else None,
         familiarity=familiarity,
         mirror_average=config.mirror_average,

@@ -48,6 +48,8 @@
 # ANCHOR_DECAY=RATE pulls every backbone weight RATE of the way back to its ImageNet value after each step
 # (train --anchor-decay):
 #   ANCHOR_DECAY=3e-3 KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_anchor_ RUNS=runs/loo_anchor OUT=runs/loo_anchor_eval scripts/leave_one_out.sh loo_stylegan
+# KIND_HEAD=WEIGHT adds a training-only head that names each face's kind beside the verdict (train --kind-head):
+#   KIND_HEAD=0.5 KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_kinds_ RUNS=runs/loo_kinds OUT=runs/loo_kinds_eval scripts/leave_one_out.sh loo_diffusion
 # MANIFEST=FILE trains and evaluates on another split manifest, e.g. one with half the people photos in training
 # (evaluate then scores only the photos it leaves out):
 #   deepfake-core split --data ../shared/data/faces --out runs/pp/manifest_photos1.json --seed 0 --add-real ../shared/data/people_photos
@@ -86,6 +88,7 @@ INIT_FROM=${INIT_FROM:-}
 NO_ATTENTION=${NO_ATTENTION:-}
 KEEP_EPOCHS=${KEEP_EPOCHS:-}
 ANCHOR_DECAY=${ANCHOR_DECAY:-}
+KIND_HEAD=${KIND_HEAD:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -110,7 +113,8 @@ for fold in "${@:-${ORDER[@]}}"; do
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
     ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} ${NO_ATTENTION:+--no-attention} \
     ${KEEP_EPOCHS:+--keep-epochs "$RUNS/${name}_epochs"} ${ANCHOR_DECAY:+--anchor-decay "$ANCHOR_DECAY"} \
-    ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"} ${INIT_FROM:+--init-from "$INIT_FROM$fold.keras"}
+    ${SINGLE_CENTER:+--single-center "$SINGLE_CENTER"} ${INIT_FROM:+--init-from "$INIT_FROM$fold.keras"} \
+    ${KIND_HEAD:+--kind-head "$KIND_HEAD"}
   trained=("$name")
   [[ -n $AVERAGE_FROM ]] && trained+=("${name}_best_epoch")
   runs=()

@@ -275,3 +275,35 @@ def trained(tmp_path_factory):
     config = TrainConfig(input_size=32, epochs=1, batch_size=8, augment=True, kind_balance=0.5)
     result = train(config, manifest, root, out, log=lambda line: None)
     return root, manifest, result
+
+
+def train_tiny_with_cli(root: Path, out: Path, *extra: str) -> int:
+    """``deepfake-core train`` of a two-epoch 32 px small CNN on :func:`generated_faces` with ``extra`` options."""
+    from deepfake_core.cli import main
+
+    return main(
+        [
+            *("train", "--data", str(root), "--manifest", str(root.parent / "manifest.json"), "--out", str(out)),
+            *("--backbone", "small_cnn", "--input-size", "32", "--epochs", "2", "--batch-size", "8"),
+            *("--kind-balance", "0.5", *extra),
+        ]
+    )
+
+
+def plain_model_card(out: Path, *, training_layer: str, history_keys: set[str]) -> ModelCard:
+    """The card of a model trained with a training-only output: checks the saved model is the plain one.
+
+    Its history has ``history_keys`` (the second output's figures) and the file holds neither
+    ``training_layer`` nor a second output.
+    """
+    import json
+
+    from deepfake_core.card import history_path_for, load_card
+    from deepfake_core.loading import load_detector
+
+    history = json.loads(history_path_for(out).read_text(encoding="utf-8"))
+    assert history_keys <= set(history)
+    detector = load_detector(out)
+    assert training_layer not in {layer.name for layer in detector.model.layers}
+    assert len(detector.model.outputs) == 1
+    return load_card(card_path_for(out))

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import plain_model_card, train_tiny_with_cli
 
 from deepfake_core.architecture import build_model
-from deepfake_core.card import card_path_for, history_path_for, load_card
-from deepfake_core.cli import main
 from deepfake_core.data import LABELS
 from deepfake_core.errors import DataSetError
-from deepfake_core.loading import load_detector
 from deepfake_core.single_center import (
     CENTER_OUTPUT,
     PREDICTIONS_OUTPUT,
@@ -97,16 +93,10 @@ def test_a_model_without_pooled_features_or_a_weight_of_0_is_refused():
 def test_train_with_the_single_center_loss_writes_a_plain_model_and_records_the_weight(trained, tmp_path):
     root, _, _ = trained
     out = tmp_path / "center.keras"
-    arguments = ["train", "--data", str(root), "--manifest", str(root.parent / "manifest.json"), "--out", str(out)]
-    options = ["--backbone", "small_cnn", "--input-size", "32", "--epochs", "2", "--batch-size", "8"]
-    assert main([*arguments, *options, "--kind-balance", "0.5", "--single-center", "0.5"]) == 0
-    card = load_card(card_path_for(out))
+    assert train_tiny_with_cli(root, out, "--single-center", "0.5") == 0
+    history_keys = {"center_loss", "val_center_loss", "val_predictions_loss"}
+    card = plain_model_card(out, training_layer="single_center", history_keys=history_keys)
     assert card.training["config"]["single_center"] == 0.5
-    history = json.loads(history_path_for(out).read_text(encoding="utf-8"))
-    assert {"center_loss", "val_center_loss", "val_predictions_loss"} <= set(history)
-    detector = load_detector(out)
-    assert "single_center" not in {layer.name for layer in detector.model.layers}
-    assert len(detector.model.outputs) == 1
 
 
 def test_the_single_center_loss_is_refused_beside_mixup_or_weight_averaging(trained, tmp_path):
