@@ -458,7 +458,7 @@ def _model_label(row: Mapping[str, Any]) -> str:
 
 
 CLASSIFIER_OUTPUT = "predictions"
-"""The classifier's output name in the history of a run with a second output (``single_center.PREDICTIONS_OUTPUT``)."""
+"""The classifier's output name in the history of a run with a second output (``second_output.PREDICTIONS_OUTPUT``)."""
 
 
 def training_curves_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure:

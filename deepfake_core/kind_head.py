@@ -22,9 +22,7 @@ from collections.abc import Iterable, Mapping
 import keras
 import tensorflow as tf
 
-from deepfake_core.detector import feature_layer_name
-from deepfake_core.familiarity import FEATURE_LAYERS
-from deepfake_core.single_center import PREDICTIONS_OUTPUT
+from deepfake_core.second_output import PREDICTIONS_OUTPUT, compile_with_second_output
 
 __all__ = ["KIND_HEAD_LAYER", "KIND_OUTPUT", "compile_with_kind_head", "kind_index", "with_kind_targets"]
 
@@ -55,24 +53,15 @@ def compile_with_kind_head(
     ``model``; fitting it trains ``model``, which stays the one to save. Its data carry
     :func:`with_kind_targets`.
     """
-    if weight <= 0:
-        raise ValueError(f"the kind head's loss weight must be above 0, got {weight}")
     if len(kinds) < 2:
         raise ValueError(f"a kind head needs at least two kinds to tell apart, got {sorted(kinds)}")
-    feature_layer = feature_layer_name(model)
-    if feature_layer is None:
-        raise ValueError(f"{model.name} has no pooled-feature layer ({', '.join(FEATURE_LAYERS)})")
-    features = model.get_layer(feature_layer).output
-    head = keras.layers.Dense(len(kinds), activation="softmax", name=KIND_HEAD_LAYER)
-    trainer = keras.Model(
-        model.inputs,
-        {PREDICTIONS_OUTPUT: model.outputs[0], KIND_OUTPUT: head(features)},
-        name=f"{model.name}_kind_head",
+    return compile_with_second_output(
+        model,
+        learning_rate,
+        output=KIND_OUTPUT,
+        layer=keras.layers.Dense(len(kinds), activation="softmax", name=KIND_HEAD_LAYER),
+        loss="sparse_categorical_crossentropy",
+        weight=weight,
+        what="kind head's loss",
+        metrics=["accuracy"],
     )
-    trainer.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={PREDICTIONS_OUTPUT: "sparse_categorical_crossentropy", KIND_OUTPUT: "sparse_categorical_crossentropy"},
-        loss_weights={PREDICTIONS_OUTPUT: 1.0, KIND_OUTPUT: weight},
-        metrics={PREDICTIONS_OUTPUT: ["accuracy"], KIND_OUTPUT: ["accuracy"]},
-    )
-    return trainer

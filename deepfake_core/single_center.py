@@ -26,8 +26,7 @@ import keras
 import tensorflow as tf
 
 from deepfake_core.data import LABELS
-from deepfake_core.detector import feature_layer_name
-from deepfake_core.familiarity import FEATURE_LAYERS
+from deepfake_core.second_output import PREDICTIONS_OUTPUT, compile_with_second_output, pooled_features
 
 __all__ = [
     "CENTER_OUTPUT",
@@ -39,7 +38,6 @@ __all__ = [
     "single_center_loss",
 ]
 
-PREDICTIONS_OUTPUT = "predictions"
 CENTER_OUTPUT = "center"
 MARGIN_PER_ROOT_DIMENSION = 0.3
 """``m`` of the margin ``m * sqrt(D)`` (Li et al. 2021)."""
@@ -84,27 +82,15 @@ def compile_with_single_center(
     It shares every layer (and so every weight) with ``model``; fitting it trains ``model``, which
     stays the one to save. Its data need :func:`center_targets`.
     """
-    if weight <= 0:
-        raise ValueError(f"the single-center loss weight must be above 0, got {weight}")
-    feature_layer = feature_layer_name(model)
-    if feature_layer is None:
-        raise ValueError(f"{model.name} has no pooled-feature layer ({', '.join(FEATURE_LAYERS)})")
-    features = model.get_layer(feature_layer).output
-    trainer = keras.Model(
-        model.inputs,
-        {PREDICTIONS_OUTPUT: model.outputs[0], CENTER_OUTPUT: CenterDistance(name="single_center")(features)},
-        name=f"{model.name}_single_center",
+    return compile_with_second_output(
+        model,
+        learning_rate,
+        output=CENTER_OUTPUT,
+        layer=CenterDistance(name="single_center"),
+        loss=single_center_loss(pooled_features(model).shape[-1]),
+        weight=weight,
+        what="single-center loss",
     )
-    trainer.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={
-            PREDICTIONS_OUTPUT: "sparse_categorical_crossentropy",
-            CENTER_OUTPUT: single_center_loss(features.shape[-1]),
-        },
-        loss_weights={PREDICTIONS_OUTPUT: 1.0, CENTER_OUTPUT: weight},
-        metrics={PREDICTIONS_OUTPUT: ["accuracy"]},
-    )
-    return trainer
 
 
 def center_targets(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -64,7 +64,8 @@ from deepfake_core.mixup import mix_up, one_hot_labels
 from deepfake_core.perturb import AugmentConfig, augment
 from deepfake_core.preprocess import prepare_image
 from deepfake_core.pseudo_fakes import SELF_BLENDED_KIND, self_blend
-from deepfake_core.single_center import PREDICTIONS_OUTPUT, center_targets, compile_with_single_center
+from deepfake_core.second_output import PREDICTIONS_OUTPUT
+from deepfake_core.single_center import center_targets, compile_with_single_center
 
 __all__ = [
     "BEST_EPOCH_SUFFIX",

@@ -13,7 +13,7 @@ from deepfake_core.architecture import build_model
 from deepfake_core.data import LABELS
 from deepfake_core.errors import DataSetError
 from deepfake_core.kind_head import KIND_HEAD_LAYER, KIND_OUTPUT, compile_with_kind_head, kind_index
-from deepfake_core.single_center import PREDICTIONS_OUTPUT
+from deepfake_core.second_output import PREDICTIONS_OUTPUT
 from deepfake_core.training import TrainConfig, make_dataset, train
 
 REAL, FAKE = LABELS.index("Real"), LABELS.index("Fake")
