@@ -283,9 +283,9 @@ def make_dataset(
     if blends.any() and card.face_crop is None:
         raise ValueError("self-blended pseudo-fakes need aligned face crops (a card with a face_crop section)")
     targets = np.array([card.labels.index(record.label) for record in records], dtype=np.int32)
-    kind_targets = np.array([(kinds or {}).get(record.kind, 0) for record in records], dtype=np.int32)
     if kinds is not None and (missing := {record.kind for record in records} - set(kinds)):
         raise ValueError(f"the kind head has no class for {', '.join(sorted(missing))}")
+    kind_targets = np.array([kinds[record.kind] if kinds else 0 for record in records], dtype=np.int32)
     sample_weights = np.array([(weights or {}).get(record.kind, 1.0) for record in records], dtype=np.float32)
     rng = np.random.default_rng(seed)
     size = card.input_size
@@ -598,9 +598,7 @@ def train(
         monitor = f"val_{PREDICTIONS_OUTPUT}_loss"  # epochs are chosen by the cross-entropy, as without it
     elif kinds is not None:  # the same, with a softmax over the kinds as the second output
         trainer = compile_with_kind_head(model, learning_rate, config.kind_head, kinds)
-        fit_val_data = make_dataset(
-            val_records, data_root, draft, batch_size=64, shuffle=False, crops=crops, kinds=kinds
-        )
+        fit_val_data = plain.dataset("validation", kinds=kinds)
         monitor = f"val_{PREDICTIONS_OUTPUT}_loss"
     else:
         _compile(model, learning_rate, train_data)
@@ -846,10 +844,15 @@ class TrainingFaces:
     validation: list[ImageRecord]
     crops: FaceCropIndex | None
 
-    def dataset(self, part: str) -> tf.data.Dataset:
-        """Un-shuffled, un-augmented ``(image batch, label index)`` of ``part`` ("train" or "validation")."""
+    def dataset(self, part: str, *, kinds: Mapping[str, int] | None = None) -> tf.data.Dataset:
+        """Un-shuffled, un-augmented ``(image batch, label index)`` of ``part`` ("train" or "validation").
+
+        With ``kinds`` the labels are those of a training model with a kind head (see :func:`make_dataset`).
+        """
         records = self.train if part == "train" else self.validation
-        return make_dataset(records, self.data_root, self.card, batch_size=64, shuffle=False, crops=self.crops)
+        return make_dataset(
+            records, self.data_root, self.card, batch_size=64, shuffle=False, crops=self.crops, kinds=kinds
+        )
 
 
 def training_faces(
