@@ -494,10 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="standard",
         default=None,
-        choices=("standard", "strong", "past", "grey", "no_grey"),
+        choices=("standard", "strong", "past", "cutout", "grey", "no_grey"),
         help="flips, crops, JPEG re-compression, blur, noise, greyscale, colour grading, skin retouching, "
         "sharpening; 'strong' (Wang et al. 2020) adds more blur, JPEG and resampling; 'past' gives 30 %% of "
-        "the faces a compressed past (shrunk, saved as a JPEG, enlarged again); 'grey' is the standard "
+        "the faces a compressed past (shrunk, saved as a JPEG, enlarged again); 'cutout' hides the eyes, "
+        "nose, mouth or one side of 30 %% of the aligned faces (needs --face-crop); 'grey' is the standard "
         "preset without grading, retouching and sharpening, 'no_grey' without greyscale too (earlier recipes)",
     )
     train.add_argument(

@@ -15,6 +15,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deepfake_core.cutout import cutout
+
 __all__ = [
     "AUGMENT_PRESETS",
     "CLEAN",
@@ -139,6 +141,9 @@ def random_crop(image: np.ndarray, min_fraction: float, rng: np.random.Generator
 class AugmentConfig:
     """Training-time augmentation; each transform is applied with its probability."""
 
+    cutout: float = 0.0
+    """Hide one face part or one side of an aligned crop (:func:`deepfake_core.cutout.cutout`), for either label,
+    so no single part carries the verdict; face crops only (:func:`augment` needs their ``crop_scale``)."""
     flip: float = 0.5
     crop: float = 0.3
     crop_min_fraction: float = 0.85
@@ -194,12 +199,18 @@ class AugmentConfig:
         return cls(**({name: 0.0 for name in TRANSFORMS} | probabilities))
 
 
-TRANSFORMS = ("flip", "crop", "resize", "past", "tone", "grey", "retouch", "sharpen", "blur", "noise", "jpeg")
+TRANSFORMS = ("cutout", "flip", "crop", "resize", "past", "tone", "grey", "retouch", "sharpen", "blur", "noise", "jpeg")
 """The transforms of :func:`augment`, in the order it applies them; each is an :class:`AugmentConfig` probability."""
 
 
-def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
-    """One random augmentation of an RGB uint8 image."""
+def augment(
+    image: np.ndarray, config: AugmentConfig, rng: np.random.Generator, *, crop_scale: float | None = None
+) -> np.ndarray:
+    """One random augmentation of an RGB uint8 image (an aligned face crop of ``crop_scale`` where one is given)."""
+    if rng.random() < config.cutout:
+        if crop_scale is None:
+            raise ValueError("cutout hides face parts at the template's points: it needs aligned face crops")
+        image = cutout(image, rng, crop_scale=crop_scale)
     if rng.random() < config.flip:
         image = image[:, ::-1]
     if rng.random() < config.crop:
@@ -236,6 +247,8 @@ AUGMENT_PRESETS: dict[str, AugmentConfig] = {
     ),
     # the standard preset plus a compressed past (a small JPEG copy enlarged again) for 30 % of the faces
     "past": AugmentConfig(past=0.3),
+    # the standard preset plus face-part cutout (eyes, nose, mouth or one side hidden) for 30 % of the faces
+    "cutout": AugmentConfig(cutout=0.3),
     # the standard preset before real-source variety joined it (lite0_grey and the lite0_grey_ folds)
     "grey": AugmentConfig(tone=0.0, retouch=0.0, sharpen=0.0),
     # ... and before greyscale joined it (lite0_colour and the lite0_ folds)

@@ -26,7 +26,7 @@ import numpy as np
 
 from deepfake_core.faces.align import template_points
 
-__all__ = ["SELF_BLENDED_KIND", "SelfBlendConfig", "blend_mask", "self_blend"]
+__all__ = ["FACE_PARTS", "SELF_BLENDED_KIND", "SelfBlendConfig", "blend_mask", "part_ellipse", "self_blend"]
 
 SELF_BLENDED_KIND = "self_blended"
 """The kind training gives its pseudo-fake records (never a kind of the data set)."""
@@ -62,6 +62,30 @@ def _jittered_ellipse(
     return centre + np.stack([np.cos(angles), np.sin(angles)], axis=1) * radii * wobble[:, None]
 
 
+FACE_PARTS = ("eyes", "nose", "mouth")
+"""The parts a part mask covers, as photoshop composites edit them (and as :mod:`deepfake_core.cutout` hides them)."""
+
+
+def _eye_gap(points: np.ndarray) -> float:
+    return float(np.linalg.norm(points[1] - points[0]))
+
+
+def part_ellipse(points: np.ndarray, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and radii (x, y) of an ellipse over one of :data:`FACE_PARTS`, from the template's five ``points``.
+
+    Both eyes share one ellipse, as do the two mouth corners; the sizes are in eye gaps, so
+    they scale with the crop.
+    """
+    eye_gap = _eye_gap(points)
+    if part == "eyes":
+        return points[0:2].mean(axis=0), np.array([0.95, 0.35]) * eye_gap
+    if part == "nose":
+        return points[2], np.array([0.35, 0.45]) * eye_gap
+    if part == "mouth":
+        return points[3:5].mean(axis=0), np.array([0.7, 0.35]) * eye_gap
+    raise ValueError(f"unknown face part {part!r}; choose from {', '.join(FACE_PARTS)}")
+
+
 def blend_mask(size: int, crop_scale: float, rng: np.random.Generator, config: SelfBlendConfig) -> np.ndarray:
     """A soft mask ``(size, size)`` in 0..1 over the whole inner face or one of its parts.
 
@@ -70,19 +94,11 @@ def blend_mask(size: int, crop_scale: float, rng: np.random.Generator, config: S
     nose or the mouth. The outline wobbles so no fixed shape becomes the cue.
     """
     points = template_points(size, crop_scale)
-    eyes, nose, mouth = points[0:2], points[2], points[3:5]
-    eye_gap = float(np.linalg.norm(eyes[1] - eyes[0]))
     if rng.random() < config.part_probability:
-        part = int(rng.integers(3))
-        if part == 0:
-            centre, radii = eyes.mean(axis=0), np.array([0.95, 0.35]) * eye_gap
-        elif part == 1:
-            centre, radii = nose, np.array([0.35, 0.45]) * eye_gap
-        else:
-            centre, radii = mouth.mean(axis=0), np.array([0.7, 0.35]) * eye_gap
+        centre, radii = part_ellipse(points, FACE_PARTS[int(rng.integers(len(FACE_PARTS)))])
     else:
-        centre = (eyes.mean(axis=0) + mouth.mean(axis=0)) / 2.0
-        radii = np.array([0.8, 1.0]) * eye_gap * rng.uniform(0.85, 1.15)
+        centre = (points[0:2].mean(axis=0) + points[3:5].mean(axis=0)) / 2.0
+        radii = np.array([0.8, 1.0]) * _eye_gap(points) * rng.uniform(0.85, 1.15)
     polygon = _jittered_ellipse(centre, radii, rng)
     mask = np.zeros((size, size), dtype=np.float32)
     cv2.fillPoly(mask, [np.rint(polygon).astype(np.int32)], 1.0)

@@ -279,9 +279,12 @@ def make_dataset(
     if card.face_crop is not None and crops is None:
         raise ValueError("this card judges aligned face crops: pass the crops of build_face_crops")
     paths = [str(crops.crops[record.id] if crops is not None else record.path(root)) for record in records]
+    crop_scale = card.face_crop.crop_scale if card.face_crop is not None else None
     blends = np.array([record.kind == SELF_BLENDED_KIND for record in records])
-    if blends.any() and card.face_crop is None:
+    if blends.any() and crop_scale is None:
         raise ValueError("self-blended pseudo-fakes need aligned face crops (a card with a face_crop section)")
+    if augment_config is not None and augment_config.cutout > 0 and crop_scale is None:
+        raise ValueError("face-part cutout needs aligned face crops (a card with a face_crop section)")
     targets = np.array([card.labels.index(record.label) for record in records], dtype=np.int32)
     if kinds is not None and (missing := {record.kind for record in records} - set(kinds)):
         raise ValueError(f"the kind head has no class for {', '.join(sorted(missing))}")
@@ -293,9 +296,9 @@ def make_dataset(
     def load(path: bytes, blend: bool) -> np.ndarray:
         image = load_image(path.decode("utf-8"))
         if blend:
-            image = self_blend(image, rng, crop_scale=card.face_crop.crop_scale)
+            image = self_blend(image, rng, crop_scale=crop_scale)
         if augment_config is not None:
-            image = augment(image, augment_config, rng)
+            image = augment(image, augment_config, rng, crop_scale=crop_scale)
         return prepare_image(image, card)
 
     def load_tf(path, blend, target, kind, weight):

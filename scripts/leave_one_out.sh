@@ -13,6 +13,7 @@
 #   AUGMENT=grey NAME_PREFIX=lite0_grey_ scripts/leave_one_out.sh loo_stylegan
 #   AUGMENT=strong scripts/leave_one_out.sh loo_diffusion
 #   AUGMENT=past ONE_VIEW=0 NAME_PREFIX=lite0_past_ scripts/leave_one_out.sh loo_diffusion   # a compressed past
+#   AUGMENT=cutout ONE_VIEW=0 NAME_PREFIX=lite0_cutout_ scripts/leave_one_out.sh loo_diffusion   # face parts hidden
 #   LR_SCHEDULE=cosine EPOCHS=10 PATIENCE=10 NAME_PREFIX=lite0_cosine_ scripts/leave_one_out.sh loo_stylegan
 #   SELF_BLEND=0.5 RUNS=runs/loo_sbi OUT=runs/loo_sbi_eval scripts/leave_one_out.sh   # with pseudo-fakes
 #   BACKBONE=local_cnn LEARNING_RATE=1e-3 RUNS=runs/loo_local OUT=runs/loo_local_eval scripts/leave_one_out.sh
@@ -50,6 +51,9 @@
 #   ANCHOR_DECAY=3e-3 KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_anchor_ RUNS=runs/loo_anchor OUT=runs/loo_anchor_eval scripts/leave_one_out.sh loo_stylegan
 # KIND_HEAD=WEIGHT adds a training-only head that names each face's kind beside the verdict (train --kind-head):
 #   KIND_HEAD=0.5 KEEP_EPOCHS=1 ONE_VIEW=0 NAME_PREFIX=lite0_kinds_ RUNS=runs/loo_kinds OUT=runs/loo_kinds_eval scripts/leave_one_out.sh loo_diffusion
+# KIND_BALANCE=POWER weighs each kind by (its label's mean kind size / its size) ** POWER (train --kind-balance;
+# default 0.5; 1 gives every kind of a label the same total weight, so CelebA no longer outweighs the other real sources):
+#   KIND_BALANCE=1 ONE_VIEW=0 NAME_PREFIX=lite0_kb1_ RUNS=runs/loo_kb OUT=runs/loo_kb_eval scripts/leave_one_out.sh loo_diffusion
 # MANIFEST=FILE trains and evaluates on another split manifest, e.g. one with half the people photos in training
 # (evaluate then scores only the photos it leaves out):
 #   deepfake-core split --data ../shared/data/faces --out runs/pp/manifest_photos1.json --seed 0 --add-real ../shared/data/people_photos
@@ -89,6 +93,7 @@ NO_ATTENTION=${NO_ATTENTION:-}
 KEEP_EPOCHS=${KEEP_EPOCHS:-}
 ANCHOR_DECAY=${ANCHOR_DECAY:-}
 KIND_HEAD=${KIND_HEAD:-}
+KIND_BALANCE=${KIND_BALANCE:-0.5}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -108,7 +113,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   name=$NAME_PREFIX$fold
   # shellcheck disable=SC2086  # the kinds are separate arguments
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
-    --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance 0.5 --seed 0 \
+    --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance "$KIND_BALANCE" --seed 0 \
     --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
     ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} ${NO_ATTENTION:+--no-attention} \

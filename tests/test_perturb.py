@@ -60,7 +60,7 @@ def test_only_switches_every_other_transform_off_and_a_card_round_trip_keeps_the
     probabilities = {name: getattr(only, name) for name in TRANSFORMS}
     assert probabilities == {name: 0.0 for name in TRANSFORMS} | {"grey": 0.2, "tone": 0.3}
     assert only.saturation == AugmentConfig().saturation  # the ranges stay at their defaults
-    with pytest.raises(ValueError, match="unknown transform hue; choose from flip, crop"):
+    with pytest.raises(ValueError, match="unknown transform hue; choose from cutout, flip, crop"):
         AugmentConfig.only({"hue": 0.5})
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\]: grey"):
         AugmentConfig.only({"grey": 1.5})
