@@ -206,8 +206,11 @@ TRANSFORMS = ("cutout", "flip", "crop", "resize", "past", "tone", "grey", "retou
 def augment(
     image: np.ndarray, config: AugmentConfig, rng: np.random.Generator, *, crop_scale: float | None = None
 ) -> np.ndarray:
-    """One random augmentation of an RGB uint8 image (an aligned face crop of ``crop_scale`` where one is given)."""
-    if rng.random() < config.cutout:
+    """One random augmentation of an RGB uint8 image (an aligned face crop of ``crop_scale`` where one is given).
+
+    Cutout draws a number only when it is on, so the presets without it draw the same numbers as before it existed.
+    """
+    if config.cutout > 0 and rng.random() < config.cutout:
         if crop_scale is None:
             raise ValueError("cutout hides face parts at the template's points: it needs aligned face crops")
         image = cutout(image, rng, crop_scale=crop_scale)

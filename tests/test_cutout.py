@@ -12,7 +12,7 @@ from deepfake_core.data import ImageRecord
 from deepfake_core.face_data import FaceCropIndex
 from deepfake_core.faces.align import template_points
 from deepfake_core.faces.spec import FaceCropSpec
-from deepfake_core.perturb import AUGMENT_PRESETS, AugmentConfig, augment
+from deepfake_core.perturb import AUGMENT_PRESETS, TRANSFORMS, AugmentConfig, augment
 from deepfake_core.pseudo_fakes import part_ellipse
 from deepfake_core.training import make_dataset
 
@@ -103,3 +103,11 @@ def test_the_training_dataset_cuts_out_face_crops_and_refuses_whole_images(tmp_p
         make_dataset(
             [record], tmp_path, tiny_card(), batch_size=1, shuffle=False, augment_config=AUGMENT_PRESETS["cutout"]
         )
+
+
+def test_cutout_off_draws_no_number_so_other_presets_see_the_same_draws():
+    # with every transform off, augment draws one number per transform; cutout adds none while it is off
+    drawn, reference = np.random.default_rng(4), np.random.default_rng(4)
+    out = augment(face_like_image(64, 64, seed=2), AugmentConfig.only({}), drawn)  # no crop scale needed either
+    reference.random(len(TRANSFORMS) - 1)
+    assert out.dtype == np.uint8 and drawn.random() == reference.random()
