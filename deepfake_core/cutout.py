@@ -41,9 +41,8 @@ def cutout_mask(size: int, crop_scale: float, region: str, rng: np.random.Genera
             mask[:, nose_x:] = 1
         return mask.astype(bool)
     centre, radii = part_ellipse(points, region)
-    axes = np.maximum(1, np.rint(radii * rng.uniform(1.0, 1.3))).astype(int)
-    centre_px = np.rint(centre).astype(int)
-    cv2.ellipse(mask, (int(centre_px[0]), int(centre_px[1])), (int(axes[0]), int(axes[1])), 0.0, 0.0, 360.0, 1, -1)
+    axes = tuple(int(v) for v in np.maximum(1, np.rint(radii * rng.uniform(1.0, 1.3))))
+    cv2.ellipse(mask, tuple(int(v) for v in np.rint(centre)), axes, 0.0, 0.0, 360.0, 1, -1)
     return mask.astype(bool)
 
 

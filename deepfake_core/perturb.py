@@ -210,10 +210,11 @@ def augment(
 
     Cutout draws a number only when it is on, so the presets without it draw the same numbers as before it existed.
     """
-    if config.cutout > 0 and rng.random() < config.cutout:
-        if crop_scale is None:
+    if config.cutout > 0:
+        if crop_scale is None:  # refused whether or not this draw hides a part, so a bad call fails every time
             raise ValueError("cutout hides face parts at the template's points: it needs aligned face crops")
-        image = cutout(image, rng, crop_scale=crop_scale)
+        if rng.random() < config.cutout:
+            image = cutout(image, rng, crop_scale=crop_scale)
     if rng.random() < config.flip:
         image = image[:, ::-1]
     if rng.random() < config.crop:

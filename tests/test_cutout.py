@@ -76,6 +76,10 @@ def test_the_cutout_preset_is_the_standard_one_and_needs_face_crops():
     assert not np.array_equal(augment(image, only, np.random.default_rng(0), crop_scale=2.0), image)
     with pytest.raises(ValueError, match="aligned face crops"):
         augment(image, only, np.random.default_rng(0))
+    rarely = AugmentConfig.only({"cutout": 0.01})
+    for seed in range(5):  # refused on every call, not only on the draws that would hide a part
+        with pytest.raises(ValueError, match="aligned face crops"):
+            augment(image, rarely, np.random.default_rng(seed))
     assert len(CUTOUT_REGIONS) == 4
 
 
