@@ -28,22 +28,13 @@ from sklearn.metrics import roc_auc_score
 
 from deepfake_core.card import load_card
 from deepfake_core.data import ImageRecord, load_manifest
-from deepfake_core.efficientnet_lite import build_efficientnet_lite0
+from deepfake_core.efficientnet_lite import build_efficientnet_lite0, stage_output_names
 from deepfake_core.face_data import build_face_crops
 from deepfake_core.texture_probe import fit_probe
 from deepfake_core.training import kind_weights
 
 ROOT = Path(__file__).resolve().parent.parent
-TAPS = (
-    "block0_project_bn",
-    "block2_add",
-    "block4_add",
-    "block7_add",
-    "block10_add",
-    "block14_add",
-    "block15_project_bn",
-    "head_relu",
-)
+TAPS = (*stage_output_names("efficientnet_lite0"), "head_relu")
 FOLDS = {
     "loo_diffusion": ("sd21", "sd1x_class_man"),
     "loo_stylegan": ("stylegan1024", "stylegan2_tpdne"),

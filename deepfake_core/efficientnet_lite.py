@@ -38,6 +38,7 @@ __all__ = [
     "build_efficientnet_lite1",
     "imagenet_weights_path",
     "load_converted_weights",
+    "stage_output_names",
 ]
 
 
@@ -103,17 +104,35 @@ def _conv_bn(x, name: str, filters: int | None, kernel: int, stride: int, *, rel
     return layers.ReLU(6.0, name=f"{name}_relu")(x) if relu else x
 
 
-def _blocks(depth: float):
-    """(block index, expansion, output channels, stride, kernel) of every inverted-residual block.
-
-    Lite scales the depth of the inner stages only: the first and last keep one block each.
-    """
-    index = 0
+def _stage_repeats(depth: float) -> list[int]:
+    """Blocks in each stage. Lite scales the depth of the inner stages only: the first and last keep one block each."""
     last = len(_STAGES) - 1
-    for stage, (expansion, filters, repeats, first_stride, kernel) in enumerate(_STAGES):
-        for repeat in range(repeats if stage in (0, last) else math.ceil(depth * repeats)):
+    return [
+        repeats if stage in (0, last) else math.ceil(depth * repeats)
+        for stage, (_, _, repeats, _, _) in enumerate(_STAGES)
+    ]
+
+
+def _blocks(depth: float):
+    """(block index, expansion, output channels, stride, kernel) of every inverted-residual block."""
+    index = 0
+    for (expansion, filters, _, first_stride, kernel), repeats in zip(_STAGES, _stage_repeats(depth), strict=True):
+        for repeat in range(repeats):
             yield index, expansion, filters, first_stride if repeat == 0 else 1, kernel
             index += 1
+
+
+def stage_output_names(backbone: str = "efficientnet_lite0") -> tuple[str, ...]:
+    """The layer that ends each of the backbone's seven stages (before the 1280-channel head).
+
+    What benchmarks read to see a face at each depth and resolution; a stage's last block ends
+    in its residual ``add`` where the stage has more than one block, else in its projection.
+    """
+    names, last_index = [], -1
+    for repeats in _stage_repeats(LITE_VARIANTS[backbone].depth):
+        last_index += repeats
+        names.append(f"block{last_index}_add" if repeats > 1 else f"block{last_index}_project_bn")
+    return tuple(names)
 
 
 def build_efficientnet_lite(backbone: str, input_size: int, weights: str | os.PathLike[str] | None) -> keras.Model:

@@ -88,3 +88,22 @@ def test_lite1_is_five_blocks_deeper_and_takes_no_lite0_weights():
     truncated = {name: tensor for name, tensor in state.items() if not name.startswith("_blocks.20.")}
     with pytest.raises(ValueError, match="no weights for block20_expand"):
         efficientnet_lite.load_converted_weights(lite1, truncated)
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1"])
+def test_stage_output_names_end_each_stage(name):
+    """Seven block outputs of the stages' channel counts, halving resolution, each the last of its shape."""
+    model = build_efficientnet_lite(name, 64, None)
+    names = efficientnet_lite.stage_output_names(name)
+    blocks = [
+        (layer.name, tuple(layer.output.shape[1:]))
+        for layer in model.layers
+        if layer.name.startswith("block") and layer.name.endswith(("_add", "_project_bn"))
+    ]
+    shapes = dict(blocks)
+    assert [shapes[layer] for layer in names] == [
+        (32, 32, 16), (16, 16, 24), (8, 8, 40), (4, 4, 80), (4, 4, 112), (2, 2, 192), (2, 2, 320)
+    ]  # fmt: skip
+    order = [layer for layer, _ in blocks]
+    for layer in names:
+        assert all(shape != shapes[layer] for _, shape in blocks[order.index(layer) + 1 :])
