@@ -36,15 +36,14 @@ from sklearn.covariance import LedoitWolf
 from deepfake_core.data import load_manifest
 from deepfake_core.detector import mirror_mean
 from deepfake_core.face_data import build_face_crops
-from deepfake_core.familiarity import fit_familiarity
+from deepfake_core.familiarity import fit_familiarity, unit_rows
 from deepfake_core.loading import load_detector
 from deepfake_core.preprocess import prepare_batch
 
 
 def knn_scores(train: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
     """Distance to the k-th nearest training row, on L2-normalised rows."""
-    train = train / np.linalg.norm(train, axis=1, keepdims=True).clip(1e-12)
-    query = query / np.linalg.norm(query, axis=1, keepdims=True).clip(1e-12)
+    train, query = unit_rows(train), unit_rows(query)
     scores = np.empty(len(query))
     for start in range(0, len(query), 512):
         similarity = query[start : start + 512] @ train.T

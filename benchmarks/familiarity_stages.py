@@ -40,12 +40,13 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
+from deepfake_core.architecture import BACKBONE_LAYER
 from deepfake_core.data import ImageRecord, load_manifest, scan_dataset
-from deepfake_core.detector import Detector, mirror_mean
+from deepfake_core.detector import Detector, feature_layer_name, mirror_mean
 from deepfake_core.efficientnet_lite import stage_output_names
 from deepfake_core.evaluation.metrics import auc_fakes_against
 from deepfake_core.face_data import FaceCropIndex, build_face_crops
-from deepfake_core.familiarity import fit_familiarity
+from deepfake_core.familiarity import fit_familiarity, unit_rows
 from deepfake_core.loading import load_detector
 from deepfake_core.preprocess import prepare_batch
 
@@ -57,9 +58,9 @@ SCORED = PARTS[1:]
 
 def stage_features(detector: Detector, images: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Pooled features, then each stage's channel means and standard deviations; mirror-averaged as the card says."""
-    backbone = detector.model.get_layer("backbone")
+    backbone = detector.model.get_layer(BACKBONE_LAYER)
     stages = keras.Model(backbone.inputs, [backbone.get_layer(name).output for name in STAGES])
-    pooled = keras.Model(detector.model.inputs, [detector.model.get_layer("rescale_gap").output])
+    pooled = keras.Model(detector.model.inputs, [detector.model.get_layer(feature_layer_name(detector.model)).output])
 
     def outputs(batch: tf.Tensor) -> list[tf.Tensor]:
         maps = stages(batch, training=False)
@@ -108,10 +109,6 @@ def collect(args: argparse.Namespace, detector: Detector) -> dict[str, np.ndarra
     return arrays
 
 
-def unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-
-
 def neighbour_distances(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The shipped flag's score (3rd nearest of 2,000 training faces, unit length) for every scored part."""
     fitted = fit_familiarity(features["train"], features["validation"], layer="benchmark")
@@ -133,7 +130,7 @@ def scores(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     z = {name: z_scores(result[name]) for name in names}
     result["largest z, all stages + pooled"] = {part: np.max([z[n][part] for n in names], axis=0) for part in SCORED}
     result["mean z, all stages + pooled"] = {part: np.mean([z[n][part] for n in names], axis=0) for part in SCORED}
-    joined = {part: np.hstack([unit(arrays[f"{part}_{i}"]) for i in range(len(names))]) for part in PARTS}
+    joined = {part: np.hstack([unit_rows(arrays[f"{part}_{i}"]) for i in range(len(names))]) for part in PARTS}
     result["one distance, all joined"] = neighbour_distances(joined)
     return result
 

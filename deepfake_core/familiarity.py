@@ -45,6 +45,7 @@ __all__ = [
     "load_familiarity",
     "save_familiarity",
     "unfamiliar",
+    "unit_rows",
 ]
 
 FEATURE_LAYERS = ("rescale_gap", "gap_features")
@@ -117,7 +118,7 @@ class FamiliarityModel:
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Distance ``(N,)`` from each L2-normalised feature row ``(N, D)`` to its k-th nearest reference face."""
-        query = _unit_rows(np.asarray(features, dtype=np.float32))
+        query = unit_rows(np.asarray(features, dtype=np.float32))
         result = np.empty(len(query), dtype=np.float64)
         for start in range(0, len(query), _CHUNK):
             similarity = query[start : start + _CHUNK] @ self.reference.T
@@ -130,7 +131,8 @@ class FamiliarityModel:
         return unfamiliar(distances, self.threshold)
 
 
-def _unit_rows(rows: np.ndarray) -> np.ndarray:
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (a zero row stays zero): the neighbour distance compares directions."""
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
@@ -163,7 +165,7 @@ def fit_familiarity(
         keep = np.sort(np.random.default_rng(seed).choice(len(train_features), size=reference_size, replace=False))
         train_features = train_features[keep]
     # stored as float16 (half the file); fitted on the stored values, so the threshold matches what loads
-    reference = _unit_rows(train_features).astype(np.float16).astype(np.float32)
+    reference = unit_rows(train_features).astype(np.float16).astype(np.float32)
     model = FamiliarityModel(reference=reference, k=k, threshold=1.0, layer=layer)
     threshold = float(np.quantile(model.distances(validation_features), quantile))
     return FamiliarityModel(reference=reference, k=k, threshold=threshold, layer=layer)
