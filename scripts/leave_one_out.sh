@@ -54,6 +54,9 @@
 # KIND_BALANCE=POWER weighs each kind by (its label's mean kind size / its size) ** POWER (train --kind-balance;
 # default 0.5; 1 gives every kind of a label the same total weight, so CelebA no longer outweighs the other real sources):
 #   KIND_BALANCE=1 ONE_VIEW=0 NAME_PREFIX=lite0_kb1_ RUNS=runs/loo_kb OUT=runs/loo_kb_eval scripts/leave_one_out.sh loo_diffusion
+# EXCLUDE_ALSO="KIND ..." leaves those kinds out of every fold's training too (scored as unseen with the fold's own),
+# e.g. CelebA and the grey-backdrop GAN faces, the pair that differs in more than realness:
+#   EXCLUDE_ALSO="celeba gan256" ONE_VIEW=0 NAME_PREFIX=lite0_matched_ RUNS=runs/loo_matched OUT=runs/loo_matched_eval scripts/leave_one_out.sh loo_diffusion
 # MANIFEST=FILE trains and evaluates on another split manifest, e.g. one with half the people photos in training
 # (evaluate then scores only the photos it leaves out):
 #   deepfake-core split --data ../shared/data/faces --out runs/pp/manifest_photos1.json --seed 0 --add-real ../shared/data/people_photos
@@ -94,6 +97,7 @@ KEEP_EPOCHS=${KEEP_EPOCHS:-}
 ANCHOR_DECAY=${ANCHOR_DECAY:-}
 KIND_HEAD=${KIND_HEAD:-}
 KIND_BALANCE=${KIND_BALANCE:-0.5}
+EXCLUDE_ALSO=${EXCLUDE_ALSO:-}
 SPLIT=${SPLIT:-test+unseen}
 
 declare -A FOLDS=(
@@ -114,7 +118,7 @@ for fold in "${@:-${ORDER[@]}}"; do
   # shellcheck disable=SC2086  # the kinds are separate arguments
   deepfake-core train --data "$DATA" --manifest "$MANIFEST" --out "$RUNS/$name.keras" --name "$name" \
     --backbone "$BACKBONE" --input-size "$INPUT_SIZE" --learning-rate "$LEARNING_RATE" --lr-schedule "$LR_SCHEDULE" --face-crop --epochs "$EPOCHS" --patience "$PATIENCE" --augment "$AUGMENT" --kind-balance "$KIND_BALANCE" --seed 0 \
-    --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
+    --max-per-kind 1200 --self-blend "$SELF_BLEND" --exclude-kinds $kinds $EXCLUDE_ALSO ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} \
     ${JPEG_QUALITY:+--jpeg-quality "$JPEG_QUALITY"} ${PROBE_EPOCHS:+--probe-epochs "$PROBE_EPOCHS"} \
     ${MIXUP:+--mixup "$MIXUP"} ${FREEZE_NORMS:+--freeze-norms} ${NO_ATTENTION:+--no-attention} \
     ${KEEP_EPOCHS:+--keep-epochs "$RUNS/${name}_epochs"} ${ANCHOR_DECAY:+--anchor-decay "$ANCHOR_DECAY"} \
