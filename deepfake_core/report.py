@@ -53,6 +53,9 @@ TERMS: Final[dict[str, str]] = {
     "Calibrated confidence": "The probability of the verdict shown: P(fake) for Fake, 1 − P(fake) for Real. "
     "Calibrated means that, on faces like the training faces, verdicts given with 80 % confidence are right "
     "about 80 % of the time. It is a probability, not proof, and it says nothing on a flagged face.",
+    "Real": "The model found none of the traces of the fakes it was trained on. That is not proof that the face "
+    "is authentic: in the leave-one-generator-out tests, most faces of a generator the model had never seen were "
+    'called Real (Evaluation page, "Seen vs unseen generators").',
     "Unlike the training faces": "The face's features lie farther from the training faces' than the model "
     "card's limit, which few validation faces pass. The model has not learnt faces like it, so its verdict "
     "is unreliable whatever its confidence.",

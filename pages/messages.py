@@ -52,9 +52,10 @@ def show_verdict(prediction: Prediction, source: ImageInput, *, face: int | None
     """One verdict, the same on Classify and Explain: a large coloured badge, P(fake) bar, confidence, threshold.
 
     The badge is red for Fake, blue for Real and orange for a face unlike the training faces (its
-    verdict is unreliable), large enough to read at a glance. The caption names the image's sha256,
-    the face (when a face was judged) and the model id, so a shown result can be traced and
-    reproduced; tooltips say what each number means. The bar is Streamlit's own progress bar, not
+    verdict is unreliable), large enough to read at a glance. A Real verdict says under it that it is no
+    proof: the leave-one-generator-out tests call most faces of an unseen generator Real. The caption names
+    the image's sha256, the face (when a face was judged) and the model id, so a shown result can be traced
+    and reproduced; tooltips say what each number means. The bar is Streamlit's own progress bar, not
     a chart: Classify shows up to thirty of these and redraws them all on every threshold step.
     """
     colour, icon = _BADGES["unfamiliar" if prediction.unfamiliar else "fake" if prediction.is_fake else "real"]
@@ -75,6 +76,11 @@ def show_verdict(prediction: Prediction, source: ImageInput, *, face: int | None
         f"{confidence} · threshold {prediction.threshold:.2f}",
         help=f"**P(fake)**: {TERMS['P(fake)']}\n\n**Calibrated confidence**: {TERMS['Calibrated confidence']}",
     )
+    if not prediction.unfamiliar and not prediction.is_fake:
+        st.caption(
+            "Real is not proof of authenticity: faces from generators the model never saw are mostly called Real.",
+            help=f"**Real**: {TERMS['Real']}",
+        )
     where = f"`{source.name}`" + (f" · face {face}" if face is not None else "")
     st.caption(
         f"{where} · sha256 `{source.sha256}` · model `{prediction.model_id}`",

@@ -216,6 +216,8 @@ def test_threshold_slider_flips_every_verdict(
     assert not classify.exception
     assert verdicts(classify) == [expected] * len(seeds)
     assert list(classify.dataframe[0].value["verdict"]) == [expected] * len(seeds)
+    no_proof = [item for item in classify.caption if item.value.startswith("Real is not proof of authenticity")]
+    assert len(no_proof) == (len(seeds) if expected == "Real" else 0)  # under every Real verdict, under no Fake one
 
 
 def test_threshold_starts_at_the_card_value(classify: AppTest) -> None:
@@ -1081,6 +1083,7 @@ def test_a_flagged_verdict_is_shown_as_unreliable_in_the_card_and_the_table(flag
     assert any("unlike the faces the model was trained on" in item.value for item in app.warning)
     details = next(item.value for item in app.markdown if item.value.startswith("P(fake)"))
     assert "confidence in this verdict not meaningful here" in details
+    assert not any(item.value.startswith("Real is not proof") for item in app.caption)  # unknown, not Real
     table = app.dataframe[0].value
     assert table["unfamiliar"].tolist() == [True] and table["feature_distance"].iloc[0] > 0
 
