@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_core.data import load_manifest
+from deepfake_core.evaluation.generalisation import fakes_against_each_real_source
 from deepfake_core.evaluation.metrics import auc_fakes_against
 from deepfake_core.evaluation.results import load_results
 
@@ -45,9 +46,10 @@ def by_real_source(path: Path, fake_kinds: set[str], test_ids: set[str]) -> dict
     photos = np.asarray(results.false_alarm.p_fake)
     reals = np.concatenate([test_faces(kind) for kind in REAL_SOURCES])
     threshold = results.threshold
+    by_source = fakes_against_each_real_source(scored, fake_kinds, keep=in_test)
     return {
         "vs test reals": auc_fakes_against(fakes, reals),
-        **{kind: auc_fakes_against(fakes, test_faces(kind)) for kind in REAL_SOURCES},
+        **{kind: by_source.get(kind) for kind in REAL_SOURCES},
         "vs photos": auc_fakes_against(fakes, photos),
         "caught": float(np.mean(fakes >= threshold)),
         "gan256 caught": float(np.mean(test_faces("gan256") >= threshold)),

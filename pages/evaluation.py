@@ -26,7 +26,7 @@ from deepfake_core.evaluation.gallery import (
     image_path,
     images_folder,
 )
-from deepfake_core.evaluation.generalisation import GENERALISATION_COLUMNS, generalisation_table
+from deepfake_core.evaluation.generalisation import GENERALISATION_COLUMNS, generalisation_table, real_source_table
 from deepfake_core.evaluation.results import ROBUSTNESS_COLUMNS, robustness_by_kind, robustness_table
 from deepfake_core.evaluation.schema import Prediction
 from deepfake_core.figures import (
@@ -39,6 +39,7 @@ from deepfake_core.figures import (
     roc_figure,
     training_curves_figure,
 )
+from deepfake_core.kinds import KIND_NAMES
 from deepfake_core.perturb import CLEAN
 from pages import formatting, messages, model_choice, shell, stored_results
 from pages.files import display_folder
@@ -63,6 +64,36 @@ def show_test_image(prediction: Prediction, folder: Path) -> None:
         st.caption(f"{label}: not found in `{display_folder(folder)}`.")
     else:
         st.image(picture, caption=label, width="stretch")
+
+
+def show_real_sources(rows: list[dict]) -> None:
+    """The leave-one-out runs' unseen fakes against each real source alone (a table under the seen/unseen one)."""
+    if not rows:
+        return
+    st.markdown("**Which real faces the unseen fakes are told apart from**")
+    st.caption(
+        "The unseen AUC above ranks the unseen fakes against every real test face at once, and most of those "
+        "come from one source (CelebA). Here the same fakes are ranked against each real source alone (its "
+        "test faces), and against the people photos' faces, a source no run trained on. A run whose AUC is high "
+        "against one source and near 0.5 against another has learnt what sets that source apart, not what the "
+        "generators share; expect the figures against the sharper, more varied sources on new photos."
+    )
+    frame = pd.DataFrame(rows)
+    scores = [column for column in frame.columns if column not in ("model_name", "unseen_kinds", "unseen_images")]
+    st.dataframe(
+        frame,
+        hide_index=True,
+        placeholder=NOT_STATED,
+        column_config={
+            "model_name": st.column_config.TextColumn("run", pinned=True),
+            "unseen_kinds": "left out (unseen)",
+            "unseen_images": st.column_config.NumberColumn("unseen fakes scored"),
+            **{
+                column: st.column_config.NumberColumn(column, format="%.3f", help=KIND_NAMES.get(column))
+                for column in scores
+            },
+        },
+    )
 
 
 shell.page_setup()
@@ -372,6 +403,7 @@ if rows:
         },
     )
     st.plotly_chart(generalisation_figure(rows))
+    show_real_sources(real_source_table(studies.results))
 else:
     st.caption(
         "No leave-one-generator-out results in "

@@ -1095,3 +1095,11 @@ def test_evaluation_shows_the_leave_one_generator_out_runs(flagging_model_dir: P
     assert study["unseen_kinds"].tolist() == ["sd21"]
     assert study["unseen_recall"].tolist() == [0.5]
     assert any("Seen vs unseen generators: ROC AUC" in chart.proto.spec for chart in app.get("plotly_chart"))
+    by_source = next(frame.value for frame in app.dataframe if "all reals" in frame.value.columns)
+    assert list(by_source.columns) == [
+        *("model_name", "unseen_kinds", "unseen_images", "all reals", "celeba", "people photos")
+    ]
+    assert by_source["people photos"].isna().all()  # no photos measured for this run: a dash
+    assert by_source["unseen_images"].tolist() == [2]
+    # the sd21 fakes (0.35, 0.6) against the four celeba faces (0.1 to 0.4): 7 of 8 pairs ranked right
+    assert by_source["celeba"].tolist() == [pytest.approx(7 / 8)]

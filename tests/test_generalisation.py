@@ -114,3 +114,46 @@ def test_unseen_fakes_are_also_scored_against_the_false_alarm_photos():
     # a file from before the photos' scores were stored has no such figure
     older = loo_results(P, seen_kinds=["celeba", "gan256"], false_alarm=replace(photos, p_fake=None))
     assert older.generalisation.unseen_fakes_vs_photos is None
+
+
+def test_unseen_fakes_are_ranked_against_each_real_source_alone():
+    from deepfake_core.evaluation.generalisation import fakes_against_each_real_source, real_source_table
+    from deepfake_core.evaluation.results import false_alarm_entry
+
+    # three real sources: celeba soft and low (0.1, 0.2, 0.3), ffhq high (0.7, 0.9), utkface in between (0.5)
+    kinds = ["celeba", "celeba", "celeba", "ffhq", "ffhq", "utkface", "gan256", "sd21", "sd21"]
+    labels = [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    p_fake = [0.1, 0.2, 0.3, 0.7, 0.9, 0.5, 0.95, 0.4, 0.6]
+    results = build_evaluation_results(
+        model_id="loo-test",
+        model_name="loo",
+        data={"root": "synthetic", "split": "test", "manifest_sha256": None},
+        ids=[f"{index}.jpg" for index in range(len(kinds))],
+        labels=labels,
+        kinds=kinds,
+        p_fake=p_fake,
+        threshold=0.5,
+        seen_kinds=["celeba", "ffhq", "utkface", "gan256"],
+        n_boot=20,
+        false_alarm=false_alarm_entry([0.45, 0.65], threshold=0.5, data_name="people_photos"),
+    )
+    by_source = fakes_against_each_real_source(results.arrays, ["sd21"])
+    # the largest source first; sd21 (0.4, 0.6) beats every celeba face, no ffhq face, and utkface's once in two
+    assert list(by_source) == ["celeba", "ffhq", "utkface"]
+    assert by_source == {"celeba": 1.0, "ffhq": 0.0, "utkface": 0.5}
+    # the mask keeps some real faces only: without the 0.9 ffhq face, 0.7 still beats both fakes
+    keep = np.array([True] * 4 + [False] + [True] * 4)
+    assert fakes_against_each_real_source(results.arrays, ["sd21"], keep=keep)["ffhq"] == 0.0
+    # a real kind among the named kinds (as a run that left out celeba names it) stays a real source
+    assert fakes_against_each_real_source(results.arrays, ["sd21", "celeba"]) == by_source
+
+    (row,) = real_source_table([results, synthetic_results(), thesis_reported_results()])
+    assert row["model_name"] == "loo" and row["unseen_kinds"] == "sd21"
+    # against all six real faces: 0.4 beats 3, 0.6 beats 4 -> 7 of 12
+    assert row["all reals"] == pytest.approx(7 / 12) == results.generalisation.unseen_fakes.auc
+    assert (row["celeba"], row["ffhq"], row["utkface"]) == (1.0, 0.0, 0.5)
+    # photos 0.45 and 0.65: 0.4 beats neither, 0.6 beats 0.45 -> 1 of 4
+    assert row["people photos"] == pytest.approx(1 / 4)
+    assert row["unseen_images"] == 2
+    assert list(row)[:4] == ["model_name", "unseen_kinds", "unseen_images", "all reals"]
+    assert list(row)[-1] == "people photos"

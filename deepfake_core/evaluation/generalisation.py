@@ -11,6 +11,8 @@ Two blocks of the results file come from here:
   on, so the unseen fakes are also scored against the faces of the
   false-alarm photos, a real source no model trained on: unseen generators
   against unseen real faces, as the hidden test meets them.
+  :func:`real_source_table` splits those real faces by source, read from the
+  stored predictions.
 - ``familiarity``: how often the "unlike the training faces" flag
   (:mod:`deepfake_core.familiarity`) fires, per kind, and above all how many
   of the wrong verdicts it flags.
@@ -18,15 +20,23 @@ Two blocks of the results file come from here:
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from deepfake_core.evaluation.metrics import auc_score
-from deepfake_core.evaluation.schema import EvaluationResults, Results
+from deepfake_core.evaluation.metrics import auc_fakes_against, auc_score
+from deepfake_core.evaluation.schema import EvaluationResults, PredictionArrays, Results
 
-__all__ = ["GENERALISATION_COLUMNS", "familiarity_block", "generalisation_block", "generalisation_table"]
+__all__ = [
+    "GENERALISATION_COLUMNS",
+    "fakes_against_each_real_source",
+    "familiarity_block",
+    "generalisation_block",
+    "generalisation_table",
+    "real_source_table",
+]
 
 
 def _fake_group(y: np.ndarray, p: np.ndarray, fakes: np.ndarray, threshold: float) -> dict[str, Any] | None:
@@ -180,6 +190,52 @@ def generalisation_table(results_list: Iterable[Results]) -> list[dict[str, Any]
                 "missed_unseen_flagged": None if flagged is None or not missed else flagged / missed,
                 "unseen_real_false_alarm_rate": None if reals is None else reals.false_alarm_rate,
                 "false_alarm_rate": None if results.false_alarm is None else results.false_alarm.fake_rate,
+            }
+        )
+    return rows
+
+
+def fakes_against_each_real_source(
+    arrays: PredictionArrays, fake_kinds: Iterable[str], *, keep: np.ndarray | None = None
+) -> dict[str, float | None]:
+    """ROC AUC of the fakes of ``fake_kinds`` against each real kind's images alone, the largest source first.
+
+    Why: an AUC against all real faces is mostly an AUC against the largest real source (CelebA's
+    faces are 449 of the 738 real test faces). Split by source it shows which real faces a model
+    tells the fakes apart from and which it cannot. ``keep`` (a mask over ``arrays``) restricts the
+    real faces, for example to one split.
+    """
+    fakes = arrays.p_fake[np.isin(arrays.kinds, sorted(set(fake_kinds))) & (arrays.y_fake == 1)]
+    reals = arrays.y_fake == 0
+    if keep is not None:
+        reals &= keep
+    sources = collections.Counter(arrays.kinds[reals].tolist())
+    by_size = sorted(sources, key=lambda kind: (-sources[kind], kind))
+    return {kind: auc_fakes_against(fakes, arrays.p_fake[reals & (arrays.kinds == kind)]) for kind in by_size}
+
+
+def real_source_table(results_list: Iterable[Results]) -> list[dict[str, Any]]:
+    """One row per leave-one-generator-out run with unseen fakes: their AUC against each real source.
+
+    Keys: ``model_name``, ``unseen_kinds``, ``unseen_images`` (the unseen fakes scored: a ``test+unseen``
+    evaluation scores every image of them), ``all reals`` (the unseen AUC of :func:`generalisation_table`),
+    then one key per real kind of that run (largest first) and ``people photos`` (the false-alarm
+    photos' faces, when measured).
+    """
+    rows = []
+    for results in results_list:
+        block = results.generalisation if isinstance(results, EvaluationResults) else None
+        if block is None or block.unseen_fakes is None:
+            continue
+        photos = block.unseen_fakes_vs_photos
+        rows.append(
+            {
+                "model_name": results.model_name,
+                "unseen_kinds": ", ".join(block.unseen_kinds),
+                "unseen_images": block.unseen_fakes.n_fake,
+                "all reals": block.unseen_fakes.auc,
+                **fakes_against_each_real_source(results.arrays, block.unseen_kinds),
+                "people photos": None if photos is None else photos.auc,
             }
         )
     return rows
